@@ -1,0 +1,24 @@
+"""The capability map: clusters of prompts, their keywords and their capability areas.
+
+``fit`` discovers the clusters (UMAP + HDBSCAN on a sample), ``assign`` places any prompt
+on a fitted map (the one path used for the fitted sample and for new data alike), and
+``model`` saves and loads the map as arrays + JSON.
+"""
+
+from targeting.capmap.assign import Assignment, assign, exemplar_area_probs
+from targeting.capmap.fit import fit_map
+from targeting.capmap.model import CapabilityMap, load_map, save_map
+from targeting.capmap.taxonomy import Taxonomy, context_text, load_taxonomy
+
+__all__ = [
+    "Assignment",
+    "CapabilityMap",
+    "Taxonomy",
+    "assign",
+    "context_text",
+    "exemplar_area_probs",
+    "fit_map",
+    "load_map",
+    "load_taxonomy",
+    "save_map",
+]

@@ -1,0 +1,125 @@
+"""Placing prompts on a fitted map: cluster by nearest anchors, area by taxonomy evidence.
+
+This is the single assignment path: ``fit_map`` labels its own sample through it, and every
+new prompt goes through it, so fitted and new data never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from targeting.capmap.model import CapabilityMap
+
+EXEMPLAR_TOP = 3  # an area's evidence is the mean similarity of its 3 closest exemplars
+EXEMPLAR_TEMPERATURE = 0.04  # softmax temperature over those mean similarities
+CLUSTER_WEIGHT = 0.5  # weight of the cluster's area distribution against the prompt's own
+BLOCK = 8192  # prompts per search block, bounds memory
+
+
+@dataclass(frozen=True)
+class Assignment:
+    cluster: np.ndarray  # (n,) int32 index into cmap.clusters
+    area: np.ndarray  # (n,) int32 index into cmap.areas
+    area_probs: np.ndarray  # (n, n_areas) float32
+    distance: np.ndarray  # (n,) float32 cosine distance to the nearest anchor (drift)
+
+
+def exemplar_area_probs(
+    vectors: np.ndarray, exemplars: np.ndarray, exemplar_area: np.ndarray, n_areas: int
+) -> np.ndarray:
+    """Per-area probabilities from similarity to each area's closest exemplars."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    sims = vectors @ np.asarray(exemplars, dtype=np.float32).T
+    scores = np.full((len(vectors), n_areas), -1.0, dtype=np.float32)
+    for a in range(n_areas):
+        cols = sims[:, exemplar_area == a]
+        if cols.shape[1] == 0:
+            continue
+        k = min(EXEMPLAR_TOP, cols.shape[1])
+        top = -np.partition(-cols, k - 1, axis=1)[:, :k]
+        scores[:, a] = top.mean(axis=1)
+    logits = (scores - scores.max(axis=1, keepdims=True)) / EXEMPLAR_TEMPERATURE
+    probs = np.exp(logits)
+    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def anchor_index(cmap: CapabilityMap) -> faiss.Index:
+    index = faiss.IndexFlatIP(cmap.anchors.shape[1])
+    index.add(np.ascontiguousarray(cmap.anchors, dtype=np.float32))
+    return index
+
+
+def _vote(sims: np.ndarray, ids: np.ndarray, anchor_cluster: np.ndarray, n_clusters: int,
+          vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    labels = anchor_cluster[ids]  # (n, k)
+    valid = (labels >= 0) & (ids >= 0)
+    weights = np.where(valid, np.maximum(sims, 0.0) + 1e-3, 0.0)
+    votes = np.zeros((len(ids), n_clusters), dtype=np.float32)
+    rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+    np.add.at(votes, (rows, np.where(valid, labels, 0).ravel()), weights.ravel())
+    cluster = votes.argmax(axis=1).astype(np.int32)
+    orphans = ~valid.any(axis=1)  # only noise neighbours: nearest centroid decides
+    if orphans.any():
+        cluster[orphans] = (vectors[orphans] @ centroids.T).argmax(axis=1)
+    return cluster
+
+
+def assign(
+    cmap: CapabilityMap,
+    vectors: np.ndarray,
+    context_probs: np.ndarray | None = None,
+    context_weight: float = 0.35,
+    knn: int = 10,
+    index: faiss.Index | None = None,
+) -> Assignment:
+    """Assign unit ``vectors`` to clusters and areas.
+
+    ``context_probs`` (n, n_areas), with NaN rows where a request has no system prompt or
+    tools, mixes that evidence in with weight ``context_weight``.
+    """
+    n, n_areas = len(vectors), len(cmap.areas)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        return Assignment(empty, empty, np.zeros((0, n_areas), np.float32), np.zeros(0, np.float32))
+    index = index or anchor_index(cmap)
+    k = min(knn, index.ntotal)
+    centroids = np.asarray(cmap.centroids, dtype=np.float32)
+    cluster = np.empty(n, dtype=np.int32)
+    distance = np.empty(n, dtype=np.float32)
+    probs = np.empty((n, n_areas), dtype=np.float32)
+    for start in range(0, n, BLOCK):
+        block = np.ascontiguousarray(vectors[start : start + BLOCK], dtype=np.float32)
+        sims, ids = index.search(block, k)
+        c = _vote(sims, ids, cmap.anchor_cluster, cmap.n_clusters, block, centroids)
+        cluster[start : start + len(block)] = c
+        distance[start : start + len(block)] = 1.0 - sims[:, 0]
+        own = exemplar_area_probs(block, cmap.exemplar_vectors, cmap.exemplar_area, n_areas)
+        probs[start : start + len(block)] = (
+            CLUSTER_WEIGHT * cmap.cluster_area_probs[c] + (1 - CLUSTER_WEIGHT) * own
+        )
+    if context_probs is not None:
+        probs = mix_context(probs, context_probs, context_weight)
+    return Assignment(cluster, probs.argmax(axis=1).astype(np.int32), probs, distance)
+
+
+def mix_context(probs: np.ndarray, context_probs: np.ndarray, weight: float) -> np.ndarray:
+    """Blend context evidence into area probabilities where a row has any (non-NaN)."""
+    probs = probs.copy()
+    has = ~np.isnan(context_probs).any(axis=1)
+    probs[has] = (1 - weight) * probs[has] + weight * context_probs[has]
+    return probs
+
+
+def context_area_probs(cmap: CapabilityMap, context_vectors: np.ndarray) -> np.ndarray:
+    """Area evidence of system prompts / tool sets.
+
+    Compared with the taxonomy's exemplar contexts and its exemplar prompts together, so a
+    generic system prompt ("You are a helpful assistant") is not pushed into an area just
+    because only some areas have exemplar contexts.
+    """
+    bank = np.concatenate([cmap.context_vectors, cmap.exemplar_vectors]) if len(cmap.context_vectors) else cmap.exemplar_vectors
+    labels = np.concatenate([cmap.context_area, cmap.exemplar_area]) if len(cmap.context_vectors) else cmap.exemplar_area
+    return exemplar_area_probs(context_vectors, bank, labels, len(cmap.areas))

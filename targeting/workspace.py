@@ -1,0 +1,336 @@
+"""The workspace on disk: layout, atomic commits, run manifests, the lock, DuckDB reads.
+
+The only module that knows paths. Layout::
+
+    WS/
+      state.json                         committed state: current map, latest scores, runs
+      requests/date=YYYY-MM-DD/part-RUN.parquet
+      quarantine/part-RUN.parquet
+      embeddings/MODEL_KEY/part-RUN.parquet     prompt_hash + float16 vector
+      assignments/date=YYYY-MM-DD/part-RUN.parquet
+      maps/MAP_ID/...                    the fitted capability map (arrays + JSON)
+      index/MAP_ID/...                   FAISS index over the stored prompt vectors
+      scores/as_of=YYYY-MM-DD/accounts.parquet
+      runs/RUN.json                      one manifest per committed run
+      .staging/RUN/                      a run's files before commit
+      .lock
+
+A run writes everything under ``.staging/RUN`` with the same relative layout, then
+commits: it writes a journal (the list of moves and deletions), carries it out and
+finally replaces ``state.json``. A run killed before the journal leaves nothing behind
+(its staging folder is removed on the next open); a run killed during the commit is
+completed on the next open from its journal. Readers therefore always see either the
+previous run or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+STATE_FILE = "state.json"
+JOURNAL_FILE = "JOURNAL.json"
+STAGING = ".staging"
+LOCK_FILE = ".lock"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace is missing, locked or inconsistent."""
+
+
+class WorkspaceLocked(WorkspaceError):
+    """Another run holds the workspace lock."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    # --- paths -------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return self.root / STATE_FILE
+
+    def requests_glob(self) -> str:
+        return str(self.root / "requests" / "date=*" / "*.parquet")
+
+    def assignments_glob(self) -> str:
+        return str(self.root / "assignments" / "date=*" / "*.parquet")
+
+    def embeddings_dir(self, model_key: str) -> Path:
+        return self.root / "embeddings" / model_key
+
+    def map_dir(self, map_id: str) -> Path:
+        return self.root / "maps" / map_id
+
+    def index_dir(self, map_id: str) -> Path:
+        return self.root / "index" / map_id
+
+    def scores_path(self, as_of: str) -> Path:
+        return self.root / "scores" / f"as_of={as_of}" / "accounts.parquet"
+
+    def quarantine_glob(self) -> str:
+        return str(self.root / "quarantine" / "*.parquet")
+
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+
+def _mkdir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+
+
+def open_workspace(root: str | Path, *, create: bool = False) -> Workspace:
+    """Return the workspace at ``root``; create it (owner-only) when ``create``."""
+    path = Path(root).expanduser().resolve()
+    if not path.exists():
+        if not create:
+            raise WorkspaceError(f"workspace {path} does not exist")
+        _mkdir(path)
+        os.chmod(path, DIR_MODE)
+    elif not path.is_dir():
+        raise WorkspaceError(f"workspace {path} is not a folder")
+    return Workspace(path)
+
+
+# --- state ---------------------------------------------------------------------------------
+def read_state(ws: Workspace) -> dict[str, Any]:
+    if not ws.state_path.exists():
+        return {"map_id": None, "latest_scores": None, "runs": []}
+    return json.loads(ws.state_path.read_text())
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    _mkdir(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    _atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    _mkdir(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, compression="zstd")
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
+# --- lock ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def locked(ws: Workspace) -> Iterator[None]:
+    """Hold the workspace's exclusive writer lock; fail at once if another run holds it."""
+    _mkdir(ws.root)
+    fh = open(ws.root / LOCK_FILE, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkspaceLocked(f"workspace {ws.root} is locked by another run") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        recover(ws)
+        yield
+    finally:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+
+
+# --- transactions --------------------------------------------------------------------------
+@dataclass
+class Transaction:
+    """Files staged by one run, committed together."""
+
+    ws: Workspace
+    run_id: str
+    deletes: list[str] = field(default_factory=list)
+    state_updates: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def staging(self) -> Path:
+        return self.ws.root / STAGING / self.run_id
+
+    def path(self, final: Path) -> Path:
+        """Where to write a file that will end up at ``final`` on commit."""
+        rel = final.relative_to(self.ws.root)
+        target = self.staging / rel
+        _mkdir(target.parent)
+        return target
+
+    def delete_on_commit(self, final: Path) -> None:
+        self.deletes.append(str(final.relative_to(self.ws.root)))
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        moves = sorted(
+            str(p.relative_to(self.staging))
+            for p in self.staging.rglob("*")
+            if p.is_file() and p.name != JOURNAL_FILE
+        )
+        journal = {
+            "run_id": self.run_id,
+            "moves": moves,
+            "deletes": sorted(set(self.deletes) - set(moves)),
+            "state_updates": self.state_updates,
+            "manifest": manifest,
+        }
+        write_json(self.staging / JOURNAL_FILE, journal)
+        _apply_journal(self.ws, self.staging, journal)
+
+
+def begin(ws: Workspace, run_id: str) -> Transaction:
+    staging = ws.root / STAGING / run_id
+    if staging.exists():
+        shutil.rmtree(staging)
+    _mkdir(staging)
+    return Transaction(ws, run_id)
+
+
+def _apply_journal(ws: Workspace, staging: Path, journal: dict[str, Any]) -> None:
+    for rel in journal["deletes"]:
+        target = ws.root / rel
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    for rel in journal["moves"]:
+        src, dst = staging / rel, ws.root / rel
+        if src.exists():  # a redo after a crash may find it already moved
+            _mkdir(dst.parent)
+            os.replace(src, dst)
+    state = read_state(ws)
+    run_id = journal["run_id"]
+    state.update(journal["state_updates"])
+    if run_id not in state["runs"]:
+        state["runs"] = [*state["runs"], run_id]
+    manifest = dict(journal["manifest"], run_id=run_id, committed_at=_now_iso())
+    write_json(ws.runs_dir() / f"{run_id}.json", manifest)
+    write_json(ws.state_path, state)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover(ws: Workspace) -> list[str]:
+    """Finish runs killed during commit; discard runs killed before it. Returns actions."""
+    actions = []
+    root = ws.root / STAGING
+    if not root.exists():
+        return actions
+    for staging in sorted(root.iterdir()):
+        journal_path = staging / JOURNAL_FILE
+        if journal_path.exists():
+            _apply_journal(ws, staging, json.loads(journal_path.read_text()))
+            actions.append(f"completed commit of run {staging.name}")
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+            actions.append(f"discarded unfinished run {staging.name}")
+    return actions
+
+
+def new_run_id(kind: str) -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{kind}-{os.getpid()}"
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# --- reads ---------------------------------------------------------------------------------
+def _has_files(pattern: str) -> bool:
+    from glob import glob
+
+    return bool(glob(pattern))
+
+
+def query(sql: str, params: list[Any] | None = None) -> pa.Table:
+    """Run a read-only query on a short-lived in-memory DuckDB connection."""
+    con = duckdb.connect()
+    try:
+        return con.execute(sql, params or []).fetch_arrow_table()
+    finally:
+        con.close()
+
+
+def read_requests(ws: Workspace, columns: list[str] | None = None, where: str = "") -> pa.Table:
+    if not _has_files(ws.requests_glob()):
+        return pa.table({})
+    cols = ", ".join(columns) if columns else "*"
+    sql = f"SELECT {cols} FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false)"
+    if where:
+        sql += f" WHERE {where}"
+    return query(sql)
+
+
+def read_assignments(ws: Workspace, columns: list[str] | None = None) -> pa.Table:
+    if not _has_files(ws.assignments_glob()):
+        return pa.table({})
+    cols = ", ".join(columns) if columns else "*"
+    return query(
+        f"SELECT {cols} FROM read_parquet('{ws.assignments_glob()}', hive_partitioning=false)"
+    )
+
+
+def read_embeddings(ws: Workspace, model_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """All stored vectors of one model: (prompt hashes, float16 matrix)."""
+    folder = ws.embeddings_dir(model_key)
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        return np.empty(0, dtype=object), np.empty((0, 0), dtype=np.float16)
+    hashes, blocks = [], []
+    for path in files:
+        table = pq.read_table(path)
+        hashes.append(table.column("prompt_hash").to_numpy(zero_copy_only=False))
+        vec = table.column("vector").combine_chunks()
+        dim = vec.type.list_size
+        blocks.append(vec.values.to_numpy(zero_copy_only=False).reshape(-1, dim))
+    return np.concatenate(hashes), np.concatenate(blocks).astype(np.float16, copy=False)
+
+
+def embeddings_table(hashes: np.ndarray, vectors: np.ndarray) -> pa.Table:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float16)
+    dim = vectors.shape[1]
+    flat = pa.array(vectors.reshape(-1), type=pa.float16())
+    return pa.table(
+        {
+            "prompt_hash": pa.array(hashes, type=pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, dim),
+        }
+    )
+
+
+def latest_scores_path(ws: Workspace) -> Path | None:
+    state = read_state(ws)
+    latest = state.get("latest_scores")
+    return ws.root / latest if latest else None
+
+
+def read_latest_scores(ws: Workspace) -> pa.Table | None:
+    path = latest_scores_path(ws)
+    if path is None or not path.exists():
+        return None
+    return pq.read_table(path)
+
+
+def read_manifest(ws: Workspace, run_id: str) -> dict[str, Any]:
+    return json.loads((ws.runs_dir() / f"{run_id}.json").read_text())
