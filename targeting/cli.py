@@ -49,6 +49,8 @@ def _setup_logging(quiet: bool) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    for noisy in ("faiss", "faiss.loader", "sentence_transformers", "numba", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.callback()

@@ -75,6 +75,9 @@ class Settings:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+_SECTIONS = frozenset(f.name for f in dataclasses.fields(Settings))
+
+
 def _coerce(value: Any, current: Any) -> Any:
     if isinstance(current, bool):
         if isinstance(value, str):
@@ -127,8 +130,10 @@ def load_settings(
         layers.append(("command line", overrides))
     for where, layer in layers:
         for section_name, values in layer.items():
-            if not hasattr(settings, section_name):
+            if section_name not in _SECTIONS:
                 raise ValueError(f"{where}: unknown settings section {section_name!r}")
+            if not isinstance(values, Mapping):
+                raise ValueError(f"{where}: [{section_name}] must be a table of settings")
             section = _apply(getattr(settings, section_name), values, f"{where} [{section_name}]")
             settings = dataclasses.replace(settings, **{section_name: section})
     return settings

@@ -134,10 +134,18 @@ def load_encoder(config: EmbedConfig) -> SentenceTransformerEncoder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import torch
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(threads)
+    try:  # the weight-loading progress bar is noise in batch logs
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
     model = SentenceTransformer(
         str(path),
         device="cpu",
@@ -145,7 +153,8 @@ def load_encoder(config: EmbedConfig) -> SentenceTransformerEncoder:
         model_kwargs={"use_safetensors": True},
     )
     model.max_seq_length = min(config.max_seq_length, model.max_seq_length or config.max_seq_length)
-    dim = model.get_sentence_embedding_dimension()
+    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = get_dim()
     model_id = "all-MiniLM-L6-v2" if config.model == DEFAULT_MODEL else config.model
     return SentenceTransformerEncoder(
         model=model,

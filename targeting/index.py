@@ -7,6 +7,7 @@ FAISS's own binary format next to the prompt hashes of its rows (Parquet).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +51,11 @@ def build_index(hashes: np.ndarray, vectors: np.ndarray, seed: int = 0) -> Promp
 
 def save_index(pindex: PromptIndex, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
     faiss.write_index(pindex.index, str(folder / INDEX_FILE))
     pq.write_table(pa.table({"prompt_hash": pa.array(pindex.hashes, type=pa.string())}), folder / IDS_FILE)
+    for name in (INDEX_FILE, IDS_FILE):
+        os.chmod(folder / name, 0o600)
 
 
 def load_index(folder: Path) -> PromptIndex:

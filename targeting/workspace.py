@@ -91,7 +91,17 @@ class Workspace:
 
 
 def _mkdir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    """Create ``path`` and any missing parents, each readable by its owner only."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 def open_workspace(root: str | Path, *, create: bool = False) -> Workspace:
@@ -142,7 +152,7 @@ def write_parquet(path: Path, table: pa.Table) -> None:
 def locked(ws: Workspace) -> Iterator[None]:
     """Hold the workspace's exclusive writer lock; fail at once if another run holds it."""
     _mkdir(ws.root)
-    fh = open(ws.root / LOCK_FILE, "a+")
+    fh = os.fdopen(os.open(ws.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE), "r+")
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -209,12 +219,16 @@ def begin(ws: Workspace, run_id: str) -> Transaction:
 
 
 def _apply_journal(ws: Workspace, staging: Path, journal: dict[str, Any]) -> None:
-    for rel in journal["deletes"]:
-        target = ws.root / rel
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+    if not journal.get("deletes_done"):
+        for rel in journal["deletes"]:
+            target = ws.root / rel
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        # a redo after a crash must not delete again what the moves have since put there
+        journal = dict(journal, deletes_done=True)
+        write_json(staging / JOURNAL_FILE, journal)
     for rel in journal["moves"]:
         src, dst = staging / rel, ws.root / rel
         if src.exists():  # a redo after a crash may find it already moved
@@ -267,7 +281,9 @@ def query(sql: str, params: list[Any] | None = None) -> pa.Table:
     """Run a read-only query on a short-lived in-memory DuckDB connection."""
     con = duckdb.connect()
     try:
-        return con.execute(sql, params or []).fetch_arrow_table()
+        relation = con.sql(sql, params=params or None)
+        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb 2 / 1
+        return fetch()
     finally:
         con.close()
 

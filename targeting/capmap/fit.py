@@ -94,7 +94,7 @@ def fit_map(
         raise ValueError(f"at least 20 distinct prompts are needed to fit a map, got {n}")
     rng = np.random.default_rng(config.seed)
     order = np.argsort(np.asarray(hashes))  # content order: the sample does not depend on input order
-    take = order if n <= config.sample_size else np.sort(rng.choice(order, config.sample_size, replace=False))
+    take = order if n <= config.sample_size else order[np.sort(rng.choice(n, config.sample_size, replace=False))]
     X = normalise(np.asarray(vectors, dtype=np.float32)[take])
     sample_hashes = [hashes[i] for i in take]
     sample_texts = [texts[i] for i in take]

@@ -62,6 +62,7 @@ class CapabilityMap:
 def save_map(cmap: CapabilityMap, folder: Path) -> None:
     """Write the map as arrays + JSON (no pickle) with a short README beside it."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
     for name in ARRAYS:
         np.save(folder / f"{name}.npy", getattr(cmap, name), allow_pickle=False)
     doc = {

@@ -65,7 +65,7 @@ def tool_lines(tools: str | list | None) -> list[str]:
 def context_text(system: str | None, tools: str | list | None) -> str | None:
     """The text that represents a request's context (system prompt and tools) for embedding."""
     parts = []
-    if system and system.strip():
+    if isinstance(system, str) and system.strip():
         parts.append("System: " + system.strip()[:MAX_SYSTEM_CHARS])
     lines = tool_lines(tools)
     if lines:
@@ -79,15 +79,18 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         raise TaxonomyError(f"taxonomy file {path} not found")
     try:
         spec = json.loads(path.read_text())
-        areas = tuple(a["name"] for a in spec["areas"])
+        areas = tuple(str(a["name"]) for a in spec["areas"])
+        exemplar_files = [str(a["exemplars"]) for a in spec["areas"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise TaxonomyError(f"{path}: not a valid taxonomy ({exc})") from exc
+        raise TaxonomyError(f"{path}: not a valid taxonomy (missing or malformed {exc})") from exc
+    if not areas:
+        raise TaxonomyError(f"{path}: the taxonomy has no areas")
     fallback = spec.get("fallback_area", areas[-1])
     if fallback not in areas:
         raise TaxonomyError(f"{path}: fallback_area {fallback!r} is not one of the areas")
     exemplars: list[Exemplar] = []
-    for area_spec in spec["areas"]:
-        ex_path = path.parent / area_spec["exemplars"]
+    for area_name, ex_file in zip(areas, exemplar_files):
+        ex_path = path.parent / ex_file
         if not ex_path.exists():
             raise TaxonomyError(f"{path}: exemplar file {ex_path} not found")
         for lineno, line in enumerate(ex_path.read_text().splitlines(), start=1):
@@ -99,7 +102,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             except (ValueError, KeyError, TypeError) as exc:
                 raise TaxonomyError(f"{ex_path}, line {lineno}: {exc}") from exc
             exemplars.append(
-                Exemplar(area_spec["name"], prompt, context_text(row.get("system"), row.get("tools")))
+                Exemplar(area_name, prompt, context_text(row.get("system"), row.get("tools")))
             )
     counts = {a: sum(e.area == a for e in exemplars) for a in areas}
     empty = [a for a, n in counts.items() if n == 0]
