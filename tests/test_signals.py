@@ -1,0 +1,227 @@
+"""Each signal on small constructed cases where the right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from targeting.config import SignalConfig
+from targeting.signals import compute_signals
+from targeting.signals.areas import area_shares
+from targeting.signals.base import SignalContext
+from targeting.signals.coverage import coverage, expected_distinct
+from targeting.signals.elicitation import load_cot_exemplars, train_cot_detector
+from targeting.signals.novelty import near_duplicate_of_earlier, novelty
+from targeting.signals.spread import mean_nn_distance, mean_pairwise_distance, spread
+from targeting.signals.templates import affix_groups, skeleton, template_groups, templates
+
+AREAS = ("reasoning", "tool_use", "agentic_coding", "other")
+
+
+def unit(rng, n, d=32):
+    v = rng.normal(size=(n, d))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def make_ctx(vectors, texts=None, n_clusters=8, cluster_area=None):
+    texts = texts or [f"prompt number {i} about topic {i % 7}" for i in range(len(vectors))]
+    cluster_area = np.array(cluster_area if cluster_area is not None else [i % 4 for i in range(n_clusters)])
+    return SignalContext(
+        vectors=np.asarray(vectors, dtype=np.float32),
+        texts=tuple(texts),
+        areas=AREAS,
+        cluster_area=cluster_area,
+        target_areas=(0, 1, 2),
+        config=SignalConfig(),
+    )
+
+
+def frame_of(rows):
+    df = pd.DataFrame(rows, columns=["account_id", "timestamp", "row", "area", "cluster"])
+    df["timestamp"] = pd.to_datetime(df["timestamp"], unit="s", utc=True)
+    return df
+
+
+# --- areas -------------------------------------------------------------------------------------
+def test_area_shares_sum_to_one_and_pick_the_dominant_area():
+    rows = [("a", i, i, 0 if i < 8 else 3, 0) for i in range(10)] + [("b", i, i, 1, 1) for i in range(5)]
+    out = area_shares(frame_of(rows), make_ctx(np.eye(16)))
+    shares = out[[f"share_{a}" for a in AREAS]]
+    assert np.allclose(shares.sum(axis=1), 1.0)
+    assert out.loc["a", "dominant_area"] == "reasoning" and out.loc["a", "share_reasoning"] == pytest.approx(0.8)
+    assert out.loc["b", "target_share"] == 1.0 and out.loc["b", "area_entropy"] == pytest.approx(0.0)
+
+
+# --- coverage ------------------------------------------------------------------------------------
+def test_expected_distinct_grows_with_volume_and_saturates():
+    p = np.full(10, 0.1)
+    e = expected_distinct(p, np.array([1, 5, 50, 5000]))
+    assert e[0] == pytest.approx(1.0)
+    assert e[0] < e[1] < e[2] < e[3] <= 10.0 and e[3] > 9.99
+
+
+def test_systematic_coverage_beats_a_clumpy_user_of_the_same_volume():
+    rng = np.random.default_rng(0)
+    n_clusters = 20
+    rows = []
+    # 60 background users, each on 2 favourite reasoning clusters
+    for u in range(60):
+        favs = rng.choice(n_clusters, 2, replace=False)
+        rows += [(f"u{u}", i, 0, 0, int(rng.choice(favs))) for i in range(30)]
+    rows += [("spreader", i, 0, 0, i % n_clusters) for i in range(30)]  # walks every cluster
+    rows += [("clumpy", i, 0, 0, 3) for i in range(30)]
+    ctx = make_ctx(np.eye(4), n_clusters=n_clusters, cluster_area=[0] * n_clusters)
+    frame = frame_of(rows)
+    dom = area_shares(frame, ctx)["dominant_area"]
+    out = coverage(frame, ctx, dom)
+    assert out.loc["spreader", "covered_clusters"] == 20
+    assert out.loc["spreader", "coverage"] > 0.9
+    assert out.loc["clumpy", "coverage"] < 0.2
+    assert out.loc["spreader", "coverage"] > 3 * out["coverage"].median()
+
+
+# --- spread --------------------------------------------------------------------------------------
+def test_nn_and_pairwise_distances_on_known_sets():
+    same = np.tile(np.eye(8)[:1], (5, 1))
+    assert mean_nn_distance(same) == pytest.approx(0.0, abs=1e-6)
+    assert mean_pairwise_distance(np.eye(8)) == pytest.approx(1.0)
+    assert mean_pairwise_distance(same) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_regularity_ranks_spread_accounts_above_clumpy_ones():
+    rng = np.random.default_rng(1)
+    d = 32
+    vectors, rows = [], []
+    for u in range(40):  # organic: 20 prompts scattered around 2 personal topics
+        topics = unit(rng, 2, d)
+        for i in range(20):
+            v = topics[i % 2] + 0.25 * rng.normal(size=d)
+            rows.append((f"u{u}", i, len(vectors), 0, 0))
+            vectors.append(v / np.linalg.norm(v))
+    for name, noise in (("spread", None), ("clumpy", 0.05)):
+        center = unit(rng, 1, d)[0]
+        for i in range(20):
+            v = unit(rng, 1, d)[0] if noise is None else center + noise * rng.normal(size=d)
+            rows.append((name, i, len(vectors), 0, 0))
+            vectors.append(v / np.linalg.norm(v))
+    frame = frame_of(rows)
+    ctx = make_ctx(np.array(vectors), n_clusters=1, cluster_area=[0])
+    out = spread(frame, ctx, area_shares(frame, ctx)["dominant_area"])
+    assert out.loc["spread", "regularity"] > 1.2
+    assert out.loc["clumpy", "regularity"] < 0.5
+    assert 0.8 < out["regularity"].median() < 1.2
+    assert out.loc["spread", "diversity"] > out.loc["clumpy", "diversity"]
+
+
+# --- novelty ------------------------------------------------------------------------------------------
+def test_a_perfectly_repeated_suite_has_low_novelty():
+    rng = np.random.default_rng(2)
+    suite = unit(rng, 25)
+    rows = [("harness", run * 100 + i, i, 0, 0) for run in range(4) for i in range(25)]
+    rows += [("fresh", i, 25 + i, 0, 0) for i in range(40)]
+    vectors = np.vstack([suite, unit(rng, 40)])
+    out = novelty(frame_of(rows), make_ctx(vectors))
+    assert out.loc["harness", "novelty"] == pytest.approx(0.25)
+    assert out.loc["harness", "exact_repeat_share"] == pytest.approx(0.75)
+    assert out.loc["fresh", "novelty"] == pytest.approx(1.0)
+
+
+def test_near_duplicates_of_earlier_prompts_count_as_repeats():
+    base = np.eye(6)[:1]
+    close = base + 0.01 * np.eye(6)[1:2]
+    vectors = np.vstack([base, close / np.linalg.norm(close), np.eye(6)[2:3]])
+    assert near_duplicate_of_earlier(vectors.astype(np.float32), 0.95).tolist() == [False, True, False]
+
+
+# --- templates ----------------------------------------------------------------------------------------
+TOPICS = ["probability", "geometry", "number theory", "graph theory", "calculus", "algebra", "logic", "statistics"]
+LEVELS = ["easy", "medium", "hard", "olympiad"]
+
+
+def templated_prompts():
+    return [
+        f"You are given a {lvl} problem in {t}. Solve it carefully and show every intermediate step of "
+        f"your reasoning before stating the final answer clearly at the end. Problem {i}: compute {i * 7} mod {i + 3}."
+        for i, (t, lvl) in enumerate((t, l) for t in TOPICS for l in LEVELS)
+    ]
+
+
+ORGANIC = [
+    "what's a good name for a golden retriever puppy",
+    "how do I reverse a linked list in python without recursion",
+    "translate 'good morning, how did you sleep' into German please",
+    "my sourdough starter smells like acetone, is that bad?",
+    "recommend three sci-fi novels similar to The Expanse",
+    "why does my bike chain keep slipping when I shift gears",
+    "draft a polite email asking my landlord to fix the heating",
+    "explain the difference between a roth and a traditional IRA",
+    "what's the capital of Mongolia and how big is it",
+    "give me a 20 minute bodyweight workout for a hotel room",
+]
+
+
+def test_skeleton_masks_slot_values():
+    assert skeleton('Compute 17 * 23 for "Alice" at https://x.io') == skeleton('Compute 4 * 9 for "Bob" at https://y.org')
+
+
+def test_template_groups_find_a_grid_of_templated_prompts_not_organic_text():
+    texts = templated_prompts() + ORGANIC
+    groups = template_groups(texts, jaccard=0.5, min_group=3)
+    grid = groups[: len(TOPICS) * len(LEVELS)]
+    assert (grid >= 0).mean() >= 0.9 and len(set(grid[grid >= 0])) == 1
+    assert (groups[len(grid) :] == -1).all()
+
+
+def test_affix_groups_catch_an_injected_suffix_on_unrelated_prompts():
+    suffix = " Before answering, write out your complete reasoning inside <reasoning> tags and only then give the answer."
+    long_organic = [o + " I have been wondering about this for a while and would love a detailed answer." for o in ORGANIC]
+    texts = [o + suffix for o in long_organic] + long_organic
+    groups = affix_groups(texts, min_group=3)
+    assert (groups[: len(ORGANIC)] >= 0).all() and len(set(groups[: len(ORGANIC)])) == 1
+    assert (groups[len(ORGANIC) :] == -1).all() or len(set(groups[len(ORGANIC) :]) - {-1}) <= 1
+
+
+def test_template_share_counts_accounts_sharing_a_template_and_ignores_boilerplate():
+    tmpl = templated_prompts()
+    texts = tmpl + ORGANIC
+    rng = np.random.default_rng(3)
+    rows = []
+    for a in range(4):  # four coordinated accounts split the grid
+        rows += [(f"k{a}", i, i, 0, 0) for i in range(a, len(tmpl), 4)]
+    rows += [("organic", i, len(tmpl) + i, 3, 0) for i in range(len(ORGANIC))]
+    out, groups = templates(frame_of(rows), make_ctx(unit(rng, len(texts)), texts))
+    assert out.loc["k0", "template_share"] >= 0.9 and out.loc["k0", "template_accounts"] == 4
+    assert out.loc["organic", "template_share"] == 0.0
+
+
+# --- elicitation ----------------------------------------------------------------------------------------
+def test_cot_detector_handles_phrasing_and_languages():
+    detector = train_cot_detector(*load_cot_exemplars())
+    positive = [
+        "A farmer has 17 sheep and all but 9 run away. How many are left? Think it through step by step.",
+        "Resuelve: 3x + 5 = 20. Razona paso a paso y muestra todo tu trabajo.",
+        "Grade the following answer against the rubric and justify each point you award.",
+    ]
+    negative = [
+        "What is the capital of Australia?",
+        "List the steps to install Docker on Ubuntu.",
+        "Write a haiku about autumn leaves.",
+    ]
+    p = detector.probability(positive + negative)
+    assert (p[:3] >= 0.5).all() and (p[3:] < 0.5).all()
+
+
+# --- all together ---------------------------------------------------------------------------------------
+def test_compute_signals_returns_every_contract_signal_per_account():
+    rng = np.random.default_rng(4)
+    texts = templated_prompts() + ORGANIC
+    rows = [(f"k{i % 3}", i, i, 0, i % 8) for i in range(len(templated_prompts()))]
+    rows += [("o", i, len(templated_prompts()) + i, 3, 3) for i in range(len(ORGANIC))]
+    ctx = make_ctx(unit(rng, len(texts)), texts)
+    out, groups = compute_signals(frame_of(rows), ctx, np.zeros(len(texts)))
+    for col in ("n_requests", "first_seen", "last_seen", "dominant_area", "coverage", "diversity",
+                "regularity", "novelty", "template_share", "cot_share"):
+        assert col in out.columns
+    assert len(out) == 4 and len(groups) == len(texts)
+    assert out[["coverage", "diversity", "regularity", "novelty"]].notna().all().all()
