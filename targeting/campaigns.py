@@ -1,22 +1,29 @@
-"""Coordinated groups of accounts: an account graph and its connected communities.
+"""Coordinated groups of accounts: an account graph over shared templates, and its communities.
 
-v1 links two accounts when they share a template or wrapper that carries a real part of
-both accounts' traffic (``MIN_USE``) and that is shared by at least ``MIN_ACCOUNTS``
-accounts. Boilerplate was already removed by the template signal. Campaign ids are derived
-from the sorted member ids, so the same group keeps its id across runs.
+Each account is described by the template keys of its distinct prompts (LSH bands of the
+masked skeleton, wrapper heads and tails; see ``signals.templates``), each key weighted by
+the share of the account's prompts carrying it (tf) and by its rarity across accounts (idf).
+Two accounts are linked when the cosine similarity of these profiles reaches ``LINK_SIM``:
+they spend a large part of their traffic on the same rare templates or wrappers. Keys used by
+more than ``MAX_KEY_ACCOUNTS_SHARE`` of all accounts are boilerplate and never link anyone
+(shared text is weighted by rarity, so "You are a helpful assistant" does not make a
+campaign). Connected groups of at least ``MIN_CAMPAIGN`` accounts are campaigns; their ids
+are derived from the sorted member ids, so the same group keeps its id across runs.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
+from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-MIN_USE = 0.1  # share of an account's requests that must use the shared template
-MIN_ACCOUNTS = 3  # accounts sharing a template before it links them
+LINK_SIM = 0.3  # cosine similarity of template profiles that links two accounts
+MAX_KEY_ACCOUNTS_SHARE = 0.05  # keys used by more accounts than this share are boilerplate
+MIN_KEY_ACCOUNTS_CAP = 50  # ... but never fewer than this many accounts
 MIN_CAMPAIGN = 3  # members of a campaign
 
 
@@ -24,32 +31,108 @@ def campaign_id(members: list[str]) -> str:
     return "k" + hashlib.sha256("\x1f".join(sorted(members)).encode()).hexdigest()[:10]
 
 
-def link_accounts(account_of_request: np.ndarray, group_of_request: np.ndarray) -> pd.Series:
-    """Campaign id per account ('' when not in a campaign)."""
-    accounts, acc_idx = np.unique(account_of_request, return_inverse=True)
-    out = pd.Series("", index=accounts, dtype=object)
-    mask = group_of_request >= 0
-    if not mask.any():
-        return out
-    df = pd.DataFrame({"a": acc_idx[mask], "g": group_of_request[mask]})
-    use = df.groupby(["g", "a"]).size().rename("n").reset_index()
-    totals = np.bincount(acc_idx, minlength=len(accounts))
-    use = use[use["n"] / totals[use["a"]] >= MIN_USE]
-    spread = use.groupby("g")["a"].transform("nunique")
-    use = use[spread >= MIN_ACCOUNTS]
-    if use.empty:
-        return out
-    # star edges: every user of a template to its first user
-    first = use.groupby("g")["a"].transform("min")
-    graph = coo_matrix(
-        (np.ones(len(use)), (use["a"].to_numpy(), first.to_numpy())), shape=(len(accounts), len(accounts))
-    )
-    _, comp = connected_components(graph, directed=False)
-    linked = np.zeros(len(accounts), dtype=bool)
-    linked[use["a"].to_numpy()] = True
-    for c in np.unique(comp[linked]):
-        members = np.flatnonzero((comp == c) & linked)
+@dataclass(frozen=True)
+class Links:
+    accounts: np.ndarray  # (N,) account ids
+    similarity: sparse.csr_matrix  # (N, N) profile cosine similarity, links only (>= LINK_SIM)
+    campaign: pd.Series  # campaign id per account ('' when none)
+    partners: pd.Series  # number of linked accounts
+    max_similarity: pd.Series  # strongest link
+
+
+def account_profiles(
+    account_of_request: np.ndarray, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray]:
+    """(accounts, tf-idf profile matrix restricted to linking keys, full profile norms)."""
+    accounts, acc_idx = np.unique(np.asarray(account_of_request).astype(str), return_inverse=True)
+    pairs = np.unique(np.c_[acc_idx, row_of_request], axis=0)  # distinct (account, prompt)
+    n_distinct = np.bincount(pairs[:, 0], minlength=len(accounts)).astype(float)
+    k = keys[pairs[:, 1]]  # (pairs, columns)
+    cols = np.broadcast_to(np.arange(keys.shape[1]), k.shape)
+    mask = k != 0
+    rows_acc = np.broadcast_to(pairs[:, :1], k.shape)[mask]
+    key_vals, key_idx = np.unique(k[mask], return_inverse=True)
+    tf = weights[cols[mask]] / n_distinct[rows_acc]
+    matrix = sparse.csr_matrix((tf, (rows_acc, key_idx.ravel())), shape=(len(accounts), len(key_vals)))
+    matrix.sum_duplicates()
+    df = np.diff(matrix.tocsc().indptr)  # accounts per key
+    idf = np.log((1.0 + len(accounts)) / (1.0 + df)) + 1.0  # smooth: a key of every account still counts
+    weighted = matrix @ sparse.diags(idf)
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    cap = max(MAX_KEY_ACCOUNTS_SHARE * len(accounts), MIN_KEY_ACCOUNTS_CAP)
+    linking = (df >= 2) & (df <= cap)
+    return accounts, weighted[:, linking].tocsr(), norms
+
+
+def link_accounts(
+    account_of_request: np.ndarray, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray
+) -> Links:
+    accounts, profiles, norms = account_profiles(account_of_request, row_of_request, keys, weights)
+    n = len(accounts)
+    sims = (profiles @ profiles.T).tocoo()
+    denom = norms[sims.row] * norms[sims.col]
+    value = np.divide(sims.data, denom, out=np.zeros_like(sims.data), where=denom > 0)
+    keep = (sims.row != sims.col) & (value >= LINK_SIM)
+    links = sparse.csr_matrix((value[keep], (sims.row[keep], sims.col[keep])), shape=(n, n))
+    partners = np.diff(links.indptr)
+    max_sim = np.zeros(n)
+    if links.nnz:
+        max_sim = np.asarray(links.max(axis=1).todense()).ravel()
+    _, comp = connected_components(links, directed=False)
+    campaign = np.full(n, "", dtype=object)
+    for c in np.unique(comp):
+        members = np.flatnonzero(comp == c)
         if len(members) >= MIN_CAMPAIGN:
-            ids = [str(accounts[m]) for m in members]
-            out.iloc[members] = campaign_id(ids)
+            campaign[members] = campaign_id([str(accounts[m]) for m in members])
+    index = pd.Index(accounts, name="account_id")
+    return Links(
+        accounts=accounts,
+        similarity=links,
+        campaign=pd.Series(campaign, index=index, name="campaign_id"),
+        partners=pd.Series(partners, index=index, name="linked_accounts"),
+        max_similarity=pd.Series(max_sim, index=index, name="max_link_similarity"),
+    )
+
+
+def campaign_frame(frame: pd.DataFrame, campaign: pd.Series, account_column: str = "account_id") -> pd.DataFrame:
+    """The requests of campaign members with the campaign id in place of the account id.
+
+    Lets every per-account signal be computed for whole campaigns: the actor is the unit.
+    """
+    ids = campaign.reindex(frame[account_column].to_numpy()).fillna("").to_numpy()
+    members = ids != ""
+    out = frame.loc[members].copy()
+    out[account_column] = ids[members]
+    return out
+
+
+def campaign_signals(frame: pd.DataFrame, ctx, links: Links) -> pd.DataFrame:
+    """Per member account: its campaign's size, volume, target area share and union coverage."""
+    from targeting.signals.areas import area_shares
+    from targeting.signals.coverage import coverage, reference_frequencies
+
+    columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
+               "campaign_covered_clusters", "campaign_expected_clusters"]
+    members = links.campaign[links.campaign != ""]
+    out = pd.DataFrame(index=links.campaign.index, columns=columns, dtype=float)
+    out[["campaign_size", "campaign_requests"]] = 0.0
+    if members.empty:
+        return out
+    cframe = campaign_frame(frame, links.campaign)
+    areas = area_shares(cframe, ctx)
+    ref = reference_frequencies(frame, ctx.n_clusters, len(ctx.areas))
+    cov = coverage(cframe, ctx, areas["dominant_area"], reference=ref)
+    per = pd.DataFrame(
+        {
+            "campaign_size": members.value_counts(),
+            "campaign_requests": cframe.groupby("account_id").size(),
+            "campaign_target_share": areas["target_share"],
+            "campaign_coverage": cov["coverage"],
+            "campaign_covered_clusters": cov["covered_clusters"],
+            "campaign_expected_clusters": cov["expected_clusters"],
+        }
+    )
+    joined = per.reindex(links.campaign.to_numpy())
+    joined.index = links.campaign.index
+    out.loc[members.index] = joined.loc[members.index].to_numpy(dtype=float)
     return out

@@ -19,7 +19,7 @@ FPR_TARGET = 0.01
 
 def account_labels(labels: pd.DataFrame) -> pd.DataFrame:
     first = labels.groupby("account_id").first()
-    return first[["role", "kind", "campaign", "target_area"]]
+    return first[["role", "kind", "campaign", "target_area"]].rename(columns={"target_area": "true_target_area"})
 
 
 def recall_at_fpr(scores: np.ndarray, positive: np.ndarray, fpr: float = FPR_TARGET) -> tuple[float, float]:
@@ -73,7 +73,7 @@ def evaluate(scores: pd.DataFrame, labels: pd.DataFrame, assignments: pd.DataFra
     }
     attackers = df[positive]
     if len(attackers):
-        out["dominant_area_accuracy"] = float((attackers["dominant_area"] == attackers["target_area"]).mean())
+        out["dominant_area_accuracy"] = float((attackers["dominant_area"] == attackers["true_target_area"]).mean())
         linked = attackers["campaign_id"].replace("", np.nan)
         pred = linked.fillna(pd.Series(attackers.index, index=attackers.index)).astype(str)
         out["campaign_ari"] = float(adjusted_rand_score(attackers["campaign"].astype(str), pred))

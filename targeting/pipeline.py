@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from targeting import schema as S
 from targeting import workspace as W
-from targeting.campaigns import link_accounts
+from targeting.campaigns import campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, assign, context_text, fit_map, load_map, load_taxonomy, save_map
 from targeting.capmap.assign import anchor_index, context_area_probs, mix_context
 from targeting.config import Settings
@@ -284,11 +284,11 @@ def score_frame(
         config=settings.signals,
     )
     detector = train_cot_detector(*load_cot_exemplars(), seed=settings.signals.seed)
-    signals, groups = compute_signals(frame, ctx, detector.probability(prompt_texts))
+    signals, keys = compute_signals(frame, ctx, detector.probability(prompt_texts))
+    links = link_accounts(frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights)
+    signals = signals.join([links.campaign, links.partners, links.max_similarity, campaign_signals(frame, ctx, links)])
     risk, threshold = score_accounts(signals, settings.risk)
-    campaigns = link_accounts(frame["account_id"].to_numpy(), groups[rows])
     table = signals.join(risk)
-    table["campaign_id"] = campaigns.reindex(table.index).fillna("")
     table = table.reset_index()
     ordered = list(S.SCORE_COLUMNS) + [c for c in table.columns if c not in S.SCORE_COLUMNS]
     return table[ordered].sort_values("risk_score", ascending=False, ignore_index=True), threshold

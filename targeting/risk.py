@@ -3,24 +3,30 @@
 The score is a product of two gates and a weighted mean of evidence, every part in [0, 1]
 and monotone in suspicion::
 
-    risk = focus * freshness * (W_BREADTH*breadth + W_TEMPLATE*templating + W_COT*elicitation)
-                               / (W_BREADTH + W_TEMPLATE + W_COT)
+    risk = focus * freshness * (W_BREADTH*breadth + W_COORDINATION*coordination + W_COT*elicitation)
+                               / (W_BREADTH + W_COORDINATION + W_COT)
 
-- focus: share of the account's requests in its most-used area worth extracting
-  (every area but the taxonomy's fallback). Extraction targets a capability.
-- freshness: novelty. Evaluation harnesses and stress tests repeat themselves;
-  extraction wants new outputs.
+- focus: share of the actor's requests in its most-used area worth extracting (every area
+  but the taxonomy's fallback). Extraction targets a capability.
+- freshness: novelty. Evaluation harnesses and stress tests repeat themselves; extraction
+  wants new outputs.
 - breadth: volume-adjusted coverage of the dominant area (1 = spreads like a random draw
-  from the area's whole population), shrunk towards a prior for low volumes, where few
-  requests cannot show coverage.
-- templating: share of requests instantiating a template or wrapper that other accounts
-  share too (one account reusing its own wrapper is an app; a shared one is coordination).
+  from the area's whole population), shrunk towards a prior at low volume, where a few
+  requests cannot show coverage. For a campaign member, the campaign's union coverage
+  counts when larger: members that split the space between them are found together.
+- coordination: how many other accounts share this account's rare templates, wrappers or
+  system-prompt variants (``targeting.campaigns``); one account wrapping its users'
+  messages is an app, many accounts doing it in step are an operation.
 - elicitation: share of requests eliciting articulated reasoning or grading.
 
+"The actor is the unit": focus and breadth take the campaign's value where the account
+belongs to one, so a member with 20 requests in a campaign of 100 accounts is scored as
+the campaign is.
+
 The flag is calibrated without labels: the budget is a share of benign-looking accounts,
-estimated robustly from the bulk of the score distribution (median and MAD of the
-logit-scores, which tolerate a large minority of attackers), so the threshold is the
-(1 - budget) quantile of that fitted benign distribution.
+whose score distribution is estimated from the bulk of all scores (median and upper
+quartile, which a minority of attackers in the tail barely moves); the threshold is the
+(1 - budget) quantile of that fitted distribution.
 """
 
 from __future__ import annotations
@@ -31,29 +37,43 @@ from scipy.stats import norm
 
 from targeting.config import RiskConfig
 
-W_BREADTH = 0.4
-W_TEMPLATE = 0.35
+W_BREADTH = 0.35
+W_COORDINATION = 0.4
 W_COT = 0.25
 BREADTH_CAP = 1.2  # coverage ratio counted as full breadth
 BREADTH_PRIOR = 0.3  # breadth assumed for an account too small to show any
 BREADTH_VOLUME = 20  # requests at which half the breadth evidence is the account's own
-TEMPLATE_ACCOUNTS_FULL = 5  # accounts sharing a template for full coordination weight
+COORDINATION_FULL = 20  # linked accounts for full coordination weight
 EPS = 1e-4
 SEVERITY_LEVELS = (("critical", 0.9), ("high", 0.7), ("medium", 0.5), ("low", 0.0))
 
 
+def _breadth(coverage: pd.Series, volume: pd.Series) -> pd.Series:
+    own = np.clip(coverage.fillna(0) / BREADTH_CAP, 0.0, 1.0)
+    weight = volume / (volume + BREADTH_VOLUME)
+    return weight * own + (1 - weight) * BREADTH_PRIOR
+
+
+def _col(signals: pd.DataFrame, name: str, default: float = 0.0) -> pd.Series:
+    if name in signals:
+        return signals[name].astype(float).fillna(default)
+    return pd.Series(default, index=signals.index, dtype=float)
+
+
 def evidence(signals: pd.DataFrame) -> pd.DataFrame:
-    """The five evidence terms, each in [0, 1]."""
-    n_area = signals["n_requests"] * signals["target_share"]
-    own = np.clip(signals["coverage"] / BREADTH_CAP, 0.0, 1.0)
-    weight = n_area / (n_area + BREADTH_VOLUME)
-    shared = np.clip(np.log(np.maximum(signals["template_accounts"], 1)) / np.log(TEMPLATE_ACCOUNTS_FULL), 0, 1)
+    """The five evidence terms, each in [0, 1]; the actor (campaign) counts where there is one."""
+    own_volume = signals["n_requests"] * signals["target_share"]
+    breadth = _breadth(signals["coverage"], own_volume)
+    camp_volume = _col(signals, "campaign_requests") * _col(signals, "campaign_target_share")
+    camp_breadth = _breadth(_col(signals, "campaign_coverage"), camp_volume)
+    in_campaign = _col(signals, "campaign_size") >= 2
+    linked = np.maximum(_col(signals, "linked_accounts"), _col(signals, "campaign_size") - 1).clip(lower=0)
     return pd.DataFrame(
         {
-            "focus": signals["target_share"].clip(0, 1),
+            "focus": np.maximum(signals["target_share"], _col(signals, "campaign_target_share")).clip(0, 1),
             "freshness": signals["novelty"].clip(0, 1),
-            "breadth": weight * own + (1 - weight) * BREADTH_PRIOR,
-            "templating": signals["template_share"].clip(0, 1) * shared,
+            "breadth": np.where(in_campaign, np.maximum(breadth, camp_breadth), breadth),
+            "coordination": np.clip(np.log1p(linked) / np.log1p(COORDINATION_FULL), 0, 1),
             "elicitation": signals["cot_share"].clip(0, 1),
         },
         index=signals.index,
@@ -61,24 +81,30 @@ def evidence(signals: pd.DataFrame) -> pd.DataFrame:
 
 
 def combine(ev: pd.DataFrame) -> pd.Series:
-    mix = (W_BREADTH * ev["breadth"] + W_TEMPLATE * ev["templating"] + W_COT * ev["elicitation"]) / (
-        W_BREADTH + W_TEMPLATE + W_COT
+    mix = (W_BREADTH * ev["breadth"] + W_COORDINATION * ev["coordination"] + W_COT * ev["elicitation"]) / (
+        W_BREADTH + W_COORDINATION + W_COT
     )
     return (ev["focus"] * ev["freshness"] * mix).rename("risk_score")
 
 
 def calibrate_threshold(risk: np.ndarray, budget: float) -> float:
-    """Score above which about ``budget`` of benign-looking accounts would fall."""
+    """Score above which about ``budget`` of benign-looking accounts would fall.
+
+    The benign bulk is summarised by the median and the spread between the median and the
+    upper quartile of all scores. Attackers sit in the upper tail, so up to about a fifth of
+    them moves these two quantiles little, where a plain quantile of all accounts would
+    flag ``budget`` of the whole population and miss most attackers whenever they are more
+    numerous than the budget. The threshold is the (1 - budget) quantile of a normal
+    distribution with that centre and spread.
+    """
     risk = np.asarray(risk, dtype=float)
     if len(risk) == 0:
         return 1.0
-    z = np.log((risk + EPS) / (1 - risk + EPS))
-    center = np.median(z)
-    scale = 1.4826 * np.median(np.abs(z - center))
+    center, upper = np.quantile(risk, [0.5, 0.75])
+    scale = (upper - center) / norm.ppf(0.75)
     if scale <= 0:
-        scale = np.std(z) or 1.0
-    cut = center + norm.ppf(1 - budget) * scale
-    return float(1 / (1 + np.exp(-cut)))
+        scale = float(np.std(risk)) or EPS
+    return float(min(center + norm.ppf(1 - budget) * scale, 1.0))
 
 
 def severity(risk: pd.Series, flagged: pd.Series, threshold: float) -> pd.Series:
@@ -121,14 +147,19 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, n_top: int = 3) -> pd.Serie
                     f"{_top(pct['coverage'][account])})",
                 )
             )
-        if s["template_share"] > 0:
-            items.append(
-                (
-                    W_TEMPLATE * e["templating"] + 0.01,
-                    f"{100 * s['template_share']:.0f}% of prompts follow a template shared with "
-                    f"{max(int(s['template_accounts']) - 1, 0)} other accounts",
+        size = int(s.get("campaign_size", 0) or 0)
+        linked = int(s.get("linked_accounts", 0) or 0)
+        if size >= 2 or linked > 0:
+            text = f"shares rare templates or wrappers with {max(linked, size - 1)} other accounts"
+            if size >= 2:
+                text += (
+                    f" (campaign {s['campaign_id']}: {size} accounts, {int(s['campaign_requests']):,} requests, "
+                    f"{100 * s['campaign_target_share']:.0f}% {area}; covers {int(s['campaign_covered_clusters'])} "
+                    f"clusters, expected {s['campaign_expected_clusters']:.1f} for its volume)"
                 )
-            )
+            items.append((W_COORDINATION * e["coordination"] + 0.01, text))
+        if s["template_share"] >= 0.5 and size < 2:
+            items.append((0.05, f"{100 * s['template_share']:.0f}% of prompts instantiate templates"))
         if s["cot_share"] > 0:
             items.append(
                 (

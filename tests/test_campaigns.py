@@ -1,4 +1,4 @@
-"""Campaigns: accounts linked by a shared template that carries a real part of their traffic."""
+"""Campaign linking over rarity-weighted template profiles."""
 
 from __future__ import annotations
 
@@ -6,115 +6,118 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting.campaigns import MIN_ACCOUNTS, MIN_USE, campaign_id, link_accounts
+import targeting.campaigns as C
+from targeting.signals.templates import template_keys
+
+TOPICS = ["probability", "geometry", "number theory", "graph theory", "calculus", "algebra", "logic",
+          "statistics", "topology", "set theory"]
+LEVELS = ["easy", "medium", "hard", "olympiad"]
+ORGANIC = [
+    "what's a good name for a golden retriever puppy that is a bit shy",
+    "how do I reverse a linked list in python without recursion, asking for an interview",
+    "translate 'good morning, how did you sleep' into German please, informal tone",
+    "my sourdough starter smells like acetone after two days, is that bad or normal?",
+    "recommend three sci-fi novels similar to The Expanse but with less politics",
+    "why does my bike chain keep slipping when I shift into the smallest gear",
+    "draft a polite email asking my landlord to fix the heating before the weekend",
+    "explain the difference between a roth and a traditional IRA for a 30 year old",
+    "what's the capital of Mongolia and how many people live there today",
+    "give me a 20 minute bodyweight workout for a small hotel room without equipment",
+    "is it safe to leave a laptop charging overnight every single night for years",
+    "write a short birthday message for my grandmother who is turning ninety",
+]
+SUFFIX = " Before answering, write out your complete reasoning inside <reasoning> tags and only then answer."
 
 
-def _requests(spec: dict[str, list[tuple[int, int]]], seed: int = 0):
-    """spec: account -> [(group, count), ...]; group -1 = no template. Shuffled request arrays."""
-    accounts, groups = [], []
-    for acc, parts in spec.items():
-        for group, count in parts:
-            accounts += [acc] * count
-            groups += [group] * count
-    order = np.random.default_rng(seed).permutation(len(accounts))
-    return np.array(accounts, dtype=object)[order], np.array(groups, dtype=np.int64)[order]
+def grid():
+    return [
+        f"You are given a {lvl} problem in {t}. Solve it carefully and show every intermediate step "
+        f"of your reasoning before stating the final answer clearly at the end. Problem {i}: compute {i * 7} mod {i + 3}."
+        for i, (t, lvl) in enumerate((t, l) for t in TOPICS for l in LEVELS)
+    ]
 
 
-BASE = {
-    # four accounts that use template 7 for 25% of their traffic
-    "acc-a": [(7, 5), (-1, 15)],
-    "acc-b": [(7, 10), (-1, 10)],
-    "acc-c": [(7, 3), (-1, 9)],
-    "acc-d": [(7, 20)],
-    # uses the template once in 50 requests: incidental, not linked
-    "light": [(7, 1), (-1, 49)],
-    # an ordinary account
-    "solo": [(-1, 30), (3, 10)],
-}
+def build(rows):
+    """rows: (account, text) -> arrays for link_accounts."""
+    accounts = np.array([a for a, _ in rows])
+    codes, uniq = pd.factorize(pd.Series([t for _, t in rows]))
+    tk = template_keys(list(uniq), jaccard=0.5, min_group=3)
+    return accounts, codes, tk
 
 
-def test_constants_are_the_documented_ones():
-    assert MIN_USE == pytest.approx(0.1)
-    assert MIN_ACCOUNTS == 3
+def scenario():
+    rows = []
+    for k in range(5):  # five coordinated accounts split the template grid between them
+        rows += [(f"attacker{k}", t) for t in grid()[k::5]]
+    for k in range(4):  # four relay accounts append one injected instruction to varied text
+        rows += [(f"relay{k}", o + SUFFIX) for o in ORGANIC[k::2]]
+    for u in range(12):  # organic users with their own questions
+        rows += [(f"user{u}", ORGANIC[u]), (f"user{u}", f"follow-up number {u}: could you say more about point {u}?")]
+    return rows
 
 
-def test_links_accounts_sharing_a_template():
-    out = link_accounts(*_requests(BASE))
-    assert isinstance(out, pd.Series)
-    assert list(out.index) == sorted(BASE)
-    members = ["acc-a", "acc-b", "acc-c", "acc-d"]
-    ids = out[members].unique()
-    assert len(ids) == 1 and ids[0] != ""
-    assert ids[0] == campaign_id(members)
-    assert out["light"] == ""
-    assert out["solo"] == ""
+def test_coordinated_accounts_form_campaigns_and_organic_users_do_not():
+    accounts, codes, tk = build(scenario())
+    links = C.link_accounts(accounts, codes, tk.keys, tk.weights)
+    attackers = links.campaign[[f"attacker{k}" for k in range(5)]]
+    relays = links.campaign[[f"relay{k}" for k in range(4)]]
+    assert attackers.nunique() == 1 and attackers.iloc[0] != ""
+    assert relays.nunique() == 1 and relays.iloc[0] != ""
+    assert attackers.iloc[0] != relays.iloc[0]
+    users = links.campaign[[f"user{u}" for u in range(12)]]
+    assert (users == "").all()
+    assert links.partners["attacker0"] >= 3
 
 
-def test_incidental_use_does_not_count_towards_the_account_minimum():
-    # only two heavy users + one incidental user: not a campaign
-    spec = {"a": [(1, 5), (-1, 5)], "b": [(1, 5)], "light": [(1, 1), (-1, 49)]}
-    out = link_accounts(*_requests(spec))
-    assert (out == "").all()
-
-
-def test_use_share_at_the_threshold_links():
-    spec = {"a": [(1, 1), (-1, 9)], "b": [(1, 5)], "c": [(1, 2), (-1, 2)]}  # a: exactly 10%
-    out = link_accounts(*_requests(spec))
-    assert out["a"] == out["b"] == out["c"] == campaign_id(["a", "b", "c"])
+def test_campaign_ids_are_stable_under_input_order():
+    rows = scenario()
+    a1, c1, tk1 = build(rows)
+    a2, c2, tk2 = build(list(reversed(rows)))
+    l1 = C.link_accounts(a1, c1, tk1.keys, tk1.weights).campaign
+    l2 = C.link_accounts(a2, c2, tk2.keys, tk2.weights).campaign
+    assert l1.sort_index().equals(l2.sort_index())
+    assert all(c == "" or (c.startswith("k") and len(c) == 11) for c in l1)
 
 
 def test_fewer_than_three_accounts_is_no_campaign():
-    spec = {"a": [(4, 10)], "b": [(4, 10)], "c": [(-1, 10)]}
-    out = link_accounts(*_requests(spec))
-    assert list(out.index) == ["a", "b", "c"]
-    assert (out == "").all()
+    rows = [(f"attacker{k}", t) for k in range(2) for t in grid()[k::2]]
+    accounts, codes, tk = build(rows)
+    links = C.link_accounts(accounts, codes, tk.keys, tk.weights)
+    assert (links.campaign == "").all()
+    assert links.partners["attacker0"] == 1  # still linked, just not a campaign
 
 
-def test_ids_are_stable_under_input_order():
-    a = link_accounts(*_requests(BASE, seed=0))
-    b = link_accounts(*_requests(BASE, seed=1))
-    accounts, groups = _requests(BASE, seed=2)
-    c = link_accounts(accounts[::-1], groups[::-1])
-    pd.testing.assert_series_equal(a, b)
-    pd.testing.assert_series_equal(a, c)
+def test_text_shared_by_too_many_accounts_is_boilerplate(monkeypatch):
+    rows = [(f"a{k}", o + SUFFIX) for k in range(12) for o in ORGANIC[k % 2 :: 2]]
+    rows += [(f"b{k}", f"a question of my own, number {k}, about topic {k * 3}") for k in range(12)]
+    accounts, codes, tk = build(rows)
+    assert C.link_accounts(accounts, codes, tk.keys, tk.weights).partners["a0"] > 0
+    monkeypatch.setattr(C, "MIN_KEY_ACCOUNTS_CAP", 3)
+    monkeypatch.setattr(C, "MAX_KEY_ACCOUNTS_SHARE", 0.1)
+    links = C.link_accounts(accounts, codes, tk.keys, tk.weights)
+    assert links.partners.max() == 0 and (links.campaign == "").all()
 
 
 def test_campaign_id_depends_only_on_members():
-    assert campaign_id(["b", "a", "c"]) == campaign_id(["c", "b", "a"])
-    assert campaign_id(["a", "b", "c"]) != campaign_id(["a", "b", "d"])
-    assert campaign_id(["a"]).startswith("k") and len(campaign_id(["a"])) == 11
+    assert C.campaign_id(["b", "a", "c"]) == C.campaign_id(["c", "b", "a"])
+    assert C.campaign_id(["a", "b", "c"]) != C.campaign_id(["a", "b", "d"])
 
 
-def test_separate_templates_make_separate_campaigns():
-    spec = {
-        "a1": [(1, 5)], "a2": [(1, 5)], "a3": [(1, 5)],
-        "b1": [(2, 5)], "b2": [(2, 5)], "b3": [(2, 5)], "b4": [(2, 5)],
-    }
-    out = link_accounts(*_requests(spec))
-    assert set(out[["a1", "a2", "a3"]]) == {campaign_id(["a1", "a2", "a3"])}
-    assert set(out[["b1", "b2", "b3", "b4"]]) == {campaign_id(["b1", "b2", "b3", "b4"])}
+def test_campaign_frame_relabels_member_requests():
+    frame = pd.DataFrame({"account_id": ["x", "y", "z", "x"], "v": [1, 2, 3, 4]})
+    camp = pd.Series({"x": "k1", "y": "", "z": "k1"})
+    out = C.campaign_frame(frame, camp)
+    assert out["account_id"].tolist() == ["k1", "k1", "k1"] and out["v"].tolist() == [1, 3, 4]
 
 
-def test_accounts_bridging_two_templates_join_one_campaign():
-    spec = {
-        "a": [(1, 5)], "b": [(1, 5)],
-        "c": [(1, 5), (2, 5)],
-        "d": [(2, 5)], "e": [(2, 5)],
-        "x": [(-1, 5)],
-    }
-    out = link_accounts(*_requests(spec))
-    expected = campaign_id(["a", "b", "c", "d", "e"])
-    assert (out[["a", "b", "c", "d", "e"]] == expected).all()
-    assert out["x"] == ""
-
-
-def test_no_templates_at_all():
-    accounts = np.array(["a", "b", "a", "c"], dtype=object)
-    out = link_accounts(accounts, np.full(4, -1))
-    assert list(out.index) == ["a", "b", "c"]
-    assert (out == "").all()
-
-
-def test_empty_input():
-    out = link_accounts(np.array([], dtype=object), np.array([], dtype=np.int64))
-    assert len(out) == 0
+@pytest.mark.parametrize("n", [0, 1])
+def test_tiny_inputs(n):
+    rows = scenario()[:n]
+    if not rows:
+        tk = template_keys([], 0.5, 3)
+        links = C.link_accounts(np.array([], dtype=str), np.array([], dtype=int), tk.keys, tk.weights)
+        assert len(links.campaign) == 0
+        return
+    accounts, codes, tk = build(rows)
+    links = C.link_accounts(accounts, codes, tk.keys, tk.weights)
+    assert (links.campaign == "").all()

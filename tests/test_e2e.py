@@ -119,3 +119,19 @@ def test_usage_errors_exit_2(tmp_path):
     assert proc.returncode == 2
     proc = targeting("frobnicate", check=False)
     assert proc.returncode == 2
+
+
+def test_search_finds_a_stored_prompt_and_its_accounts(workspace, traffic):
+    from targeting import workspace as W
+    from targeting.config import EmbedConfig
+    from targeting.embed import load_encoder
+    from targeting.queries import current_index, search_prompts
+
+    ws = W.open_workspace(workspace)
+    requests = pd.read_json(traffic / "requests.jsonl", lines=True)
+    probe = requests.iloc[len(requests) // 2]
+    encoder = load_encoder(EmbedConfig(progress=False))
+    hits = search_prompts(ws, current_index(ws), probe["prompt"], encoder=encoder, k=5)
+    assert len(hits) == 5
+    assert hits.loc[0, "similarity"] > 0.99 and hits.loc[0, "prompt"] == probe["prompt"]
+    assert probe["account_id"] in list(hits.loc[0, "accounts"])

@@ -22,7 +22,7 @@ def signals_frame(n: int, rng: np.random.Generator, attackers: int = 0) -> pd.Da
         "area_clusters": 40,
         "novelty": rng.uniform(0.5, 1.0, n),
         "template_share": rng.uniform(0, 0.2, n) * (rng.uniform(size=n) < 0.2),
-        "template_accounts": rng.integers(0, 2, n),
+        "linked_accounts": rng.integers(0, 2, n),
         "cot_share": rng.uniform(0, 0.3, n),
     }
     frame = pd.DataFrame(benign, index=[f"b{i}" for i in range(n)])
@@ -39,7 +39,7 @@ def signals_frame(n: int, rng: np.random.Generator, attackers: int = 0) -> pd.Da
                 "area_clusters": 40,
                 "novelty": rng.uniform(0.95, 1.0, attackers),
                 "template_share": rng.uniform(0.7, 1.0, attackers),
-                "template_accounts": rng.integers(10, 40, attackers),
+                "linked_accounts": rng.integers(10, 40, attackers),
                 "cot_share": rng.uniform(0.5, 1.0, attackers),
             },
             index=[f"a{i}" for i in range(attackers)],
@@ -88,7 +88,7 @@ def test_score_accounts_flags_attackers_not_the_bulk_and_explains_itself():
     assert set(flagged["severity"]) <= {"low", "medium", "high", "critical"}
     assert (out.loc[~out["flagged"], "severity"] == "none").all()
     assert all(any(ch.isdigit() for ch in r) for r in flagged["reasons"])
-    assert flagged["reasons"].str.contains("template").mean() > 0.5
+    assert flagged["reasons"].str.contains("shares rare templates").mean() > 0.5
 
 
 def test_allowlisted_accounts_are_never_flagged():

@@ -14,7 +14,7 @@ from targeting.signals.coverage import coverage, expected_distinct
 from targeting.signals.elicitation import load_cot_exemplars, train_cot_detector
 from targeting.signals.novelty import near_duplicate_of_earlier, novelty
 from targeting.signals.spread import mean_nn_distance, mean_pairwise_distance, spread
-from targeting.signals.templates import affix_groups, skeleton, template_groups, templates
+from targeting.signals.templates import skeleton, template_keys, templates
 
 AREAS = ("reasoning", "tool_use", "agentic_coding", "other")
 
@@ -165,33 +165,31 @@ def test_skeleton_masks_slot_values():
     assert skeleton('Compute 17 * 23 for "Alice" at https://x.io') == skeleton('Compute 4 * 9 for "Bob" at https://y.org')
 
 
-def test_template_groups_find_a_grid_of_templated_prompts_not_organic_text():
+def test_templated_prompts_are_found_in_a_grid_not_in_organic_text():
     texts = templated_prompts() + ORGANIC
-    groups = template_groups(texts, jaccard=0.5, min_group=3)
-    grid = groups[: len(TOPICS) * len(LEVELS)]
-    assert (grid >= 0).mean() >= 0.9 and len(set(grid[grid >= 0])) == 1
-    assert (groups[len(grid) :] == -1).all()
+    tk = template_keys(texts, jaccard=0.5, min_group=3)
+    n = len(TOPICS) * len(LEVELS)
+    assert tk.templated[:n].mean() >= 0.9
+    assert not tk.templated[n:].any()
+    assert tk.keys.shape == (len(texts), tk.weights.shape[0])
 
 
-def test_affix_groups_catch_an_injected_suffix_on_unrelated_prompts():
+def test_an_injected_suffix_on_unrelated_prompts_is_a_template():
     suffix = " Before answering, write out your complete reasoning inside <reasoning> tags and only then give the answer."
     long_organic = [o + " I have been wondering about this for a while and would love a detailed answer." for o in ORGANIC]
-    texts = [o + suffix for o in long_organic] + long_organic
-    groups = affix_groups(texts, min_group=3)
-    assert (groups[: len(ORGANIC)] >= 0).all() and len(set(groups[: len(ORGANIC)])) == 1
-    assert (groups[len(ORGANIC) :] == -1).all() or len(set(groups[len(ORGANIC) :]) - {-1}) <= 1
+    texts = [o + suffix for o in ORGANIC] + long_organic
+    tk = template_keys(texts, jaccard=0.5, min_group=3)
+    assert tk.templated[: len(ORGANIC)].all()
 
 
-def test_template_share_counts_accounts_sharing_a_template_and_ignores_boilerplate():
+def test_template_share_per_account():
     tmpl = templated_prompts()
     texts = tmpl + ORGANIC
     rng = np.random.default_rng(3)
-    rows = []
-    for a in range(4):  # four coordinated accounts split the grid
-        rows += [(f"k{a}", i, i, 0, 0) for i in range(a, len(tmpl), 4)]
+    rows = [(f"k{a}", i, i, 0, 0) for a in range(4) for i in range(a, len(tmpl), 4)]
     rows += [("organic", i, len(tmpl) + i, 3, 0) for i in range(len(ORGANIC))]
-    out, groups = templates(frame_of(rows), make_ctx(unit(rng, len(texts)), texts))
-    assert out.loc["k0", "template_share"] >= 0.9 and out.loc["k0", "template_accounts"] == 4
+    out, tk = templates(frame_of(rows), make_ctx(unit(rng, len(texts)), texts))
+    assert out.loc["k0", "template_share"] >= 0.9
     assert out.loc["organic", "template_share"] == 0.0
 
 
@@ -219,9 +217,9 @@ def test_compute_signals_returns_every_contract_signal_per_account():
     rows = [(f"k{i % 3}", i, i, 0, i % 8) for i in range(len(templated_prompts()))]
     rows += [("o", i, len(templated_prompts()) + i, 3, 3) for i in range(len(ORGANIC))]
     ctx = make_ctx(unit(rng, len(texts)), texts)
-    out, groups = compute_signals(frame_of(rows), ctx, np.zeros(len(texts)))
+    out, keys = compute_signals(frame_of(rows), ctx, np.zeros(len(texts)))
     for col in ("n_requests", "first_seen", "last_seen", "dominant_area", "coverage", "diversity",
                 "regularity", "novelty", "template_share", "cot_share"):
         assert col in out.columns
-    assert len(out) == 4 and len(groups) == len(texts)
+    assert len(out) == 4 and len(keys.templated) == len(texts)
     assert out[["coverage", "diversity", "regularity", "novelty"]].notna().all().all()

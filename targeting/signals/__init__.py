@@ -11,7 +11,7 @@ from targeting.signals.coverage import coverage
 from targeting.signals.elicitation import cot_share
 from targeting.signals.novelty import novelty
 from targeting.signals.spread import spread
-from targeting.signals.templates import templates
+from targeting.signals.templates import TemplateKeys, templates
 
 __all__ = ["SignalContext", "compute_signals"]
 
@@ -27,16 +27,16 @@ def volume(frame: pd.DataFrame) -> pd.DataFrame:
 
 def compute_signals(
     frame: pd.DataFrame, ctx: SignalContext, prompt_cot: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """All signal columns per account, and the template group of each distinct prompt."""
+) -> tuple[pd.DataFrame, TemplateKeys]:
+    """All signal columns per account, and the template keys of each distinct prompt."""
     frame = frame.reset_index(drop=True)
     base = volume(frame)
     areas = area_shares(frame, ctx)
     cov = coverage(frame, ctx, areas["dominant_area"])
     spr = spread(frame, ctx, areas["dominant_area"])
     nov = novelty(frame, ctx)
-    tmpl, groups = templates(frame, ctx)
+    tmpl, keys = templates(frame, ctx)
     cot = cot_share(frame, ctx, prompt_cot)
     out = base.join([areas, cov, spr, nov, tmpl, cot])
     out.index.name = ACCOUNT
-    return out, groups
+    return out, keys

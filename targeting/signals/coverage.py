@@ -38,10 +38,16 @@ def expected_distinct(p: np.ndarray, n: np.ndarray) -> np.ndarray:
     return (1.0 - np.exp(np.outer(n, np.log1p(-np.minimum(p, 1 - 1e-12))))).sum(axis=1)
 
 
-def coverage(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> pd.DataFrame:
-    """coverage ratio, covered_clusters, expected_clusters and area_clusters per account."""
+def coverage(
+    frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series, reference: np.ndarray | None = None
+) -> pd.DataFrame:
+    """coverage ratio, covered_clusters, expected_clusters and area_clusters per account.
+
+    ``reference`` (areas x clusters frequencies) defaults to the frame's own; pass the whole
+    population's when ``frame`` holds a subset (e.g. campaigns).
+    """
     n_areas = len(ctx.areas)
-    ref = reference_frequencies(frame, ctx.n_clusters, n_areas)
+    ref = reference if reference is not None else reference_frequencies(frame, ctx.n_clusters, n_areas)
     area_index = {a: i for i, a in enumerate(ctx.areas)}
     dom = dominant.map(area_index)
     in_dom = frame[AREA].to_numpy() == dom.reindex(frame[ACCOUNT]).to_numpy()

@@ -2,11 +2,13 @@
 
 Each distinct prompt is reduced to a skeleton (lower case; code blocks, quoted strings,
 numbers, URLs and e-mail addresses masked) and shingled into word 3-grams. MinHash
-signatures and LSH banding propose pairs; a pair is linked when its estimated Jaccard
-similarity reaches ``template_jaccard``; connected groups with at least
-``template_min_group`` distinct prompts are templates. The number of accounts sharing a
-template is kept: one account reusing its own wrapper is an app, many accounts sharing one
-skeleton is coordination.
+signatures are cut into LSH bands; a prompt instantiates a template when it shares a band
+with another prompt and their estimated Jaccard similarity reaches ``template_jaccard``, or
+when its first or last ``AFFIX_WORDS`` words (a wrapper or an injected instruction) are
+shared by at least ``template_min_group`` distinct prompts.
+
+The band and wrapper keys of each prompt are also returned: ``targeting.campaigns`` compares
+accounts over them, weighted by rarity, to find accounts that share templates.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from targeting.signals.base import ACCOUNT, ROW, SignalContext
 
@@ -80,150 +81,99 @@ def minhash(texts: Sequence[str], seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return sigs, eligible
 
 
-def template_groups(texts: Sequence[str], jaccard: float, min_group: int, seed: int = 0) -> np.ndarray:
-    """Group label per text (-1: not part of any template)."""
-    n = len(texts)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    sigs, eligible = minhash(texts, seed)
-    idx = np.flatnonzero(eligible)
-    src, dst = [], []
-    for band in range(BANDS):
-        cols = sigs[idx, band * ROWS_PER_BAND : (band + 1) * ROWS_PER_BAND]
-        _, first, inverse = np.unique(cols, axis=0, return_index=True, return_inverse=True)
-        leader = idx[first[inverse.ravel()]]
-        member = idx
-        keep = leader != member
-        if not keep.any():
-            continue
-        est = (sigs[member[keep]] == sigs[leader[keep]]).mean(axis=1)
-        ok = est >= jaccard
-        src.append(member[keep][ok])
-        dst.append(leader[keep][ok])
-    labels = np.full(n, -1, dtype=np.int64)
-    if not src:
-        return labels
-    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(len(src_a)), (src_a, dst_a)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    sizes = np.bincount(comp)
-    big = sizes[comp] >= min_group
-    labels[big] = comp[big]
-    return labels
-
-
-BOILERPLATE_DOMINANCE = 0.3  # median share of its users' requests below which shared text is boilerplate
 AFFIX_WORDS = 8  # words of a prompt's start and end compared for shared wrappers
 
 
-def affix_keys(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Masked first and last ``AFFIX_WORDS`` words of each prompt ("" when too short)."""
-    heads, tails = [], []
-    for text in texts:
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads combined keys over 64 bits."""
+    x = np.asarray(x, dtype=np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def band_keys(sigs: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """(n, BANDS) uint64 key of each LSH band (0 where the prompt is too short to have one)."""
+    keys = np.zeros((len(sigs), BANDS), dtype=np.uint64)
+    for band in range(BANDS):
+        acc = _mix64(np.full(len(sigs), band + 1, dtype=np.uint64))
+        for r in range(ROWS_PER_BAND):
+            acc = _mix64(acc ^ sigs[:, band * ROWS_PER_BAND + r])
+        keys[:, band] = acc
+    keys[~eligible] = 0
+    return keys
+
+
+def _text_key(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest(), "little") or 1
+
+
+def affix_keys(texts: Sequence[str]) -> np.ndarray:
+    """(n, 2) uint64 keys of the masked first and last ``AFFIX_WORDS`` words (0: too short)."""
+    keys = np.zeros((len(texts), 2), dtype=np.uint64)
+    for i, text in enumerate(texts):
         words = skeleton(text).split()
-        if len(words) < 2 * AFFIX_WORDS:
-            heads.append("")
-            tails.append("")
-            continue
-        heads.append(" ".join(words[:AFFIX_WORDS]))
-        tails.append(" ".join(words[-AFFIX_WORDS:]))
-    return np.array(heads, dtype=object), np.array(tails, dtype=object)
+        if len(words) >= 2 * AFFIX_WORDS:
+            keys[i, 0] = _text_key("head " + " ".join(words[:AFFIX_WORDS]))
+            keys[i, 1] = _text_key("tail " + " ".join(words[-AFFIX_WORDS:]))
+    return keys
 
 
-def affix_groups(texts: Sequence[str], min_group: int) -> np.ndarray:
-    """Group label per text for prompts sharing an exact wrapper start or end (-1: none).
-
-    Catches injected instructions appended to otherwise unrelated prompts, which MinHash
-    over the whole prompt misses when the relayed text is longer than the instruction.
-    """
-    n = len(texts)
-    labels = np.full(n, -1, dtype=np.int64)
-    if n == 0:
-        return labels
-    heads, tails = affix_keys(texts)
-    src, dst = [], []
-    for keys in (heads, tails):
-        valid = keys != ""
-        idx = np.flatnonzero(valid)
-        if len(idx) == 0:
-            continue
-        _, first, inverse, counts = np.unique(keys[idx].astype(str), return_index=True, return_inverse=True, return_counts=True)
-        big = counts[inverse.ravel()] >= min_group
-        src.append(idx[big])
-        dst.append(idx[first[inverse.ravel()]][big])
-    if not src or not sum(len(s) for s in src):
-        return labels
-    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(len(src_a)), (src_a, dst_a)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    sizes = np.bincount(comp)
-    member = sizes[comp] >= min_group
-    labels[member] = comp[member]
-    return labels
-
-
-def merge_groups(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Union of two groupings of the same items (-1 = ungrouped in both)."""
-    n = len(a)
-    src, dst = [], []
-    for labels in (a, b):
-        idx = np.flatnonzero(labels >= 0)
-        if len(idx) == 0:
-            continue
-        _, first, inverse = np.unique(labels[idx], return_index=True, return_inverse=True)
-        src.append(idx)
-        dst.append(idx[first[inverse.ravel()]])
-    out = np.full(n, -1, dtype=np.int64)
-    if not src:
-        return out
-    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(len(src_a)), (src_a, dst_a)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    grouped = np.zeros(n, dtype=bool)
-    grouped[src_a] = True
-    out[grouped] = comp[grouped]
+def _shared(column: np.ndarray, min_count: int) -> np.ndarray:
+    """True where a non-zero key occurs at least ``min_count`` times in the column."""
+    valid = column != 0
+    out = np.zeros(len(column), dtype=bool)
+    if valid.any():
+        _, inverse, counts = np.unique(column[valid], return_inverse=True, return_counts=True)
+        out[valid] = counts[inverse.ravel()] >= min_count
     return out
 
 
-def template_id(member_texts: Sequence[str]) -> str:
-    first = min(hashlib.sha256(t.encode("utf-8", "replace")).hexdigest() for t in member_texts)
-    return f"t{first[:10]}"
+def template_siblings(sigs: np.ndarray, eligible: np.ndarray, bands: np.ndarray, jaccard: float) -> np.ndarray:
+    """True for prompts with a near-template sibling: a shared band and Jaccard >= ``jaccard``."""
+    n = len(sigs)
+    sibling = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(eligible)
+    if len(idx) < 2:
+        return sibling
+    for band in range(bands.shape[1]):
+        _, first, inverse = np.unique(bands[idx, band], return_index=True, return_inverse=True)
+        leader = idx[first[inverse.ravel()]]
+        keep = leader != idx
+        if not keep.any():
+            continue
+        est = (sigs[idx[keep]] == sigs[leader[keep]]).mean(axis=1)
+        ok = est >= jaccard
+        sibling[idx[keep][ok]] = True
+        sibling[leader[keep][ok]] = True
+    return sibling
 
 
-def templates(frame: pd.DataFrame, ctx: SignalContext) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per account: template_share, template_accounts, top_template. Also the group per prompt."""
+@dataclass(frozen=True)
+class TemplateKeys:
+    """Per distinct prompt: whether it instantiates a template, and its comparison keys."""
+
+    templated: np.ndarray  # (P,) bool
+    keys: np.ndarray  # (P, BANDS + 2) uint64: LSH bands, then wrapper head and tail; 0 = none
+    weights: np.ndarray  # (BANDS + 2,) weight of each key column in account comparisons
+
+
+def template_keys(texts: Sequence[str], jaccard: float, min_group: int, seed: int = 0) -> TemplateKeys:
+    sigs, eligible = minhash(texts, seed)
+    bands = band_keys(sigs, eligible)
+    affixes = affix_keys(texts)
+    templated = template_siblings(sigs, eligible, bands, jaccard)
+    templated |= _shared(affixes[:, 0], min_group) | _shared(affixes[:, 1], min_group)
+    # a prompt's bands together weigh as much as one wrapper end: a whole-prompt template
+    # and an injected instruction count alike
+    weights = np.r_[np.full(BANDS, 1.0 / BANDS), 1.0, 1.0]
+    return TemplateKeys(templated, np.hstack([bands, affixes]), weights)
+
+
+def templates(frame: pd.DataFrame, ctx: SignalContext) -> tuple[pd.DataFrame, TemplateKeys]:
+    """Per account: template_share (share of requests instantiating a template)."""
     cfg = ctx.config
-    groups = merge_groups(
-        template_groups(ctx.texts, cfg.template_jaccard, cfg.template_min_group, cfg.seed),
-        affix_groups(ctx.texts, cfg.template_min_group),
-    )
-    req_group = groups[frame[ROW].to_numpy()]
-    tmp = pd.DataFrame({ACCOUNT: frame[ACCOUNT].to_numpy(), "g": req_group})
-    # Boilerplate is shared text that its users put in a small part of their traffic;
-    # a template or wrapper carries most of its users' traffic. Drop the former.
-    totals = tmp.groupby(ACCOUNT).size()
-    use = tmp[tmp["g"] >= 0].groupby(["g", ACCOUNT]).size().rename("n").reset_index()
-    use["frac"] = use["n"] / use[ACCOUNT].map(totals)
-    dominance = use.groupby("g")["frac"].median()
-    boilerplate = dominance.index[dominance < BOILERPLATE_DOMINANCE].to_numpy()
-    if len(boilerplate):
-        groups = np.where(np.isin(groups, boilerplate), -1, groups)
-        tmp.loc[tmp["g"].isin(boilerplate), "g"] = -1
-    in_tmpl = tmp[tmp["g"] >= 0]
-    accounts_per_group = in_tmpl.groupby("g")[ACCOUNT].nunique()
-    share = (tmp["g"] >= 0).groupby(tmp[ACCOUNT]).mean()
-    out = pd.DataFrame(index=share.index)
-    out["template_share"] = share
-    if len(in_tmpl):
-        counts = in_tmpl.groupby([ACCOUNT, "g"]).size().rename("n").reset_index()
-        counts["accounts"] = counts["g"].map(accounts_per_group)
-        top = counts.sort_values(["n", "accounts"], ascending=False).drop_duplicates(ACCOUNT).set_index(ACCOUNT)
-        # the widest-shared template among those carrying a tenth of the account's requests
-        counts["frac"] = counts["n"] / counts[ACCOUNT].map(totals)
-        wide = counts[counts["frac"] >= 0.1].groupby(ACCOUNT)["accounts"].max()
-        out["template_accounts"] = wide.reindex(out.index).fillna(0).astype(int)
-        out["top_template"] = top["g"].reindex(out.index)
-    else:
-        out["template_accounts"] = 0
-        out["top_template"] = np.nan
-    return out, groups
+    tk = template_keys(ctx.texts, cfg.template_jaccard, cfg.template_min_group, cfg.seed)
+    flags = tk.templated[frame[ROW].to_numpy()]
+    share = pd.Series(flags, index=frame.index).groupby(frame[ACCOUNT].to_numpy()).mean()
+    return pd.DataFrame({"template_share": share}), tk
