@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 
 from targeting.config import Settings, load_settings
@@ -281,15 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
         return 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 1
-    except click.ClickException as exc:  # usage errors
-        exc.show()
-        return 2
     except Exception as exc:  # noqa: BLE001 - the boundary that turns errors into exit codes
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # the CLI parser's usage errors
+            exc.show()
+            return int(exc.exit_code) or 2
         code = _exit_code(exc)
         if _state["debug"]:
             import traceback

@@ -329,100 +329,100 @@ def run(
     result = RunResult(run_id=W.new_run_id("run"))
     stage = _Timer(result)
     with W.locked(ws):
-        tx = W.begin(ws, result.run_id)
-        state = W.read_state(ws)
-        existing = W.read_requests(ws, [S.REQUEST_ID])
-        existing_ids = set(existing.column(S.REQUEST_ID).to_pylist()) if existing.num_rows else set()
+        with W.transaction(ws, result.run_id) as tx:
+            state = W.read_state(ws)
+            existing = W.read_requests(ws, [S.REQUEST_ID])
+            existing_ids = set(existing.column(S.REQUEST_ID).to_pylist()) if existing.num_rows else set()
 
-        with stage("ingest"):
-            got = ingest(files, existing_ids, settings)
-        result.rows_read, result.duplicates = got.rows_read, got.duplicates
-        result.quarantined, result.rows_stored = got.quarantine.num_rows, len(got.requests)
-        bad_share = result.quarantined / max(result.rows_read, 1)
-        if bad_share > settings.ingest.max_bad_share:
-            first = got.quarantine.slice(0, 1).to_pylist()[0]
-            raise BadInputError(
-                f"{result.quarantined:,} of {result.rows_read:,} rows ({100 * bad_share:.1f}%) are malformed, "
-                f"more than the allowed {100 * settings.ingest.max_bad_share:.1f}%; first: {first['file']}, "
-                f"row {first['row']}, field {first['field']}: {first['reason']}. Nothing was stored."
-            )
-        if got.quarantine.num_rows:
-            W.write_parquet(tx.path(ws.root / "quarantine" / f"part-{result.run_id}.parquet"), got.quarantine)
-        if not got.requests.empty:
-            _stage_requests(tx, got.requests)
-
-        with stage("load model"):
-            encoder = encoder or load_encoder(settings.embed)
-        cmap = None
-        if state.get("map_id") and not refit:
-            cmap = load_map(ws.map_dir(state["map_id"]))
-            if cmap.meta.get("weights_sha256") != encoder.weights_sha256:
+            with stage("ingest"):
+                got = ingest(files, existing_ids, settings)
+            result.rows_read, result.duplicates = got.rows_read, got.duplicates
+            result.quarantined, result.rows_stored = got.quarantine.num_rows, len(got.requests)
+            bad_share = result.quarantined / max(result.rows_read, 1)
+            if bad_share > settings.ingest.max_bad_share:
+                first = got.quarantine.slice(0, 1).to_pylist()[0]
                 raise BadInputError(
-                    f"the workspace's capability map was fitted with model {cmap.meta.get('model_id')} "
-                    f"(weights sha256 {str(cmap.meta.get('weights_sha256'))[:12]}…), not the configured "
-                    f"{encoder.model_id} ({encoder.weights_sha256[:12]}…); re-run with --refit"
+                    f"{result.quarantined:,} of {result.rows_read:,} rows ({100 * bad_share:.1f}%) are malformed, "
+                    f"more than the allowed {100 * settings.ingest.max_bad_share:.1f}%; first: {first['file']}, "
+                    f"row {first['row']}, field {first['field']}: {first['reason']}. Nothing was stored."
                 )
+            if got.quarantine.num_rows:
+                W.write_parquet(tx.path(ws.root / "quarantine" / f"part-{result.run_id}.parquet"), got.quarantine)
+            if not got.requests.empty:
+                _stage_requests(tx, got.requests)
 
-        with stage("embed"):
-            store = load_vector_store(ws, encoder.model_key)
-            stored_hashes = W.read_requests(ws, [f"DISTINCT {S.PROMPT_HASH}"])
-            all_hashes = set(got.requests[S.PROMPT_HASH]) | (
-                set(stored_hashes.column(0).to_pylist()) if stored_hashes.num_rows else set()
-            )
-            texts = _read_texts(ws, all_hashes - set(store) if cmap is not None else all_hashes, got.requests)
-            todo = sorted(h for h in all_hashes if h not in store)
-            embed_texts(tx, encoder, store, todo, [texts[h] for h in todo], "prompts")
-            c_hashes, c_texts = _context_texts(got.requests)
-            embed_texts(tx, encoder, store, c_hashes, c_texts, "contexts")
-        if not all_hashes:
-            raise BadInputError("no valid requests in the input and none stored in the workspace")
+            with stage("load model"):
+                encoder = encoder or load_encoder(settings.embed)
+            cmap = None
+            if state.get("map_id") and not refit:
+                cmap = load_map(ws.map_dir(state["map_id"]))
+                if cmap.meta.get("weights_sha256") != encoder.weights_sha256:
+                    raise BadInputError(
+                        f"the workspace's capability map was fitted with model {cmap.meta.get('model_id')} "
+                        f"(weights sha256 {str(cmap.meta.get('weights_sha256'))[:12]}…), not the configured "
+                        f"{encoder.model_id} ({encoder.weights_sha256[:12]}…); re-run with --refit"
+                    )
 
-        if cmap is None:
-            with stage("fit map"):
+            with stage("embed"):
+                store = load_vector_store(ws, encoder.model_key)
+                stored_hashes = W.read_requests(ws, [f"DISTINCT {S.PROMPT_HASH}"])
+                all_hashes = set(got.requests[S.PROMPT_HASH]) | (
+                    set(stored_hashes.column(0).to_pylist()) if stored_hashes.num_rows else set()
+                )
+                texts = _read_texts(ws, all_hashes - set(store) if cmap is not None else all_hashes, got.requests)
+                todo = sorted(h for h in all_hashes if h not in store)
+                embed_texts(tx, encoder, store, todo, [texts[h] for h in todo], "prompts")
+                c_hashes, c_texts = _context_texts(got.requests)
+                embed_texts(tx, encoder, store, c_hashes, c_texts, "contexts")
+            if not all_hashes:
+                raise BadInputError("no valid requests in the input and none stored in the workspace")
+
+            if cmap is None:
+                with stage("fit map"):
+                    ordered = sorted(all_hashes)
+                    cmap = fit_capability_map(tx, encoder, store, ordered, [texts[h] for h in ordered], settings)
+                    save_map(cmap, tx.path(ws.map_dir(cmap.map_id) / "map.json").parent)
+                    tx.state_updates["map_id"] = cmap.map_id
+                    result.map_fitted = True
+                    tx.delete_on_commit(ws.root / "assignments")
+            result.map_id = cmap.map_id
+
+            with stage("assign"):
+                if result.map_fitted:
+                    to_assign = pd.concat(
+                        [W.read_requests(ws).to_pandas(), got.requests], ignore_index=True
+                    ) if W._has_files(ws.requests_glob()) else got.requests
+                    _stage_contexts_for_old(tx, encoder, store, to_assign)
+                else:
+                    to_assign = got.requests
+                assigned_new = assign_requests(cmap, to_assign, store, encoder.dim, settings)
+                if not assigned_new.empty:
+                    _stage_assignments(tx, assigned_new)
+
+            with stage("index"):
                 ordered = sorted(all_hashes)
-                cmap = fit_capability_map(tx, encoder, store, ordered, [texts[h] for h in ordered], settings)
-                save_map(cmap, tx.path(ws.map_dir(cmap.map_id) / "map.json").parent)
-                tx.state_updates["map_id"] = cmap.map_id
-                result.map_fitted = True
-                tx.delete_on_commit(ws.root / "assignments")
-        result.map_id = cmap.map_id
+                pindex = build_index(np.array(ordered), _matrix(store, ordered, encoder.dim), settings.map.seed)
+                save_index(pindex, tx.path(ws.index_dir(cmap.map_id) / "prompts.faiss").parent)
 
-        with stage("assign"):
-            if result.map_fitted:
-                to_assign = pd.concat(
-                    [W.read_requests(ws).to_pandas(), got.requests], ignore_index=True
-                ) if W._has_files(ws.requests_glob()) else got.requests
-                _stage_contexts_for_old(tx, encoder, store, to_assign)
-            else:
-                to_assign = got.requests
-            assigned_new = assign_requests(cmap, to_assign, store, encoder.dim, settings)
-            if not assigned_new.empty:
-                _stage_assignments(tx, assigned_new)
-
-        with stage("index"):
-            ordered = sorted(all_hashes)
-            pindex = build_index(np.array(ordered), _matrix(store, ordered, encoder.dim), settings.map.seed)
-            save_index(pindex, tx.path(ws.index_dir(cmap.map_id) / "prompts.faiss").parent)
-
-        with stage("score"):
-            old = pd.DataFrame()
-            if not result.map_fitted:
-                stored = W.read_assignments(ws)
-                old = stored.to_pandas() if stored.num_rows else old
-            assigned = pd.concat([old, assigned_new], ignore_index=True) if not old.empty else assigned_new
-            as_of = str(pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date())
-            texts = _read_texts(ws, set(assigned[S.PROMPT_HASH]) - set(texts), got.requests) | texts
-            table, threshold = score_frame(assigned, cmap, store, texts, encoder.dim, settings)
-            table.insert(0, "as_of", as_of)
-            table["run_id"] = result.run_id
-            path = ws.scores_path(as_of)
-            W.write_parquet(tx.path(path), _scores_table(table))
-            tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
-        result.as_of, result.scores_path, result.threshold = as_of, str(path), threshold
-        result.accounts = len(table)
-        result.flagged = int(table["flagged"].sum())
-        result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
-        tx.commit(_manifest(result, settings, encoder, got.files, "run"))
+            with stage("score"):
+                old = pd.DataFrame()
+                if not result.map_fitted:
+                    stored = W.read_assignments(ws)
+                    old = stored.to_pandas() if stored.num_rows else old
+                assigned = pd.concat([old, assigned_new], ignore_index=True) if not old.empty else assigned_new
+                as_of = str(pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date())
+                texts = _read_texts(ws, set(assigned[S.PROMPT_HASH]) - set(texts), got.requests) | texts
+                table, threshold = score_frame(assigned, cmap, store, texts, encoder.dim, settings)
+                table.insert(0, "as_of", as_of)
+                table["run_id"] = result.run_id
+                path = ws.scores_path(as_of)
+                W.write_parquet(tx.path(path), _scores_table(table))
+                tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
+            result.as_of, result.scores_path, result.threshold = as_of, str(path), threshold
+            result.accounts = len(table)
+            result.flagged = int(table["flagged"].sum())
+            result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
+            tx.commit(_manifest(result, settings, encoder, got.files, "run"))
     return result
 
 
@@ -447,32 +447,32 @@ def score(
         state = W.read_state(ws)
         if not state.get("map_id"):
             raise BadInputError(f"workspace {ws.root} has no capability map yet: run `targeting run` first")
-        tx = W.begin(ws, result.run_id)
-        cmap = load_map(ws.map_dir(state["map_id"]))
-        with stage("load"):
-            assigned = W.read_assignments(ws).to_pandas()
-            if assigned.empty:
-                raise BadInputError(f"workspace {ws.root} holds no scored requests")
-            day = as_of or pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date()
-            start = day - timedelta(days=window_days - 1)
-            dates = pd.to_datetime(assigned[S.DATE]).dt.date
-            assigned = assigned[(dates >= start) & (dates <= day)].reset_index(drop=True)
-            if assigned.empty:
-                raise BadInputError(f"no requests between {start} and {day}")
-            store = load_vector_store(ws, cmap.meta["model_key"])
-            texts = _read_texts(ws, set(assigned[S.PROMPT_HASH]))
-        with stage("score"):
-            dim = cmap.anchors.shape[1]
-            table, threshold = score_frame(assigned, cmap, store, texts, dim, settings)
-            table.insert(0, "as_of", str(day))
-            table["run_id"] = result.run_id
-            path = ws.scores_path(str(day))
-            W.write_parquet(tx.path(path), _scores_table(table))
-            tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
-        result.map_id, result.as_of, result.scores_path, result.threshold = cmap.map_id, str(day), str(path), threshold
-        result.accounts, result.flagged = len(table), int(table["flagged"].sum())
-        result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
-        tx.commit(_manifest(result, settings, None, [], "score", window_days=window_days))
+        with W.transaction(ws, result.run_id) as tx:
+            cmap = load_map(ws.map_dir(state["map_id"]))
+            with stage("load"):
+                assigned = W.read_assignments(ws).to_pandas()
+                if assigned.empty:
+                    raise BadInputError(f"workspace {ws.root} holds no scored requests")
+                day = as_of or pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date()
+                start = day - timedelta(days=window_days - 1)
+                dates = pd.to_datetime(assigned[S.DATE]).dt.date
+                assigned = assigned[(dates >= start) & (dates <= day)].reset_index(drop=True)
+                if assigned.empty:
+                    raise BadInputError(f"no requests between {start} and {day}")
+                store = load_vector_store(ws, cmap.meta["model_key"])
+                texts = _read_texts(ws, set(assigned[S.PROMPT_HASH]))
+            with stage("score"):
+                dim = cmap.anchors.shape[1]
+                table, threshold = score_frame(assigned, cmap, store, texts, dim, settings)
+                table.insert(0, "as_of", str(day))
+                table["run_id"] = result.run_id
+                path = ws.scores_path(str(day))
+                W.write_parquet(tx.path(path), _scores_table(table))
+                tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
+            result.map_id, result.as_of, result.scores_path, result.threshold = cmap.map_id, str(day), str(path), threshold
+            result.accounts, result.flagged = len(table), int(table["flagged"].sum())
+            result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
+            tx.commit(_manifest(result, settings, None, [], "score", window_days=window_days))
     return result
 
 

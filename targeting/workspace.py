@@ -210,6 +210,18 @@ class Transaction:
         _apply_journal(self.ws, self.staging, journal)
 
 
+@contextlib.contextmanager
+def transaction(ws: Workspace, run_id: str) -> Iterator[Transaction]:
+    """A run's transaction; on an error before commit its staged files are removed."""
+    tx = begin(ws, run_id)
+    try:
+        yield tx
+    except BaseException:
+        if not (tx.staging / JOURNAL_FILE).exists():
+            shutil.rmtree(tx.staging, ignore_errors=True)
+        raise
+
+
 def begin(ws: Workspace, run_id: str) -> Transaction:
     staging = ws.root / STAGING / run_id
     if staging.exists():
