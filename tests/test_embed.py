@@ -1,0 +1,73 @@
+"""Embedding helpers: hashing, normalisation, de-duplication, offline model resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from targeting.config import EmbedConfig
+from targeting.embed import (
+    EmbeddingError,
+    embed_unique,
+    load_encoder,
+    normalise,
+    resolve_model_path,
+    text_hash,
+    weights_sha256,
+)
+
+
+def test_text_hash_is_stable_and_handles_lone_surrogates():
+    assert text_hash("abc") == text_hash("abc") != text_hash("abd")
+    assert len(text_hash("\ud800 broken")) == 64
+
+
+def test_normalise_gives_unit_rows_and_never_nan():
+    raw = np.array([[3.0, 4.0], [0.0, 0.0], [np.nan, 1.0], [np.inf, -np.inf]], dtype=np.float32)
+    out = normalise(raw)
+    assert np.isfinite(out).all()
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0)
+    assert np.allclose(out[0], [0.6, 0.8])
+
+
+def test_embed_unique_encodes_each_new_text_once():
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    texts = ["a", "b", "a", "c", "b"]
+    hashes = [text_hash(t) for t in texts]
+    new_hashes, vectors = embed_unique(hashes, texts, known={text_hash("c")}, encode=encode)
+    assert calls == [["a", "b"]]
+    assert new_hashes == [text_hash("a"), text_hash("b")] and vectors.shape == (2, 4)
+
+
+def test_default_model_resolves_offline_to_safetensors():
+    path = resolve_model_path("default")
+    assert (path / "model.safetensors").exists()
+    assert len(weights_sha256(path)) == 64
+
+
+def test_unknown_model_name_is_a_clear_error_not_a_download(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(EmbeddingError, match="never downloaded"):
+        resolve_model_path("some-org/some-model-that-is-not-here")
+
+
+def test_pickled_weights_are_refused(tmp_path):
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not safetensors")
+    with pytest.raises(EmbeddingError, match="safetensors"):
+        weights_sha256(tmp_path)
+
+
+@pytest.mark.slow
+def test_real_model_embeds_meaningfully():
+    encoder = load_encoder(EmbedConfig(progress=False))
+    vecs = encoder.encode(["How do I fix a failing unit test?", "My pytest suite fails", "Best pasta recipe", ""])
+    assert vecs.shape == (4, encoder.dim) and np.isfinite(vecs).all()
+    sims = vecs @ vecs.T
+    assert sims[0, 1] > sims[0, 2] + 0.2
+    assert encoder.model_key.startswith("all-MiniLM-L6-v2-")
