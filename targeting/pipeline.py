@@ -114,12 +114,13 @@ def ingest(files: Sequence[Path], existing_ids: set[str], settings: Settings) ->
     return Ingested(requests, quarantine, rows_read, duplicates, list(files_info.values()))
 
 
-def _stage_requests(tx: W.Transaction, requests: pd.DataFrame) -> None:
-    table = pa.Table.from_pandas(requests, schema=S.REQUEST_SCHEMA, preserve_index=False)
-    dates = requests[S.DATE].astype(str).to_numpy()
+def _stage_partitioned(tx: W.Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str) -> None:
+    """Stage ``frame`` as one Parquet file per UTC day under ``table_name``."""
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    dates = frame[S.DATE].astype(str).to_numpy()
     for day in np.unique(dates):
         part = table.filter(pa.array(dates == day))
-        W.write_parquet(tx.path(tx.ws.root / "requests" / f"date={day}" / f"part-{tx.run_id}.parquet"), part)
+        W.write_parquet(tx.path(tx.ws.partition_path(table_name, day, tx.run_id)), part)
 
 
 # --- stage 2: embed -------------------------------------------------------------------------------
@@ -234,14 +235,6 @@ def assign_requests(
     )
 
 
-def _stage_assignments(tx: W.Transaction, assigned: pd.DataFrame) -> None:
-    table = pa.Table.from_pandas(assigned, schema=S.ASSIGNMENT_SCHEMA, preserve_index=False)
-    dates = assigned[S.DATE].astype(str).to_numpy()
-    for day in np.unique(dates):
-        part = table.filter(pa.array(dates == day))
-        W.write_parquet(tx.path(tx.ws.root / "assignments" / f"date={day}" / f"part-{tx.run_id}.parquet"), part)
-
-
 def _context_texts(requests: pd.DataFrame) -> tuple[list[str], list[str]]:
     has = requests[S.CONTEXT_HASH].notna()
     sub = requests.loc[has, [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]].drop_duplicates(S.CONTEXT_HASH)
@@ -347,9 +340,9 @@ def run(
                     f"row {first['row']}, field {first['field']}: {first['reason']}. Nothing was stored."
                 )
             if got.quarantine.num_rows:
-                W.write_parquet(tx.path(ws.root / "quarantine" / f"part-{result.run_id}.parquet"), got.quarantine)
+                W.write_parquet(tx.path(ws.quarantine_path(result.run_id)), got.quarantine)
             if not got.requests.empty:
-                _stage_requests(tx, got.requests)
+                _stage_partitioned(tx, got.requests, S.REQUEST_SCHEMA, "requests")
 
             with stage("load model"):
                 encoder = encoder or load_encoder(settings.embed)
@@ -384,7 +377,7 @@ def run(
                     save_map(cmap, tx.path(ws.map_dir(cmap.map_id) / "map.json").parent)
                     tx.state_updates["map_id"] = cmap.map_id
                     result.map_fitted = True
-                    tx.delete_on_commit(ws.root / "assignments")
+                    tx.delete_on_commit(ws.table_dir("assignments"))
             result.map_id = cmap.map_id
 
             with stage("assign"):
@@ -397,7 +390,7 @@ def run(
                     to_assign = got.requests
                 assigned_new = assign_requests(cmap, to_assign, store, encoder.dim, settings)
                 if not assigned_new.empty:
-                    _stage_assignments(tx, assigned_new)
+                    _stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
 
             with stage("index"):
                 ordered = sorted(all_hashes)

@@ -71,6 +71,10 @@ class Workspace:
     def assignments_glob(self) -> str:
         return str(self.root / "assignments" / "date=*" / "*.parquet")
 
+    def partition_path(self, table: str, day: str, run_id: str) -> Path:
+        """One run's file of a date-partitioned table (requests, assignments)."""
+        return self.root / table / f"date={day}" / f"part-{run_id}.parquet"
+
     def embeddings_dir(self, model_key: str) -> Path:
         return self.root / "embeddings" / model_key
 
@@ -82,6 +86,12 @@ class Workspace:
 
     def scores_path(self, as_of: str) -> Path:
         return self.root / "scores" / f"as_of={as_of}" / "accounts.parquet"
+
+    def table_dir(self, table: str) -> Path:
+        return self.root / table
+
+    def quarantine_path(self, run_id: str) -> Path:
+        return self.root / "quarantine" / f"part-{run_id}.parquet"
 
     def quarantine_glob(self) -> str:
         return str(self.root / "quarantine" / "*.parquet")
