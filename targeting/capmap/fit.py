@@ -134,7 +134,11 @@ def fit_map(
         )
     xy = _reduce(reduced, 2, config.umap_neighbors, config.seed, metric="euclidean")
     params = {k: v for k, v in vars(config).items()}
-    map_id = _content_id("m", [*sample_hashes, str(meta.get("model_key")), repr(sorted(params.items()))])
+    exemplar_digest = hashlib.sha256(np.ascontiguousarray(exemplar_vectors, dtype=np.float16).tobytes()).hexdigest()
+    exemplar_digest += hashlib.sha256(np.asarray(exemplar_area, dtype=np.int32).tobytes()).hexdigest()
+    map_id = _content_id(
+        "m", [*sample_hashes, str(meta.get("model_key")), repr(sorted(params.items())), exemplar_digest]
+    )
     return CapabilityMap(
         map_id=map_id,
         areas=tuple(areas),
