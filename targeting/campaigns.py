@@ -101,18 +101,22 @@ def campaign_frame(frame: pd.DataFrame, campaign: pd.Series, account_column: str
     """
     ids = campaign.reindex(frame[account_column].to_numpy()).fillna("").to_numpy()
     members = ids != ""
-    out = frame.loc[members].copy()
+    out = frame.loc[members].reset_index(drop=True)
     out[account_column] = ids[members]
     return out
 
 
-def campaign_signals(frame: pd.DataFrame, ctx, links: Links) -> pd.DataFrame:
-    """Per member account: its campaign's size, volume, target area share and union coverage."""
+def campaign_signals(frame: pd.DataFrame, ctx, links: Links, prompt_cot: np.ndarray) -> pd.DataFrame:
+    """Per member account: its campaign's signals, computed by the per-account signal
+    functions on the campaign's pooled requests (the actor is the unit)."""
     from targeting.signals.areas import area_shares
     from targeting.signals.coverage import coverage, reference_frequencies
+    from targeting.signals.elicitation import cot_share
+    from targeting.signals.novelty import novelty
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
-               "campaign_covered_clusters", "campaign_expected_clusters"]
+               "campaign_covered_clusters", "campaign_expected_clusters", "campaign_novelty",
+               "campaign_cot_share"]
     members = links.campaign[links.campaign != ""]
     out = pd.DataFrame(index=links.campaign.index, columns=columns, dtype=float)
     out[["campaign_size", "campaign_requests"]] = 0.0
@@ -130,6 +134,8 @@ def campaign_signals(frame: pd.DataFrame, ctx, links: Links) -> pd.DataFrame:
             "campaign_coverage": cov["coverage"],
             "campaign_covered_clusters": cov["covered_clusters"],
             "campaign_expected_clusters": cov["expected_clusters"],
+            "campaign_novelty": novelty(cframe, ctx)["novelty"],
+            "campaign_cot_share": cot_share(cframe, ctx, prompt_cot)["cot_share"],
         }
     )
     joined = per.reindex(links.campaign.to_numpy())

@@ -277,9 +277,11 @@ def score_frame(
         config=settings.signals,
     )
     detector = train_cot_detector(*load_cot_exemplars(), seed=settings.signals.seed)
-    signals, keys = compute_signals(frame, ctx, detector.probability(prompt_texts))
+    prompt_cot = detector.probability(prompt_texts)
+    signals, keys = compute_signals(frame, ctx, prompt_cot)
     links = link_accounts(frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights)
-    signals = signals.join([links.campaign, links.partners, links.max_similarity, campaign_signals(frame, ctx, links)])
+    actor = campaign_signals(frame, ctx, links, prompt_cot)
+    signals = signals.join([links.campaign, links.partners, links.max_similarity, actor])
     risk, threshold = score_accounts(signals, settings.risk)
     table = signals.join(risk)
     table = table.reset_index()

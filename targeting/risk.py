@@ -44,6 +44,8 @@ BREADTH_CAP = 1.2  # coverage ratio counted as full breadth
 BREADTH_PRIOR = 0.3  # breadth assumed for an account too small to show any
 BREADTH_VOLUME = 20  # requests at which half the breadth evidence is the account's own
 COORDINATION_FULL = 20  # linked accounts for full coordination weight
+FOCUS_FLOOR = 0.25  # cover traffic dilutes focus: it lowers the score, it cannot hide an actor
+PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every actor's shares
 EPS = 1e-4
 SEVERITY_LEVELS = (("critical", 0.9), ("high", 0.7), ("medium", 0.5), ("low", 0.0))
 
@@ -60,21 +62,37 @@ def _col(signals: pd.DataFrame, name: str, default: float = 0.0) -> pd.Series:
     return pd.Series(default, index=signals.index, dtype=float)
 
 
+def _shrink(share: pd.Series, volume: pd.Series, prior: float) -> pd.Series:
+    """Posterior mean of a share after ``PRIOR_REQUESTS`` pseudo-requests at the prior:
+    one request in an area is not "100% concentration"."""
+    return (share * volume + prior * PRIOR_REQUESTS) / (volume + PRIOR_REQUESTS)
+
+
 def evidence(signals: pd.DataFrame) -> pd.DataFrame:
-    """The five evidence terms, each in [0, 1]; the actor (campaign) counts where there is one."""
+    """The five evidence terms, each in [0, 1], measured on the actor.
+
+    The actor is the campaign where the account belongs to one (its pooled requests), the
+    account otherwise. Shares are shrunk towards the population's median by
+    ``PRIOR_REQUESTS`` pseudo-requests, so small actors need more consistent behaviour.
+    """
+    member = _col(signals, "campaign_size") >= 2
+    volume = np.where(member, _col(signals, "campaign_requests"), signals["n_requests"]).astype(float)
+    volume = pd.Series(volume, index=signals.index)
+    focus = pd.Series(np.where(member, _col(signals, "campaign_target_share"), signals["target_share"]), index=signals.index)
+    cot = pd.Series(np.where(member, _col(signals, "campaign_cot_share"), signals["cot_share"]), index=signals.index)
+    fresh = pd.Series(np.where(member, _col(signals, "campaign_novelty", 1.0), signals["novelty"]), index=signals.index)
     own_volume = signals["n_requests"] * signals["target_share"]
     breadth = _breadth(signals["coverage"], own_volume)
     camp_volume = _col(signals, "campaign_requests") * _col(signals, "campaign_target_share")
     camp_breadth = _breadth(_col(signals, "campaign_coverage"), camp_volume)
-    in_campaign = _col(signals, "campaign_size") >= 2
     linked = np.maximum(_col(signals, "linked_accounts"), _col(signals, "campaign_size") - 1).clip(lower=0)
     return pd.DataFrame(
         {
-            "focus": np.maximum(signals["target_share"], _col(signals, "campaign_target_share")).clip(0, 1),
-            "freshness": signals["novelty"].clip(0, 1),
-            "breadth": np.where(in_campaign, np.maximum(breadth, camp_breadth), breadth),
+            "focus": _shrink(focus.clip(0, 1), volume, float(signals["target_share"].median())),
+            "freshness": _shrink(fresh.clip(0, 1), volume, float(signals["novelty"].median())),
+            "breadth": np.where(member, np.maximum(breadth, camp_breadth), breadth),
             "coordination": np.clip(np.log1p(linked) / np.log1p(COORDINATION_FULL), 0, 1),
-            "elicitation": signals["cot_share"].clip(0, 1),
+            "elicitation": _shrink(cot.clip(0, 1), volume, float(signals["cot_share"].median())),
         },
         index=signals.index,
     )
@@ -84,7 +102,8 @@ def combine(ev: pd.DataFrame) -> pd.Series:
     mix = (W_BREADTH * ev["breadth"] + W_COORDINATION * ev["coordination"] + W_COT * ev["elicitation"]) / (
         W_BREADTH + W_COORDINATION + W_COT
     )
-    return (ev["focus"] * ev["freshness"] * mix).rename("risk_score")
+    gate = FOCUS_FLOOR + (1 - FOCUS_FLOOR) * ev["focus"]
+    return (gate * ev["freshness"] * mix).rename("risk_score")
 
 
 def calibrate_threshold(risk: np.ndarray, budget: float) -> float:

@@ -38,9 +38,8 @@ class SignalContext:
 
 def account_groups(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Row positions of each account's requests, in time order."""
-    ordered = frame.sort_values([ACCOUNT, TIME], kind="stable")
-    positions = ordered.index.to_numpy()
-    accounts = ordered[ACCOUNT].to_numpy()
+    positions = np.lexsort((frame[TIME].to_numpy(), frame[ACCOUNT].to_numpy()))  # positional
+    accounts = frame[ACCOUNT].to_numpy()[positions]
     if len(accounts) == 0:
         return {}
     starts = np.flatnonzero(np.r_[True, accounts[1:] != accounts[:-1]])
