@@ -172,6 +172,33 @@ def export_requests(
 
 
 @app.command()
+def explain(
+    account: str = typer.Argument(..., help="Account id from the latest scores."),
+    workspace: Path = WorkspaceOpt,
+    examples: int = typer.Option(3, "--examples", min=1, help="Example prompts per reason."),
+    full: bool = typer.Option(False, "--full", help="Print whole prompts (default: first 160 characters)."),
+) -> None:
+    """The evidence behind an account's score: each reason with example prompts."""
+    from targeting import workspace as W
+    from targeting.evidence import account_evidence
+
+    ws = W.open_workspace(workspace)
+    try:
+        items = account_evidence(ws, account, examples=examples)
+    except KeyError as exc:
+        raise UsageProblem(str(exc).strip("'\"")) from None
+    table = W.read_latest_scores(ws).to_pandas().set_index("account_id")
+    row = table.loc[account]
+    typer.echo(f"{account}: risk {row['risk_score']:.3f}, flagged {bool(row['flagged'])}, severity {row['severity']}")
+    typer.echo(f"reasons: {row['reasons']}")
+    for item in items:
+        typer.echo(f"\n[{item.kind}] {item.summary}")
+        for text in item.examples:
+            shown = text if full else (text[:160] + ("…" if len(text) > 160 else ""))
+            typer.echo("  - " + shown.replace("\n", " ⏎ "))
+
+
+@app.command()
 def simulate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for requests + labels."),
     seed: int = typer.Option(0, "--seed"),

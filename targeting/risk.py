@@ -47,7 +47,7 @@ COORDINATION_FULL = 20  # linked accounts for full coordination weight
 FOCUS_FLOOR = 0.25  # cover traffic dilutes focus: it lowers the score, it cannot hide an actor
 PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every actor's shares
 EPS = 1e-4
-SEVERITY_LEVELS = (("critical", 0.9), ("high", 0.7), ("medium", 0.5), ("low", 0.0))
+SEVERITY_LEVELS = (("critical", 1.5), ("high", 1.3), ("medium", 1.15), ("low", 1.0))  # x threshold
 
 
 def _breadth(coverage: pd.Series, volume: pd.Series) -> pd.Series:
@@ -127,12 +127,11 @@ def calibrate_threshold(risk: np.ndarray, budget: float) -> float:
 
 
 def severity(risk: pd.Series, flagged: pd.Series, threshold: float) -> pd.Series:
-    """none for unflagged accounts; low..critical by how far past the threshold."""
-    span = max(1.0 - threshold, 1e-6)
-    position = ((risk - threshold) / span).clip(0, 1)
+    """none for unflagged accounts; low..critical by how many times the threshold the score is."""
+    ratio = risk / max(threshold, 1e-6)
     labels = pd.Series("none", index=risk.index, dtype=object)
     for name, floor in reversed(SEVERITY_LEVELS):
-        labels[flagged & (position >= floor)] = name
+        labels[flagged & (ratio >= floor)] = name
     return labels
 
 

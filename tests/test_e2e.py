@@ -135,3 +135,19 @@ def test_search_finds_a_stored_prompt_and_its_accounts(workspace, traffic):
     assert len(hits) == 5
     assert hits.loc[0, "similarity"] > 0.99 and hits.loc[0, "prompt"] == probe["prompt"]
     assert probe["account_id"] in list(hits.loc[0, "accounts"])
+
+
+def test_explain_shows_the_prompts_behind_each_reason(workspace):
+    from targeting import workspace as W
+    from targeting.evidence import account_evidence
+
+    ws = W.open_workspace(workspace)
+    scores = W.read_latest_scores(ws).to_pandas().sort_values("risk_score", ascending=False)
+    top = scores.iloc[0]["account_id"]
+    items = account_evidence(ws, top)
+    kinds = [i.kind for i in items]
+    assert kinds[:2] == ["area", "coverage"]
+    assert all(i.examples for i in items if i.kind in ("area", "coverage", "elicitation", "repeats"))
+    proc = targeting("explain", top, "--workspace", str(workspace))
+    assert top in proc.stdout and "[area]" in proc.stdout
+    assert targeting("explain", "no-such-account", "--workspace", str(workspace), check=False).returncode == 2
