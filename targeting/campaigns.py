@@ -113,10 +113,11 @@ def campaign_signals(frame: pd.DataFrame, ctx, links: Links, prompt_cot: np.ndar
     from targeting.signals.coverage import coverage, reference_frequencies
     from targeting.signals.elicitation import cot_share
     from targeting.signals.novelty import novelty
+    from targeting.signals.timing import timing
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
                "campaign_covered_clusters", "campaign_expected_clusters", "campaign_novelty",
-               "campaign_cot_share"]
+               "campaign_cot_share", "campaign_hour_coverage"]
     members = links.campaign[links.campaign != ""]
     out = pd.DataFrame(index=links.campaign.index, columns=columns, dtype=float)
     out[["campaign_size", "campaign_requests"]] = 0.0
@@ -136,6 +137,7 @@ def campaign_signals(frame: pd.DataFrame, ctx, links: Links, prompt_cot: np.ndar
             "campaign_expected_clusters": cov["expected_clusters"],
             "campaign_novelty": novelty(cframe, ctx)["novelty"],
             "campaign_cot_share": cot_share(cframe, ctx, prompt_cot)["cot_share"],
+            "campaign_hour_coverage": timing(cframe, ctx)["hour_coverage"],
         }
     )
     joined = per.reindex(links.campaign.to_numpy())

@@ -3,8 +3,9 @@
 The score is a product of two gates and a weighted mean of evidence, every part in [0, 1]
 and monotone in suspicion::
 
-    risk = focus * freshness * (W_BREADTH*breadth + W_COORDINATION*coordination + W_COT*elicitation)
-                               / (W_BREADTH + W_COORDINATION + W_COT)
+    risk = (FOCUS_FLOOR + (1 - FOCUS_FLOOR) * focus) * freshness
+           * (W_BREADTH*breadth + W_COORDINATION*coordination + W_COT*elicitation + W_TIMING*automation)
+           / (W_BREADTH + W_COORDINATION + W_COT + W_TIMING)
 
 - focus: share of the actor's requests in its most-used area worth extracting (every area
   but the taxonomy's fallback). Extraction targets a capability.
@@ -18,6 +19,8 @@ and monotone in suspicion::
   system-prompt variants (``targeting.campaigns``); one account wrapping its users'
   messages is an app, many accounts doing it in step are an operation.
 - elicitation: share of requests eliciting articulated reasoning or grading.
+- automation: round-the-clock activity (hours of the day used, against the hours expected
+  for the volume); people sleep, operations and apps do not. Neutral at low volume.
 
 "The actor is the unit": focus and breadth take the campaign's value where the account
 belongs to one, so a member with 20 requests in a campaign of 100 accounts is scored as
@@ -40,6 +43,8 @@ from targeting.config import RiskConfig
 W_BREADTH = 0.35
 W_COORDINATION = 0.4
 W_COT = 0.25
+W_TIMING = 0.15
+TIMING_VOLUME = 24  # requests at which half the round-the-clock evidence is the actor's own
 BREADTH_CAP = 1.2  # coverage ratio counted as full breadth
 BREADTH_PRIOR = 0.3  # breadth assumed for an account too small to show any
 BREADTH_VOLUME = 20  # requests at which half the breadth evidence is the account's own
@@ -68,6 +73,16 @@ def _shrink(share: pd.Series, volume: pd.Series, prior: float) -> pd.Series:
     return (share * volume + prior * PRIOR_REQUESTS) / (volume + PRIOR_REQUESTS)
 
 
+def _automation(signals: pd.DataFrame, member: pd.Series, volume: pd.Series) -> pd.Series:
+    """Round-the-clock activity of the actor, shrunk to neutral (0.5) at low volume."""
+    hours = pd.Series(
+        np.where(member, _col(signals, "campaign_hour_coverage", 0.5), _col(signals, "hour_coverage", 0.5)),
+        index=signals.index,
+    ).clip(0, 1)
+    weight = volume / (volume + TIMING_VOLUME)
+    return weight * hours + (1 - weight) * 0.5
+
+
 def evidence(signals: pd.DataFrame) -> pd.DataFrame:
     """The five evidence terms, each in [0, 1], measured on the actor.
 
@@ -93,15 +108,17 @@ def evidence(signals: pd.DataFrame) -> pd.DataFrame:
             "breadth": np.where(member, np.maximum(breadth, camp_breadth), breadth),
             "coordination": np.clip(np.log1p(linked) / np.log1p(COORDINATION_FULL), 0, 1),
             "elicitation": _shrink(cot.clip(0, 1), volume, float(signals["cot_share"].median())),
+            "automation": _automation(signals, member, volume),
         },
         index=signals.index,
     )
 
 
 def combine(ev: pd.DataFrame) -> pd.Series:
-    mix = (W_BREADTH * ev["breadth"] + W_COORDINATION * ev["coordination"] + W_COT * ev["elicitation"]) / (
-        W_BREADTH + W_COORDINATION + W_COT
-    )
+    mix = (
+        W_BREADTH * ev["breadth"] + W_COORDINATION * ev["coordination"] + W_COT * ev["elicitation"]
+        + W_TIMING * ev["automation"]
+    ) / (W_BREADTH + W_COORDINATION + W_COT + W_TIMING)
     gate = FOCUS_FLOOR + (1 - FOCUS_FLOOR) * ev["focus"]
     return (gate * ev["freshness"] * mix).rename("risk_score")
 
@@ -186,6 +203,10 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, n_top: int = 3) -> pd.Serie
                     f"({_top(pct['cot_share'][account])})",
                 )
             )
+        hours = s.get("hour_coverage")
+        if hours is not None and not pd.isna(hours) and s["n_requests"] >= TIMING_VOLUME and hours >= 0.9:
+            items.append((W_TIMING * e["automation"], f"active around the clock ({100 * hours:.0f}% of the hours "
+                          f"expected for {int(s['n_requests'])} requests spread over the day)"))
         repeats = 1 - s["novelty"]
         if repeats >= 0.2:
             items.append((repeats, f"{100 * repeats:.0f}% of requests repeat its own earlier prompts (lowers risk)"))

@@ -223,3 +223,19 @@ def test_compute_signals_returns_every_contract_signal_per_account():
         assert col in out.columns
     assert len(out) == 4 and len(keys.templated) == len(texts)
     assert out[["coverage", "diversity", "regularity", "novelty"]].notna().all().all()
+
+
+# --- timing --------------------------------------------------------------------------------------------
+def test_timing_tells_round_the_clock_senders_from_people():
+    from targeting.signals.timing import timing
+
+    hour = 3600
+    rows = [("bot", i * hour * 0.5, 0, 0, 0) for i in range(96)]  # every 30 minutes for two days
+    rows += [("person", day * 86400 + 9 * hour + i * 600, 0, 0, 0) for day in range(4) for i in range(12)]
+    rows += [("tiny", 5 * hour, 0, 0, 0)]
+    out = timing(frame_of(rows))
+    assert out.loc["bot", "hour_coverage"] == pytest.approx(1.0)
+    assert out.loc["person", "hour_coverage"] < 0.3
+    assert out.loc["bot", "interarrival_cv"] < 0.05  # fixed interval
+    assert out.loc["person", "interarrival_cv"] > 1.0  # sessions and nights
+    assert np.isnan(out.loc["tiny", "interarrival_cv"])

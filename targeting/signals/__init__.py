@@ -12,6 +12,7 @@ from targeting.signals.elicitation import cot_share
 from targeting.signals.novelty import novelty
 from targeting.signals.spread import spread
 from targeting.signals.templates import TemplateKeys, templates
+from targeting.signals.timing import timing
 
 __all__ = ["SignalContext", "compute_signals"]
 
@@ -37,6 +38,7 @@ def compute_signals(
     nov = novelty(frame, ctx)
     tmpl, keys = templates(frame, ctx)
     cot = cot_share(frame, ctx, prompt_cot)
-    out = base.join([areas, cov, spr, nov, tmpl, cot])
+    tim = timing(frame, ctx)
+    out = base.join([areas, cov, spr, nov, tmpl, cot, tim])
     out.index.name = ACCOUNT
     return out, keys
