@@ -40,40 +40,60 @@ class Links:
     max_similarity: pd.Series  # strongest link
 
 
-def account_profiles(
-    account_of_request: np.ndarray, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray]:
-    """(accounts, tf-idf profile matrix restricted to linking keys, full profile norms)."""
-    accounts, acc_idx = np.unique(np.asarray(account_of_request).astype(str), return_inverse=True)
-    pairs = np.unique(np.c_[acc_idx, row_of_request], axis=0)  # distinct (account, prompt)
-    n_distinct = np.bincount(pairs[:, 0], minlength=len(accounts)).astype(float)
-    k = keys[pairs[:, 1]]  # (pairs, columns)
-    cols = np.broadcast_to(np.arange(keys.shape[1]), k.shape)
+@dataclass(frozen=True)
+class KeyView:
+    """The items requests carry (their distinct prompts) with the template keys of each item.
+    ``row_of_request`` is -1 for a request without an item."""
+
+    row_of_request: np.ndarray
+    keys: np.ndarray  # (items, columns) uint64, 0 = no key
+    weights: np.ndarray  # (columns,)
+
+
+def account_profiles(acc_idx: np.ndarray, n_accounts: int, view: KeyView) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """(tf-idf profile matrix restricted to linking keys, full profile norms) of one view."""
+    has = view.row_of_request >= 0
+    if not has.any() or view.keys.shape[0] == 0:
+        return sparse.csr_matrix((n_accounts, 0)), np.zeros(n_accounts)
+    pairs = np.unique(np.c_[acc_idx[has], view.row_of_request[has]], axis=0)  # distinct (account, item)
+    n_distinct = np.bincount(pairs[:, 0], minlength=n_accounts).astype(float)
+    k = view.keys[pairs[:, 1]]  # (pairs, columns)
+    cols = np.broadcast_to(np.arange(view.keys.shape[1]), k.shape)
     mask = k != 0
     rows_acc = np.broadcast_to(pairs[:, :1], k.shape)[mask]
     key_vals, key_idx = np.unique(k[mask], return_inverse=True)
-    tf = weights[cols[mask]] / n_distinct[rows_acc]
-    matrix = sparse.csr_matrix((tf, (rows_acc, key_idx.ravel())), shape=(len(accounts), len(key_vals)))
+    tf = view.weights[cols[mask]] / n_distinct[rows_acc]
+    matrix = sparse.csr_matrix((tf, (rows_acc, key_idx.ravel())), shape=(n_accounts, len(key_vals)))
     matrix.sum_duplicates()
     df = np.diff(matrix.tocsc().indptr)  # accounts per key
-    idf = np.log((1.0 + len(accounts)) / (1.0 + df)) + 1.0  # smooth: a key of every account still counts
+    n_users = max(int((n_distinct > 0).sum()), 1)
+    idf = np.log((1.0 + n_users) / (1.0 + df)) + 1.0  # smooth: a key of every account still counts
     weighted = matrix @ sparse.diags(idf)
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    cap = max(MAX_KEY_ACCOUNTS_SHARE * len(accounts), MIN_KEY_ACCOUNTS_CAP)
+    cap = max(MAX_KEY_ACCOUNTS_SHARE * n_users, MIN_KEY_ACCOUNTS_CAP)
     linking = (df >= 2) & (df <= cap)
-    return accounts, weighted[:, linking].tocsr(), norms
+    return weighted[:, linking].tocsr(), norms
 
 
-def link_accounts(
-    account_of_request: np.ndarray, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray
-) -> Links:
-    accounts, profiles, norms = account_profiles(account_of_request, row_of_request, keys, weights)
-    n = len(accounts)
+def _similar(profiles: sparse.csr_matrix, norms: np.ndarray, n: int) -> sparse.csr_matrix:
     sims = (profiles @ profiles.T).tocoo()
     denom = norms[sims.row] * norms[sims.col]
     value = np.divide(sims.data, denom, out=np.zeros_like(sims.data), where=denom > 0)
     keep = (sims.row != sims.col) & (value >= LINK_SIM)
-    links = sparse.csr_matrix((value[keep], (sims.row[keep], sims.col[keep])), shape=(n, n))
+    return sparse.csr_matrix((value[keep], (sims.row[keep], sims.col[keep])), shape=(n, n))
+
+
+def link_accounts(
+    account_of_request: np.ndarray,
+    row_of_request: np.ndarray,
+    keys: np.ndarray,
+    weights: np.ndarray,
+) -> Links:
+    """Link accounts whose template profiles are similar."""
+    accounts, acc_idx = np.unique(np.asarray(account_of_request).astype(str), return_inverse=True)
+    n = len(accounts)
+    profiles, norms = account_profiles(acc_idx, n, KeyView(np.asarray(row_of_request), keys, weights))
+    links = _similar(profiles, norms, n)
     partners = np.diff(links.indptr)
     max_sim = np.zeros(n)
     if links.nnz:
