@@ -136,7 +136,7 @@ def campaign_signals(frame: pd.DataFrame, ctx, links: Links, prompt_cot: np.ndar
     from targeting.signals.timing import timing
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
-               "campaign_covered_clusters", "campaign_expected_clusters", "campaign_novelty",
+               "campaign_covered_clusters", "campaign_expected_clusters", "campaign_exact_repeat_share",
                "campaign_cot_share", "campaign_hour_coverage"]
     members = links.campaign[links.campaign != ""]
     out = pd.DataFrame(index=links.campaign.index, columns=columns, dtype=float)
@@ -155,7 +155,7 @@ def campaign_signals(frame: pd.DataFrame, ctx, links: Links, prompt_cot: np.ndar
             "campaign_coverage": cov["coverage"],
             "campaign_covered_clusters": cov["covered_clusters"],
             "campaign_expected_clusters": cov["expected_clusters"],
-            "campaign_novelty": novelty(cframe, ctx)["novelty"],
+            "campaign_exact_repeat_share": novelty(cframe, ctx)["exact_repeat_share"],
             "campaign_cot_share": cot_share(cframe, ctx, prompt_cot)["cot_share"],
             "campaign_hour_coverage": timing(cframe, ctx)["hour_coverage"],
         }

@@ -95,7 +95,14 @@ def evidence(signals: pd.DataFrame) -> pd.DataFrame:
     volume = pd.Series(volume, index=signals.index)
     focus = pd.Series(np.where(member, _col(signals, "campaign_target_share"), signals["target_share"]), index=signals.index)
     cot = pd.Series(np.where(member, _col(signals, "campaign_cot_share"), signals["cot_share"]), index=signals.index)
-    fresh = pd.Series(np.where(member, _col(signals, "campaign_novelty", 1.0), signals["novelty"]), index=signals.index)
+    # near-duplicates are judged within the account (across a large campaign pool templated
+    # siblings come close by sheer number); exact repeats across the campaign count too
+    # (a suite split between accounts)
+    fresh = pd.Series(
+        np.where(member, np.minimum(signals["novelty"], 1 - _col(signals, "campaign_exact_repeat_share")),
+                 signals["novelty"]),
+        index=signals.index,
+    )
     own_volume = signals["n_requests"] * signals["target_share"]
     breadth = _breadth(signals["coverage"], own_volume)
     camp_volume = _col(signals, "campaign_requests") * _col(signals, "campaign_target_share")
