@@ -295,7 +295,7 @@ def _read_texts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = 
         sub = fresh.drop_duplicates(S.PROMPT_HASH)
         texts.update(zip(sub[S.PROMPT_HASH], sub[S.PROMPT]))
     missing = hashes - set(texts)
-    if missing and W._has_files(ws.requests_glob()):
+    if missing and W.has_files(ws.requests_glob()):
         stored = W.query(
             f"SELECT prompt_hash, any_value(prompt) AS prompt FROM read_parquet('{ws.requests_glob()}') "
             "GROUP BY prompt_hash"
@@ -386,7 +386,7 @@ def run(
                 if result.map_fitted:
                     to_assign = pd.concat(
                         [W.read_requests(ws).to_pandas(), got.requests], ignore_index=True
-                    ) if W._has_files(ws.requests_glob()) else got.requests
+                    ) if W.has_files(ws.requests_glob()) else got.requests
                     _stage_contexts_for_old(tx, encoder, store, to_assign)
                 else:
                     to_assign = got.requests

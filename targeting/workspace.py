@@ -293,7 +293,7 @@ def _now_iso() -> str:
 
 
 # --- reads ---------------------------------------------------------------------------------
-def _has_files(pattern: str) -> bool:
+def has_files(pattern: str) -> bool:
     from glob import glob
 
     return bool(glob(pattern))
@@ -311,7 +311,7 @@ def query(sql: str, params: list[Any] | None = None) -> pa.Table:
 
 
 def read_requests(ws: Workspace, columns: list[str] | None = None, where: str = "") -> pa.Table:
-    if not _has_files(ws.requests_glob()):
+    if not has_files(ws.requests_glob()):
         return pa.table({})
     cols = ", ".join(columns) if columns else "*"
     sql = f"SELECT {cols} FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false)"
@@ -321,7 +321,7 @@ def read_requests(ws: Workspace, columns: list[str] | None = None, where: str = 
 
 
 def read_assignments(ws: Workspace, columns: list[str] | None = None) -> pa.Table:
-    if not _has_files(ws.assignments_glob()):
+    if not has_files(ws.assignments_glob()):
         return pa.table({})
     cols = ", ".join(columns) if columns else "*"
     return query(
