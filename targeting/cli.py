@@ -284,9 +284,11 @@ def demo(
         W.read_assignments(ws, ["request_id", "area"]).to_pandas(),
     )
     typer.echo(format_report(metrics))
+    top = W.read_latest_scores(ws).to_pandas().sort_values("risk_score", ascending=False).iloc[0]["account_id"]
     typer.echo(
         f"\nresults: {result.scores_path}\n"
-        f"export:  targeting export accounts --workspace {workspace} --out accounts.csv"
+        f"export:  targeting export accounts --workspace {workspace} --out accounts.csv\n"
+        f"explain: targeting explain {top} --workspace {workspace}"
     )
 
 
