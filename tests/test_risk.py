@@ -67,14 +67,17 @@ def test_repeating_accounts_score_low_whatever_else_they_show():
     assert (combine(ev) <= 0.2).all()
 
 
-def test_threshold_flags_about_the_budget_of_benign_accounts_despite_contamination():
+def test_threshold_keeps_benign_flags_near_the_budget_despite_contamination():
     rng = np.random.default_rng(2)
-    benign = rng.beta(2, 8, 5000)
-    attackers = rng.uniform(0.8, 0.95, 500)  # 9% of accounts
+    # benign scores with the exponential upper tail the calibration assumes
+    benign = np.minimum(rng.exponential(0.08, 5000), 1.0)
+    attackers = rng.uniform(0.6, 0.95, 500)  # 9% of accounts
     threshold = calibrate_threshold(np.r_[benign, attackers], 0.01)
-    fpr = (benign >= threshold).mean()
-    assert 0.001 <= fpr <= 0.03
-    assert (attackers >= threshold).mean() >= 0.95
+    assert 0.002 <= (benign >= threshold).mean() <= 0.02
+    assert (attackers >= threshold).mean() >= 0.9
+    # a light-tailed benign population is never flagged beyond the budget
+    light = rng.beta(2, 8, 5000)
+    assert (light >= calibrate_threshold(np.r_[light, attackers], 0.01)).mean() <= 0.01
 
 
 def test_score_accounts_flags_attackers_not_the_bulk_and_explains_itself():
