@@ -121,3 +121,31 @@ def test_tiny_inputs(n):
     accounts, codes, tk = build(rows)
     links = C.link_accounts(accounts, codes, tk.keys, tk.weights)
     assert (links.campaign == "").all()
+
+
+def test_campaign_signals_pool_the_members_requests():
+    from targeting.config import SignalConfig
+    from targeting.signals.base import SignalContext
+
+    rows = scenario()
+    accounts, codes, tk = build(rows)
+    links = C.link_accounts(accounts, codes, tk.keys, tk.weights)
+    frame = pd.DataFrame({
+        "account_id": accounts,
+        "timestamp": pd.to_datetime(np.arange(len(rows)) * 3600, unit="s", utc=True),
+        "row": codes,
+        "area": np.zeros(len(rows), dtype=int),
+        "cluster": codes % 4,
+    })
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(codes.max() + 1, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ctx = SignalContext(vectors=vectors, texts=tuple(str(i) for i in range(len(vectors))),
+                        areas=("reasoning", "tool_use", "agentic_coding", "other"),
+                        cluster_area=np.zeros(4, dtype=int), target_areas=(0, 1, 2), config=SignalConfig())
+    out = C.campaign_signals(frame, ctx, links, np.zeros(len(vectors)))
+    members = [f"attacker{k}" for k in range(5)]
+    assert (out.loc[members, "campaign_size"] == 5).all()
+    assert (out.loc[members, "campaign_requests"] == len(grid())).all()
+    assert out.loc[members, "campaign_target_share"].eq(1.0).all()
+    assert (out.loc["user0", "campaign_size"] == 0) and np.isnan(out.loc["user0", "campaign_coverage"])
