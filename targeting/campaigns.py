@@ -21,6 +21,13 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from targeting.signals.areas import area_shares
+from targeting.signals.base import SignalContext
+from targeting.signals.coverage import coverage, reference_frequencies
+from targeting.signals.elicitation import cot_share
+from targeting.signals.novelty import novelty
+from targeting.signals.timing import timing
+
 LINK_SIM = 0.3  # cosine similarity of template profiles that links two accounts
 MAX_KEY_ACCOUNTS_SHARE = 0.05  # keys used by more accounts than this share are boilerplate
 MIN_KEY_ACCOUNTS_CAP = 50  # ... but never fewer than this many accounts
@@ -40,29 +47,23 @@ class Links:
     max_similarity: pd.Series  # strongest link
 
 
-@dataclass(frozen=True)
-class KeyView:
-    """The items requests carry (their distinct prompts) with the template keys of each item.
-    ``row_of_request`` is -1 for a request without an item."""
+def account_profiles(
+    acc_idx: np.ndarray, n_accounts: int, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """(tf-idf profile matrix restricted to linking keys, full profile norms).
 
-    row_of_request: np.ndarray
-    keys: np.ndarray  # (items, columns) uint64, 0 = no key
-    weights: np.ndarray  # (columns,)
-
-
-def account_profiles(acc_idx: np.ndarray, n_accounts: int, view: KeyView) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """(tf-idf profile matrix restricted to linking keys, full profile norms) of one view."""
-    has = view.row_of_request >= 0
-    if not has.any() or view.keys.shape[0] == 0:
+    ``keys`` (distinct prompts x columns, 0 = no key) holds the template keys of the prompt
+    each request points to through ``row_of_request``; ``weights`` weighs the columns."""
+    if len(row_of_request) == 0 or keys.shape[0] == 0:
         return sparse.csr_matrix((n_accounts, 0)), np.zeros(n_accounts)
-    pairs = np.unique(np.c_[acc_idx[has], view.row_of_request[has]], axis=0)  # distinct (account, item)
+    pairs = np.unique(np.c_[acc_idx, row_of_request], axis=0)  # distinct (account, prompt)
     n_distinct = np.bincount(pairs[:, 0], minlength=n_accounts).astype(float)
-    k = view.keys[pairs[:, 1]]  # (pairs, columns)
-    cols = np.broadcast_to(np.arange(view.keys.shape[1]), k.shape)
+    k = keys[pairs[:, 1]]  # (pairs, columns)
+    cols = np.broadcast_to(np.arange(keys.shape[1]), k.shape)
     mask = k != 0
     rows_acc = np.broadcast_to(pairs[:, :1], k.shape)[mask]
     key_vals, key_idx = np.unique(k[mask], return_inverse=True)
-    tf = view.weights[cols[mask]] / n_distinct[rows_acc]
+    tf = weights[cols[mask]] / n_distinct[rows_acc]
     matrix = sparse.csr_matrix((tf, (rows_acc, key_idx.ravel())), shape=(n_accounts, len(key_vals)))
     matrix.sum_duplicates()
     df = np.diff(matrix.tocsc().indptr)  # accounts per key
@@ -92,7 +93,7 @@ def link_accounts(
     """Link accounts whose template profiles are similar."""
     accounts, acc_idx = np.unique(np.asarray(account_of_request).astype(str), return_inverse=True)
     n = len(accounts)
-    profiles, norms = account_profiles(acc_idx, n, KeyView(np.asarray(row_of_request), keys, weights))
+    profiles, norms = account_profiles(acc_idx, n, np.asarray(row_of_request), keys, weights)
     links = _similar(profiles, norms, n)
     partners = np.diff(links.indptr)
     max_sim = np.zeros(n)
@@ -126,14 +127,9 @@ def campaign_frame(frame: pd.DataFrame, campaign: pd.Series, account_column: str
     return out
 
 
-def campaign_signals(frame: pd.DataFrame, ctx, links: Links, prompt_cot: np.ndarray) -> pd.DataFrame:
+def campaign_signals(frame: pd.DataFrame, ctx: SignalContext, links: Links, prompt_cot: np.ndarray) -> pd.DataFrame:
     """Per member account: its campaign's signals, computed by the per-account signal
     functions on the campaign's pooled requests (the actor is the unit)."""
-    from targeting.signals.areas import area_shares
-    from targeting.signals.coverage import coverage, reference_frequencies
-    from targeting.signals.elicitation import cot_share
-    from targeting.signals.novelty import novelty
-    from targeting.signals.timing import timing
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
                "campaign_covered_clusters", "campaign_expected_clusters", "campaign_exact_repeat_share",

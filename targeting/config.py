@@ -48,7 +48,6 @@ class SignalConfig:
     template_jaccard: float = 0.5  # MinHash Jaccard of masked skeletons sharing a template
     template_min_group: int = 3  # distinct prompts needed to call a skeleton a template
     max_prompts_per_account: int = 400  # sample cap for pairwise signals
-    min_requests: int = 5  # accounts with fewer requests are scored with wide uncertainty
     seed: int = 0
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from targeting import workspace as W
+from targeting.queries import current_model_key, requests_of
 from targeting.signals.elicitation import THRESHOLD, load_cot_exemplars, train_cot_detector
 
 MIN_AFFIX_CHARS = 24  # a shared start or end shorter than this is not shown as a wrapper
@@ -29,15 +30,6 @@ class Evidence:
     summary: str
     examples: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
-
-
-def _requests_of(ws: W.Workspace, accounts: list[str]) -> pd.DataFrame:
-    quoted = ", ".join("'" + a.replace("'", "''") + "'" for a in accounts)
-    return W.query(
-        "SELECT r.account_id, r.request_id, r.timestamp, r.prompt, r.prompt_hash, a.area, a.cluster_id "
-        f"FROM read_parquet('{ws.requests_glob()}') r JOIN read_parquet('{ws.assignments_glob()}') a "
-        f"USING (request_id) WHERE r.account_id IN ({quoted}) ORDER BY r.timestamp"
-    ).to_pandas()
 
 
 def shared_affixes(prompts: list[str]) -> tuple[str, str]:
@@ -65,7 +57,7 @@ def account_evidence(ws: W.Workspace, account_id: str, examples: int = EXAMPLES)
     if account_id not in table.index:
         raise KeyError(f"account {account_id!r} is not in the latest scores")
     row = table.loc[account_id]
-    reqs = _requests_of(ws, [account_id])
+    reqs = requests_of(ws, [account_id])
     out: list[Evidence] = []
     area = str(row["dominant_area"])
     in_area = reqs[reqs["area"] == area]
@@ -91,7 +83,7 @@ def account_evidence(ws: W.Workspace, account_id: str, examples: int = EXAMPLES)
     if campaign:
         members = table.index[table["campaign_id"] == campaign].tolist()
         others = [m for m in members if m != account_id][:20]
-        pairs = _closest_pairs(ws, reqs, _requests_of(ws, others) if others else reqs.iloc[:0], examples)
+        pairs = _closest_pairs(ws, reqs, requests_of(ws, others) if others else reqs.iloc[:0], examples)
         out.append(Evidence(
             "coordination", f"campaign {campaign}: {len(members)} accounts share rare templates or wrappers",
             [f"{mine}\n    ~ {theirs} (account {acct})" for mine, theirs, acct in pairs],
@@ -115,14 +107,10 @@ def _closest_pairs(ws: W.Workspace, mine: pd.DataFrame, theirs: pd.DataFrame, k:
     """The account's prompts with the most similar prompt of another campaign member."""
     if mine.empty or theirs.empty:
         return []
-    state = W.read_state(ws)
-    from targeting.capmap import load_map
-
-    model_key = load_map(ws.map_dir(state["map_id"])).meta["model_key"]
-    hashes, vectors = W.read_embeddings(ws, model_key)
-    where = {h: i for i, h in enumerate(hashes)}
     a = mine.drop_duplicates("prompt_hash").head(200)
     b = theirs.drop_duplicates("prompt_hash").head(2000)
+    hashes, vectors = W.read_embeddings(ws, current_model_key(ws), only=set(a["prompt_hash"]) | set(b["prompt_hash"]))
+    where = {h: i for i, h in enumerate(hashes)}
     va = vectors[[where[h] for h in a["prompt_hash"]]].astype(np.float32)
     vb = vectors[[where[h] for h in b["prompt_hash"]]].astype(np.float32)
     sims = va @ vb.T

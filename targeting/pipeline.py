@@ -367,8 +367,6 @@ def run(
                 texts = _read_texts(ws, all_hashes - set(store) if cmap is not None else all_hashes, got.requests)
                 todo = sorted(h for h in all_hashes if h not in store)
                 embed_texts(tx, encoder, store, todo, [texts[h] for h in todo], "prompts")
-                c_hashes, c_texts = _context_texts(got.requests)
-                embed_texts(tx, encoder, store, c_hashes, c_texts, "contexts")
             if not all_hashes:
                 raise BadInputError("no valid requests in the input and none stored in the workspace")
 
@@ -387,9 +385,10 @@ def run(
                     to_assign = pd.concat(
                         [W.read_requests(ws).to_pandas(), got.requests], ignore_index=True
                     ) if W.has_files(ws.requests_glob()) else got.requests
-                    _stage_contexts_for_old(tx, encoder, store, to_assign)
                 else:
                     to_assign = got.requests
+                # system prompts + tools are area evidence: embed the ones not seen yet
+                embed_texts(tx, encoder, store, *_context_texts(to_assign), "contexts")
                 assigned_new = assign_requests(cmap, to_assign, store, encoder.dim, settings)
                 if not assigned_new.empty:
                     _stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
@@ -419,11 +418,6 @@ def run(
             result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
             tx.commit(_manifest(result, settings, encoder, got.files, "run"))
     return result
-
-
-def _stage_contexts_for_old(tx, encoder, store, requests: pd.DataFrame) -> None:
-    c_hashes, c_texts = _context_texts(requests)
-    embed_texts(tx, encoder, store, c_hashes, c_texts, "contexts-refit")
 
 
 def score(

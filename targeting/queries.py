@@ -5,29 +5,19 @@ Nothing here computes scores: it reads what the pipeline committed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from targeting import workspace as W
-from targeting.capmap import CapabilityMap, load_map
+from targeting.capmap import load_map
 from targeting.embed import Encoder
 from targeting.index import PromptIndex, load_index, search
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    prompt_hash: str
-    similarity: float
-    prompt: str
-    accounts: tuple[str, ...]
-    requests: int
-
-
-def current_map(ws: W.Workspace) -> CapabilityMap | None:
+def current_model_key(ws: W.Workspace) -> str | None:
+    """Key of the model the workspace's current map was fitted with (its vectors' key)."""
     state = W.read_state(ws)
-    return load_map(ws.map_dir(state["map_id"])) if state.get("map_id") else None
+    return load_map(ws.map_dir(state["map_id"])).meta["model_key"] if state.get("map_id") else None
 
 
 def current_index(ws: W.Workspace) -> PromptIndex | None:
@@ -68,17 +58,11 @@ def search_prompts(
     return out.sort_values("similarity", ascending=False, ignore_index=True)
 
 
-def latest_accounts(ws: W.Workspace) -> pd.DataFrame:
-    table = W.read_latest_scores(ws)
-    return table.to_pandas() if table is not None else pd.DataFrame()
-
-
-def account_requests(ws: W.Workspace, account_id: str) -> pd.DataFrame:
-    """An account's requests with their area and cluster, oldest first."""
-    safe = account_id.replace("'", "''")
+def requests_of(ws: W.Workspace, accounts: list[str]) -> pd.DataFrame:
+    """The accounts' requests with their area and cluster, oldest first."""
+    quoted = ", ".join("'" + a.replace("'", "''") + "'" for a in accounts)
     return W.query(
-        "SELECT r.request_id, r.timestamp, r.prompt, r.system, a.area, a.cluster_id "
-        f"FROM read_parquet('{ws.requests_glob()}') r "
-        f"JOIN read_parquet('{ws.assignments_glob()}') a USING (request_id) "
-        f"WHERE r.account_id = '{safe}' ORDER BY r.timestamp"
+        "SELECT r.account_id, r.request_id, r.timestamp, r.prompt, r.prompt_hash, a.area, a.cluster_id "
+        f"FROM read_parquet('{ws.requests_glob()}') r JOIN read_parquet('{ws.assignments_glob()}') a "
+        f"USING (request_id) WHERE r.account_id IN ({quoted}) ORDER BY r.timestamp"
     ).to_pandas()

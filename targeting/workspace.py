@@ -329,15 +329,15 @@ def read_assignments(ws: Workspace, columns: list[str] | None = None) -> pa.Tabl
     )
 
 
-def read_embeddings(ws: Workspace, model_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """All stored vectors of one model: (prompt hashes, float16 matrix)."""
+def read_embeddings(ws: Workspace, model_key: str, only: set[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stored vectors of one model, all or ``only`` those hashes: (prompt hashes, float16 matrix)."""
     folder = ws.embeddings_dir(model_key)
     files = sorted(folder.glob("*.parquet")) if folder.exists() else []
     if not files:
         return np.empty(0, dtype=object), np.empty((0, 0), dtype=np.float16)
     hashes, blocks = [], []
     for path in files:
-        table = pq.read_table(path)
+        table = pq.read_table(path, filters=None if only is None else [("prompt_hash", "in", list(only))])
         hashes.append(table.column("prompt_hash").to_numpy(zero_copy_only=False))
         vec = table.column("vector").combine_chunks()
         dim = vec.type.list_size

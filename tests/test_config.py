@@ -156,7 +156,7 @@ def test_digest_is_stable_and_changes_with_settings():
         load_settings(overrides={"map": {"seed": 1}}, environ=NO_ENV).digest(),
         load_settings(overrides={"embed": {"model": "other"}}, environ=NO_ENV).digest(),
         load_settings(overrides={"risk": {"allowlist": "x"}}, environ=NO_ENV).digest(),
-        load_settings(environ={"TARGETING_SIGNALS__MIN_REQUESTS": "6"}).digest(),
+        load_settings(environ={"TARGETING_SIGNALS__MAX_PROMPTS_PER_ACCOUNT": "401"}).digest(),
     }
     assert a not in changed
     assert len(changed) == 4
