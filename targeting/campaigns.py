@@ -9,6 +9,13 @@ more than ``MAX_KEY_ACCOUNTS_SHARE`` of all accounts are boilerplate and never l
 (shared text is weighted by rarity, so "You are a helpful assistant" does not make a
 campaign). Connected groups of at least ``MIN_CAMPAIGN`` accounts are campaigns; their ids
 are derived from the sorted member ids, so the same group keeps its id across runs.
+
+When the logs carry client addresses or account creation times, infrastructure links
+(``targeting.linking``: rare addresses shared, creation batches) join the same graph: a
+pool of small accounts that rotates through one proxy pool is one actor even when its
+prompts are paraphrased. Such links make the group; they count for less as coordination
+evidence than shared templates (``risk``), since a company's or classroom's accounts also
+share a gateway and were created together.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from targeting.linking import Infrastructure
 from targeting.signals.areas import area_shares
 from targeting.signals.base import SignalContext
 from targeting.signals.coverage import coverage, reference_frequencies
@@ -43,8 +51,60 @@ class Links:
     accounts: np.ndarray  # (N,) account ids
     similarity: sparse.csr_matrix  # (N, N) profile cosine similarity, links only (>= LINK_SIM)
     campaign: pd.Series  # campaign id per account ('' when none)
-    partners: pd.Series  # number of linked accounts
-    max_similarity: pd.Series  # strongest link
+    partners: pd.Series  # number of accounts linked by shared templates or wrappers
+    max_similarity: pd.Series  # strongest template link
+    infra_partners: pd.Series  # number of accounts linked by infrastructure only
+
+
+@dataclass(frozen=True)
+class ContextKeys:
+    """The context of each request (its system prompt), as template keys."""
+
+    of_request: np.ndarray  # (R,) row into ``keys`` of each request's context, -1 when none
+    keys: np.ndarray  # (C, K) uint64 from ``signals.templates.system_keys``; 0 = none
+
+
+CONTEXT_SUPPORT = 0.15  # template similarity from which a shared context can complete a link
+
+
+def _prompt_tf(acc_idx, n_accounts, row_of_request, keys, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account, key, tf) triples: the share of the account's distinct prompts carrying each key."""
+    pairs = np.unique(np.c_[acc_idx, row_of_request], axis=0)  # distinct (account, prompt)
+    n_distinct = np.bincount(pairs[:, 0], minlength=n_accounts).astype(float)
+    k = keys[pairs[:, 1]]  # (pairs, columns)
+    cols = np.broadcast_to(np.arange(keys.shape[1]), k.shape)
+    mask = k != 0
+    rows_acc = np.broadcast_to(pairs[:, :1], k.shape)[mask]
+    return rows_acc, k[mask], weights[cols[mask]] / n_distinct[rows_acc]
+
+
+def _context_tf(acc_idx, n_accounts, context: ContextKeys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account, key, tf) triples: the share of the account's requests sent with each context."""
+    n_requests = np.bincount(acc_idx, minlength=n_accounts).astype(float)
+    has = context.of_request >= 0
+    k = context.keys[context.of_request[has]]
+    acc = np.broadcast_to(acc_idx[has][:, None], k.shape)
+    mask = k != 0
+    return acc[mask], k[mask], 1.0 / n_requests[acc[mask]]
+
+
+def _tfidf(triples: tuple[np.ndarray, np.ndarray, np.ndarray], n_accounts: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """(tf-idf profile matrix restricted to linking keys, full profile norms) of (account,
+    key, tf) triples. Keys of one account or of more than the boilerplate cap never link."""
+    rows_acc, keys, tf = triples
+    if len(keys) == 0:
+        return sparse.csr_matrix((n_accounts, 0)), np.zeros(n_accounts)
+    key_vals, key_idx = np.unique(keys, return_inverse=True)
+    matrix = sparse.csr_matrix((tf, (rows_acc, key_idx.ravel())), shape=(n_accounts, len(key_vals)))
+    matrix.sum_duplicates()
+    df = np.diff(matrix.tocsc().indptr)  # accounts per key
+    n_users = max(n_accounts, 1)
+    idf = np.log((1.0 + n_users) / (1.0 + df)) + 1.0  # smooth: a key of every account still counts
+    weighted = matrix @ sparse.diags(idf)
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    cap = max(MAX_KEY_ACCOUNTS_SHARE * n_users, MIN_KEY_ACCOUNTS_CAP)
+    linking = (df >= 2) & (df <= cap)
+    return weighted[:, linking].tocsr(), norms
 
 
 def account_profiles(
@@ -56,32 +116,44 @@ def account_profiles(
     each request points to through ``row_of_request``; ``weights`` weighs the columns."""
     if len(row_of_request) == 0 or keys.shape[0] == 0:
         return sparse.csr_matrix((n_accounts, 0)), np.zeros(n_accounts)
-    pairs = np.unique(np.c_[acc_idx, row_of_request], axis=0)  # distinct (account, prompt)
-    n_distinct = np.bincount(pairs[:, 0], minlength=n_accounts).astype(float)
-    k = keys[pairs[:, 1]]  # (pairs, columns)
-    cols = np.broadcast_to(np.arange(keys.shape[1]), k.shape)
-    mask = k != 0
-    rows_acc = np.broadcast_to(pairs[:, :1], k.shape)[mask]
-    key_vals, key_idx = np.unique(k[mask], return_inverse=True)
-    tf = weights[cols[mask]] / n_distinct[rows_acc]
-    matrix = sparse.csr_matrix((tf, (rows_acc, key_idx.ravel())), shape=(n_accounts, len(key_vals)))
-    matrix.sum_duplicates()
-    df = np.diff(matrix.tocsc().indptr)  # accounts per key
-    n_users = max(int((n_distinct > 0).sum()), 1)
-    idf = np.log((1.0 + n_users) / (1.0 + df)) + 1.0  # smooth: a key of every account still counts
-    weighted = matrix @ sparse.diags(idf)
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    cap = max(MAX_KEY_ACCOUNTS_SHARE * n_users, MIN_KEY_ACCOUNTS_CAP)
-    linking = (df >= 2) & (df <= cap)
-    return weighted[:, linking].tocsr(), norms
+    return _tfidf(_prompt_tf(acc_idx, n_accounts, np.asarray(row_of_request), keys, weights), n_accounts)
 
 
-def _similar(profiles: sparse.csr_matrix, norms: np.ndarray, n: int) -> sparse.csr_matrix:
+def context_profiles(acc_idx: np.ndarray, n_accounts: int, context: ContextKeys) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Like ``account_profiles``, over each request's context keys."""
+    return _tfidf(_context_tf(acc_idx, n_accounts, context), n_accounts)
+
+
+def _similar(profiles: sparse.csr_matrix, norms: np.ndarray, n: int, floor: float = LINK_SIM) -> sparse.csr_matrix:
+    """Cosine similarity of account profiles, for the pairs at ``floor`` or above."""
     sims = (profiles @ profiles.T).tocoo()
     denom = norms[sims.row] * norms[sims.col]
     value = np.divide(sims.data, denom, out=np.zeros_like(sims.data), where=denom > 0)
-    keep = (sims.row != sims.col) & (value >= LINK_SIM)
+    keep = (sims.row != sims.col) & (value >= floor) & (value > 0)
     return sparse.csr_matrix((value[keep], (sims.row[keep], sims.col[keep])), shape=(n, n))
+
+
+def content_similarity(
+    acc_idx: np.ndarray, n: int, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray,
+    context: ContextKeys | None = None,
+) -> sparse.csr_matrix:
+    """Template similarity of account pairs (>= ``LINK_SIM``), completed by shared contexts.
+
+    A shared system prompt never links two accounts on its own: a framework's
+    default prompt is shared by strangers and chained 228 unrelated
+    accounts of 600 into one "campaign" when it did. It raises a template similarity s of
+    at least ``CONTEXT_SUPPORT`` to s + (1 - s) c, c being the cosine of the two accounts'
+    context profiles: half-paraphrased tasks sent with one campaign's system prompt."""
+    profiles, norms = account_profiles(acc_idx, n, row_of_request, keys, weights)
+    if context is None:
+        return _similar(profiles, norms, n)
+    text = _similar(profiles, norms, n, floor=CONTEXT_SUPPORT)
+    cprof, cnorms = context_profiles(acc_idx, n, context)
+    shared = _similar(cprof, cnorms, n, floor=0.0).multiply(text > 0).tocsr()
+    combined = (text + shared - text.multiply(shared)).tocsr()
+    combined.data[combined.data < LINK_SIM] = 0
+    combined.eliminate_zeros()
+    return combined
 
 
 def link_accounts(
@@ -89,17 +161,26 @@ def link_accounts(
     row_of_request: np.ndarray,
     keys: np.ndarray,
     weights: np.ndarray,
+    infra: Infrastructure | None = None,
+    context: ContextKeys | None = None,
 ) -> Links:
-    """Link accounts whose template profiles are similar."""
+    """Link accounts whose template profiles are similar, or (``infra``) that share rare
+    infrastructure; ``infra`` must be computed over ``np.unique(account_of_request)``."""
     accounts, acc_idx = np.unique(np.asarray(account_of_request).astype(str), return_inverse=True)
     n = len(accounts)
-    profiles, norms = account_profiles(acc_idx, n, np.asarray(row_of_request), keys, weights)
-    links = _similar(profiles, norms, n)
+    links = content_similarity(acc_idx, n, np.asarray(row_of_request), keys, weights, context)
     partners = np.diff(links.indptr)
     max_sim = np.zeros(n)
     if links.nnz:
         max_sim = np.asarray(links.max(axis=1).todense()).ravel()
-    _, comp = connected_components(links, directed=False)
+    graph = links
+    infra_only = np.zeros(n)
+    if infra is not None and infra.links.nnz:
+        extra = infra.links - infra.links.multiply(links > 0)
+        extra.eliminate_zeros()
+        infra_only = np.diff(sparse.csr_matrix(extra).indptr)
+        graph = links + infra.links
+    _, comp = connected_components(graph, directed=False)
     campaign = np.full(n, "", dtype=object)
     for c in np.unique(comp):
         members = np.flatnonzero(comp == c)
@@ -112,6 +193,7 @@ def link_accounts(
         campaign=pd.Series(campaign, index=index, name="campaign_id"),
         partners=pd.Series(partners, index=index, name="linked_accounts"),
         max_similarity=pd.Series(max_sim, index=index, name="max_link_similarity"),
+        infra_partners=pd.Series(infra_only, index=index, name="infra_linked_accounts"),
     )
 
 
@@ -133,7 +215,7 @@ def campaign_signals(frame: pd.DataFrame, ctx: SignalContext, links: Links, prom
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
                "campaign_covered_clusters", "campaign_expected_clusters", "campaign_exact_repeat_share",
-               "campaign_cot_share", "campaign_hour_coverage"]
+               "campaign_cot_share", "campaign_hour_coverage", "campaign_content_share"]
     members = links.campaign[links.campaign != ""]
     out = pd.DataFrame(index=links.campaign.index, columns=columns, dtype=float)
     out[["campaign_size", "campaign_requests"]] = 0.0
@@ -154,6 +236,8 @@ def campaign_signals(frame: pd.DataFrame, ctx: SignalContext, links: Links, prom
             "campaign_exact_repeat_share": novelty(cframe, ctx)["exact_repeat_share"],
             "campaign_cot_share": cot_share(cframe, ctx, prompt_cot)["cot_share"],
             "campaign_hour_coverage": timing(cframe, ctx)["hour_coverage"],
+            # members linked by shared text (the rest only by infrastructure)
+            "campaign_content_share": (links.partners[members.index] > 0).groupby(members).mean(),
         }
     )
     joined = per.reindex(links.campaign.to_numpy())

@@ -10,7 +10,7 @@ import json
 import logging
 import shutil
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import List, Optional
 
@@ -31,6 +31,9 @@ _state = {"debug": False}
 
 WorkspaceOpt = typer.Option(..., "--workspace", "-w", help="Workspace folder.")
 ConfigOpt = typer.Option(None, "--config", help="TOML settings file ([ingest], [embed], [map], [signals], [risk]).")
+
+
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the workspace; a scheduler retries later
 
 
 class UsageProblem(ValueError):
@@ -101,24 +104,113 @@ def run(
     _print_result(result, "run complete")
 
 
+def _day(value: Optional[str], option: str) -> Optional[date]:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageProblem(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 @app.command()
 def score(
+    inputs: Optional[List[str]] = typer.Argument(
+        None, help="Log folders, files or globs; only files not ingested yet are read (none: re-score)."),
     workspace: Path = WorkspaceOpt,
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Last day of the window (YYYY-MM-DD); default: latest data."),
-    window_days: int = typer.Option(7, "--window-days", min=1, help="Days in the scoring window."),
+    window_days: Optional[int] = typer.Option(None, "--window-days", min=1,
+                                              help="Days in the scoring window (default 7; 30 for a monthly view)."),
+    date_from: Optional[str] = typer.Option(None, "--from", help="Backfill: score every night from this day ..."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="... to this day (inclusive), one run per night."),
+    model: Optional[str] = typer.Option(None, "--model", help="Embedding model: 'default', a folder or a cached name."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """The nightly job: score the accounts active in the window ending at --as-of."""
+    """The nightly job: ingest new partitions, embed new prompts, assign them to the map,
+    report drift, score the accounts active in the window ending at --as-of.
+
+    Re-running a night replaces that night's results. Exit codes: 0 done, 2 bad input,
+    75 another run holds the workspace (retry later), 1 internal error.
+    """
+    from datetime import timedelta
+
     from targeting.pipeline import score as score_pipeline
 
-    day = None
-    if as_of:
-        try:
-            day = date.fromisoformat(as_of)
-        except ValueError:
-            raise UsageProblem(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
-    result = score_pipeline(workspace, _settings(config), as_of=day, window_days=window_days)
-    _print_result(result, "scoring complete")
+    overrides: dict = {}
+    if model:
+        overrides.setdefault("embed", {})["model"] = model
+    settings = _settings(config, overrides)
+    first, last = _day(date_from, "--from"), _day(date_to, "--to")
+    if (first is None) != (last is None):
+        raise UsageProblem("--from and --to go together")
+    if first is not None and as_of:
+        raise UsageProblem("use either --as-of or --from/--to")
+    if first is not None and last < first:
+        raise UsageProblem(f"--to {last} is before --from {first}")
+    nights = [first + timedelta(days=i) for i in range((last - first).days + 1)] if first else [_day(as_of, "--as-of")]
+    for night in nights:
+        result = score_pipeline(workspace, settings, inputs=inputs or [], as_of=night, window_days=window_days)
+        _print_result(result, "scoring complete")
+        if result.drift is not None:
+            from targeting.drift import Drift
+
+            typer.echo(f"  drift: {Drift(**result.drift).summary()}")
+
+
+@app.command()
+def fit(
+    workspace: Path = WorkspaceOpt,
+    days: Optional[int] = typer.Option(None, "--days", min=1, help="Days of recent prompts to sample (default 30)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Last day of the sample (default: latest data)."),
+    if_drift: bool = typer.Option(False, "--if-drift", help="Only when the latest night reported drift."),
+    model: Optional[str] = typer.Option(None, "--model", help="Embedding model: 'default', a folder or a cached name."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Refresh the capability map on a sample of recent prompts.
+
+    Clusters that match the previous map's keep their ids, so history and verdicts stay
+    valid; every stored request is assigned to the new map. The next `targeting score`
+    uses it.
+    """
+    from targeting.pipeline import fit as fit_pipeline
+
+    overrides: dict = {}
+    if model:
+        overrides.setdefault("embed", {})["model"] = model
+    result = fit_pipeline(workspace, _settings(config, overrides), days=days, as_of=_day(as_of, "--as-of"),
+                          if_drift=if_drift)
+    if result.skipped:
+        typer.echo(f"map {result.map_id} kept: {result.skipped}")
+        return
+    typer.echo(f"fit complete: run {result.run_id}")
+    typer.echo(f"  capability map {result.map_id}; {result.clusters_kept:,} clusters kept their previous ids")
+    typer.echo(f"  requests assigned to it: {result.rows_stored:,}")
+    typer.echo("  stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+
+
+@app.command()
+def distill(
+    out: Path = typer.Option(Path("models/static-minilm"), "--out", "-o", help="Folder for the static model."),
+    model: str = typer.Option("default", "--model", help="Teacher: 'default' or a local model folder."),
+    dims: int = typer.Option(256, "--dims", min=2, help="Dimensions kept (PCA)."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+) -> None:
+    """Distil a fast static embedding model from the default model, offline (model2vec).
+
+    Use it with the setting embed.model = OUT (TARGETING_EMBED__MODEL=OUT); a workspace fitted
+    with another model needs `targeting run --refit` (or a new workspace).
+    """
+    from targeting.distill import distill_static
+
+    try:
+        result = distill_static(out=out, source=model, pca_dims=dims, force=force)
+    except FileExistsError as exc:
+        raise UsageProblem(str(exc)) from None
+    typer.echo(
+        f"distilled {result.source} into {result.out}: {result.vocab_size:,} word pieces x {result.dim} "
+        f"dimensions in {result.seconds:.0f}s (weights sha256 {result.weights_sha256[:12]}…)"
+    )
+    typer.echo(f"use it: TARGETING_EMBED__MODEL={result.out} targeting run ... --refit")
 
 
 def _write_frame(frame, out: Path) -> None:
@@ -146,12 +238,28 @@ def export_accounts(
     table = W.read_latest_scores(ws)
     if table is None:
         raise UsageProblem(f"workspace {ws.root} has no scores yet: run `targeting run` first")
-    frame = table.to_pandas()
+    from targeting.verdicts import apply_verdicts, latest_verdicts
+
+    frame = apply_verdicts(table.to_pandas(), latest_verdicts(ws))  # verdicts recorded since the run count too
     if not all_columns:
-        extra = [c for c in ("severity",) if c in frame.columns]
+        extra = [c for c in ("severity", "verdict", "verdict_note", "verdict_by", "verdict_at") if c in frame.columns]
         frame = frame[list(S.SCORE_COLUMNS) + extra]
     _write_frame(frame, out)
     typer.echo(f"wrote {len(frame):,} accounts to {out}")
+
+
+@export_app.command("verdicts")
+def export_verdicts(
+    workspace: Path = WorkspaceOpt,
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (.csv or .parquet)."),
+) -> None:
+    """Analysts' verdicts: the whole append-only audit trail, oldest first."""
+    from targeting import workspace as W
+    from targeting.verdicts import read_verdicts
+
+    frame = read_verdicts(W.open_workspace(workspace))
+    _write_frame(frame, out)
+    typer.echo(f"wrote {len(frame):,} verdicts to {out}")
 
 
 @export_app.command("requests")
@@ -231,6 +339,7 @@ def evaluate(
     labels: Path = typer.Option(..., "--labels", help="Labels file written by `targeting simulate`."),
     workspace: Path = WorkspaceOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    save: bool = typer.Option(False, "--save", help="Also record the metrics in the workspace (`targeting report` cites them)."),
 ) -> None:
     """Detection quality of the latest scores against labelled traffic."""
     import pandas as pd
@@ -248,6 +357,13 @@ def evaluate(
     assignments = W.read_assignments(ws, ["request_id", "area"]).to_pandas()
     metrics = evaluate_scores(table.to_pandas(), label_frame, assignments)
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
+    if save:
+        first = table.slice(0, 1).to_pylist()[0]
+        W.write_json(ws.evaluation_path, {
+            "metrics": metrics, "labels": labels.name, "run_id": first.get("run_id"), "as_of": first.get("as_of"),
+            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+        typer.echo(f"recorded in {ws.evaluation_path}", err=True)
 
 
 @app.command()
@@ -256,8 +372,9 @@ def demo(
     accounts: int = typer.Option(400, "--accounts", min=50, help="Accounts to simulate."),
     seed: int = typer.Option(7, "--seed"),
     fresh: bool = typer.Option(True, "--fresh/--keep", help="Start from an empty workspace."),
+    no_app: bool = typer.Option(False, "--no-app", help="Do not start the analyst app at the end; print how to."),
 ) -> None:
-    """Generate labelled traffic, run the whole pipeline, print the evaluation and where results are."""
+    """Generate labelled traffic, run the whole pipeline, print the evaluation, then start the analyst app."""
     import pandas as pd
 
     from targeting import workspace as W
@@ -288,8 +405,64 @@ def demo(
     typer.echo(
         f"\nresults: {result.scores_path}\n"
         f"export:  targeting export accounts --workspace {workspace} --out accounts.csv\n"
-        f"explain: targeting explain {top} --workspace {workspace}"
+        f"explain: targeting explain {top} --workspace {workspace}\n"
+        f"app:     targeting app --workspace {workspace}"
     )
+    if not no_app:
+        typer.echo("\nstarting the analyst app on 127.0.0.1 (Ctrl-C to stop); its address follows")
+        _serve_app(workspace, None)
+
+
+def _serve_app(workspace: Path, port: Optional[int]) -> None:
+    """Become the Streamlit server for the workspace (does not return)."""
+    import os
+
+    from targeting import workspace as W
+    from targeting.app.serve import serve
+
+    ws = W.open_workspace(workspace)
+    serve(ws.root, port, os.environ)
+
+
+@app.command("app")
+def app_command(
+    workspace: Path = WorkspaceOpt,
+    port: Optional[int] = typer.Option(
+        None, "--port", min=1, max=65535,
+        help="Port; default: Streamlit's settings (STREAMLIT_SERVER_PORT, .streamlit/config.toml, else 8501).",
+    ),
+) -> None:
+    """Start the analyst app (Streamlit) on a workspace, bound to 127.0.0.1."""
+    _serve_app(workspace, port)
+
+
+@app.command()
+def report(
+    workspace: Path = WorkspaceOpt,
+    out: Path = typer.Option(..., "--out", "-o", help="Report file: .html (self-contained) or .md (charts in NAME_files/)."),
+    start: Optional[str] = typer.Option(None, "--from", help="First scored night of the period (YYYY-MM-DD)."),
+    end: Optional[str] = typer.Option(None, "--to", help="Last scored night of the period (YYYY-MM-DD); default: latest."),
+    include_examples: bool = typer.Option(
+        False, "--include-examples", help="Quote example prompts unredacted (default: e-mails, URLs, keys, numbers masked)."
+    ),
+) -> None:
+    """The policy summary: targeted areas, actors, volume, trend, campaigns with evidence, caveats."""
+    from targeting import workspace as W
+    from targeting.report import format_for, write_report
+
+    days = []
+    for flag, value in (("--from", start), ("--to", end)):
+        try:
+            days.append(date.fromisoformat(value) if value else None)
+        except ValueError:
+            raise UsageProblem(f"{flag} {value!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        format_for(out)
+        ws = W.open_workspace(workspace)
+        written = write_report(ws, out, days[0], days[1], include_examples=include_examples)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    typer.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} chart files in {written[1].parent}" if len(written) > 1 else ""))
 
 
 def _exit_code(exc: BaseException) -> int:
@@ -299,6 +472,10 @@ def _exit_code(exc: BaseException) -> int:
     from targeting.pipeline import BadInputError
     from targeting.workspace import WorkspaceError
 
+    from targeting.workspace import WorkspaceLocked
+
+    if isinstance(exc, WorkspaceLocked):
+        return EXIT_LOCKED
     bad_input = (UsageProblem, BadInputError, InputError, WorkspaceError, TaxonomyError, EmbeddingError,
                  FileNotFoundError)
     return 2 if isinstance(exc, bad_input) else 1

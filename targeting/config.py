@@ -28,6 +28,7 @@ class EmbedConfig:
     batch_size: int = 64
     threads: int = 0  # 0: one per core
     progress: bool = True
+    int8: bool = False  # transformer models: dynamic int8 linear layers (faster; vectors get their own key)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class SignalConfig:
     template_jaccard: float = 0.5  # MinHash Jaccard of masked skeletons sharing a template
     template_min_group: int = 3  # distinct prompts needed to call a skeleton a template
     max_prompts_per_account: int = 400  # sample cap for pairwise signals
+    use_metadata: bool = True  # link accounts by shared client addresses / creation batches when logged
     seed: int = 0
 
 
@@ -58,12 +60,25 @@ class RiskConfig:
 
 
 @dataclass(frozen=True)
+class NightlyConfig:
+    window_days: int = 7  # days of requests each night scores (30 for a monthly view)
+    far_quantile: float = 0.99  # a prompt is "far" beyond this quantile of the map's own nearest-anchor distances
+    far_distance: float = 0.0  # or a fixed cosine distance; 0: from far_quantile
+    drift_share: float = 0.05  # share of a night's new prompts far from every cluster that calls for a refit
+    embed_checkpoint: int = 50_000  # prompts embedded between two saved checkpoints
+    refit_days: int = 30  # days of recent prompts `targeting fit` samples
+    match_overlap: float = 0.5  # overlap at which a refitted cluster keeps an old cluster's id
+    update_index: bool = True  # add the night's new prompts to the search index
+
+
+@dataclass(frozen=True)
 class Settings:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     map: MapConfig = field(default_factory=MapConfig)
     signals: SignalConfig = field(default_factory=SignalConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
+    nightly: NightlyConfig = field(default_factory=NightlyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -22,6 +22,12 @@ from targeting.signals.elicitation import THRESHOLD, load_cot_exemplars, train_c
 
 MIN_AFFIX_CHARS = 24  # a shared start or end shorter than this is not shown as a wrapper
 EXAMPLES = 3
+CAMPAIGN_MAX_REQUESTS = 20_000  # campaign evidence reads at most this many requests (a stable sample)
+MIN_SHARED_MEMBERS = 2  # a template shared by fewer members is not evidence
+# a system prompt or tool set is campaign evidence only when at least half the members send it:
+# generic ones ("You are a helpful assistant") are shared by a few members of any large group
+MIN_CONTEXT_MEMBER_SHARE = 0.5
+CONTEXT_KEY_WORDS = 8  # system prompts sent "in variations" are grouped by their first words
 
 
 @dataclass(frozen=True)
@@ -117,3 +123,196 @@ def _closest_pairs(ws: W.Workspace, mine: pd.DataFrame, theirs: pd.DataFrame, k:
     best = sims.argmax(axis=1)
     order = np.argsort(-sims[np.arange(len(a)), best])[:k]
     return [(a["prompt"].iloc[i], b["prompt"].iloc[best[i]], b["account_id"].iloc[best[i]]) for i in order]
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    """A shared text as one quoted line, cut at ``limit`` characters."""
+    line = " ".join(str(text).split())
+    return "“" + (line[:limit].rstrip() + "…" if len(line) > limit else line) + "”"
+
+
+def _campaign_requests(ws: W.Workspace, members: pd.DataFrame) -> pd.DataFrame:
+    """The members' requests within each member's scored window, with area and cluster.
+
+    At most ``CAMPAIGN_MAX_REQUESTS``, a sample stable across calls (ordered by a hash of the
+    request id), so a campaign of thousands of accounts stays cheap to explain.
+    """
+    accounts = members["account_id"].astype(str).tolist()
+    quoted = ", ".join("'" + a.replace("'", "''") + "'" for a in accounts)
+    start = pd.Timestamp(members["first_seen"].min()).to_pydatetime()
+    end = pd.Timestamp(members["last_seen"].max()).to_pydatetime()
+    reqs = W.query(
+        "SELECT r.account_id, r.request_id, r.timestamp, r.prompt, r.system, r.tools, a.area, a.cluster_id "
+        f"FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false) r "
+        f"LEFT JOIN read_parquet('{ws.assignments_glob()}', hive_partitioning=false) a USING (request_id) "
+        f"WHERE r.account_id IN ({quoted}) AND r.timestamp >= ? AND r.timestamp <= ? "
+        f"ORDER BY hash(r.request_id) LIMIT {CAMPAIGN_MAX_REQUESTS}",
+        [start, end],
+    ).to_pandas()
+    window = members.set_index("account_id")[["first_seen", "last_seen"]]
+    ts = pd.to_datetime(reqs["timestamp"], utc=True)
+    lo = pd.to_datetime(reqs["account_id"].map(window["first_seen"]), utc=True)
+    hi = pd.to_datetime(reqs["account_id"].map(window["last_seen"]), utc=True)
+    return reqs[(ts >= lo) & (ts <= hi)].reset_index(drop=True)
+
+
+def _whole_words(text: str, part: str, prompts: pd.Series) -> str:
+    """A shared start or end cut back to whole words.
+
+    A shared end can begin inside a word ("...@corp.example.com. Before answering"): the
+    fragment belongs to the prompts' varying part (here an e-mail address) and is dropped.
+    """
+    if not text:
+        return text
+    carriers = prompts[prompts.str.endswith(text) if part == "end" else prompts.str.startswith(text)]
+    if part == "end":
+        cut_inside = any(len(p) > len(text) and not p[-len(text) - 1].isspace() for p in carriers)
+        text = text.split(None, 1)[1] if cut_inside and len(text.split(None, 1)) > 1 else ("" if cut_inside else text)
+    else:
+        cut_inside = any(len(p) > len(text) and not p[len(text)].isspace() for p in carriers)
+        text = text.rsplit(None, 1)[0] if cut_inside and len(text.rsplit(None, 1)) > 1 else ("" if cut_inside else text)
+    return text.strip() if len(text.strip()) >= MIN_AFFIX_CHARS else ""
+
+
+def _shared_context(reqs: pd.DataFrame, keys: pd.Series, n_members: int) -> tuple[pd.Series, str] | None:
+    """The most widely shared non-empty key (by members): (its rows mask, a raw example)."""
+    has = keys.notna() & (keys != "")
+    if not has.any():
+        return None
+    spread = reqs[has].groupby(keys[has])["account_id"].nunique().sort_values(ascending=False, kind="stable")
+    key, users = spread.index[0], int(spread.iloc[0])
+    if users < max(MIN_SHARED_MEMBERS, MIN_CONTEXT_MEMBER_SHARE * n_members):
+        return None
+    rows = keys == key
+    return rows, str(reqs.loc[rows].index[0])
+
+
+def campaign_evidence(
+    ws: W.Workspace, campaign_id: str, examples: int = 2, scores: pd.DataFrame | None = None
+) -> list[Evidence]:
+    """What ties a campaign's accounts together and what they target, in checkable words.
+
+    One entry per kind found, in this order: ``coverage`` (the area and how much of it the
+    pooled requests reach), ``wrapper`` (a fixed start or end of the prompts: an injected
+    instruction), ``system_prompt`` (one system prompt, up to numbers and quoted text, sent
+    by several members), ``tools`` (one tool set sent by several members), ``template``
+    (masked prompt skeletons shared by several members) and ``examples`` (``examples``
+    distinct prompts from different members and clusters). Shared texts are quoted in the
+    summaries and kept whole in ``detail``; nothing is redacted here (callers redact).
+    ``scores`` defaults to the latest scores; pass a night's scores to explain that night.
+    """
+    from targeting.capmap.taxonomy import tool_lines
+    from targeting.signals.templates import skeleton
+    from targeting.summaries import campaign_summaries
+
+    if scores is None:
+        table = W.read_latest_scores(ws)
+        if table is None:
+            raise ValueError(f"workspace {ws.root} has no scores")
+        scores = table.to_pandas()
+    if "as_of" in scores.columns and scores["as_of"].nunique() > 1:
+        scores = scores[scores["as_of"] == scores["as_of"].max()]
+    members = scores[scores["campaign_id"].fillna("").astype(str) == campaign_id]
+    if members.empty:
+        raise KeyError(f"campaign {campaign_id!r} is not in the scores")
+    n = len(members)
+    summary = campaign_summaries(members).iloc[0]
+    reqs = _campaign_requests(ws, members)
+    area = str(summary["target_area"])
+    words = area.replace("_", " ")
+    out: list[Evidence] = []
+    covered, of = summary["covered_clusters"], summary["area_clusters"]
+    reach = (f"; together their {words} requests fall in {int(covered)} distinct clusters "
+             f"(the map has {int(of)} {words} clusters: coverage {100 * summary['coverage']:.0f}%)"
+             if pd.notna(covered) and pd.notna(of) else "")
+    share = summary["target_share"]
+    out.append(Evidence(
+        "coverage",
+        f"{n} accounts, {int(summary['n_requests']):,} requests"
+        + (f", {100 * share:.0f}% of them in {words}" if pd.notna(share) else f", targeting {words}") + reach,
+        [], {"area": area, "covered_clusters": covered, "area_clusters": of, "target_share": share},
+    ))
+    if reqs.empty:
+        return out
+
+    distinct = reqs.drop_duplicates("prompt")
+    head, tail = (_whole_words(t, part, distinct["prompt"]) for t, part in
+                  zip(shared_affixes(distinct["prompt"].tolist()), ("start", "end")))
+    for part, text in (("start", head), ("end", tail)):
+        if not text:
+            continue
+        has = reqs["prompt"].str.startswith(text) if part == "start" else reqs["prompt"].str.endswith(text)
+        users = int(reqs.loc[has, "account_id"].nunique())
+        out.append(Evidence(
+            "wrapper",
+            f"{users} of {n} accounts {part} {100 * has.mean():.0f}% of their prompts with the same text: {_quote(text)}",
+            [], {"part": part, "text": text, "accounts": users, "share": float(has.mean())},
+        ))
+
+    system_keys = reqs["system"].map(
+        lambda s: " ".join(skeleton(s).split()[:CONTEXT_KEY_WORDS]) if isinstance(s, str) and s.strip() else ""
+    )
+    found = _shared_context(reqs, system_keys, n)
+    if found is not None:
+        rows, _ = found
+        users = int(reqs.loc[rows, "account_id"].nunique())
+        variants = reqs.loc[rows, "system"].value_counts()
+        text = str(variants.index[0])
+        out.append(Evidence(
+            "system_prompt",
+            f"{users} of {n} accounts send the same system prompt ({len(variants)} variant"
+            f"{'s' if len(variants) != 1 else ''}) on {100 * rows.mean():.0f}% of requests: {_quote(text)}",
+            [], {"text": text, "accounts": users, "share": float(rows.mean()), "variants": len(variants)},
+        ))
+
+    def tool_key(tools: Any) -> str:
+        names = sorted({line.split("(", 1)[0] for line in tool_lines(tools) if line})
+        return ", ".join(names)
+
+    tool_keys = reqs["tools"].map(tool_key)
+    found = _shared_context(reqs, tool_keys, n)
+    if found is not None:
+        rows, _ = found
+        users = int(reqs.loc[rows, "account_id"].nunique())
+        names = str(tool_keys[rows].iloc[0])
+        out.append(Evidence(
+            "tools",
+            f"{users} of {n} accounts send the same tool set ({names}) on {100 * rows.mean():.0f}% of requests",
+            [], {"tools": names.split(", "), "accounts": users, "share": float(rows.mean())},
+        ))
+
+    skeletons = reqs["prompt"].map(skeleton)
+    spread = reqs.groupby(skeletons)["account_id"].nunique()
+    shared = spread[spread >= min(MIN_SHARED_MEMBERS, n)]
+    if len(shared):
+        in_shared = skeletons.isin(shared.index)
+        top = skeletons[in_shared].value_counts().index[0]
+        out.append(Evidence(
+            "template",
+            f"{100 * in_shared.mean():.0f}% of requests fill one of {len(shared):,} prompt templates used by "
+            f"several members (numbers, quotes and code masked); the most used, by {int(spread[top])} accounts: "
+            f"{_quote(top)}",
+            [], {"templates": int(len(shared)), "share": float(in_shared.mean()), "top": top},
+        ))
+
+    picks: list[str] = []
+    used_accounts: set[str] = set()
+    # examples from the target area's clusters that most members reach (the campaign's shared
+    # ground, not one member's follow-ups), from different members, at the upper-quartile length:
+    # short prompts are often follow-ups ("and if the numbers were doubled?") that show no frame
+    in_area = distinct[distinct["area"] == area] if (distinct["area"] == area).any() else distinct
+    by_cluster = in_area.assign(_len=in_area["prompt"].str.len()).sort_values(["_len", "request_id"])
+    reach_by_cluster = reqs[reqs["area"] == area].groupby("cluster_id")["account_id"].nunique()
+    ranked = reach_by_cluster.sort_values(ascending=False, kind="stable").index.tolist()
+    for cluster in ranked + [c for c in reqs["cluster_id"].value_counts().index if c not in set(ranked)]:
+        pool = by_cluster[(by_cluster["cluster_id"] == cluster) & ~by_cluster["account_id"].isin(used_accounts)]
+        if pool.empty:
+            continue
+        row = pool.iloc[(3 * len(pool)) // 4]
+        picks.append(str(row["prompt"]))
+        used_accounts.add(str(row["account_id"]))
+        if len(picks) >= examples:
+            break
+    out.append(Evidence("examples", f"{len(picks)} example prompt{'s' if len(picks) != 1 else ''} of the campaign",
+                        picks, {}))
+    return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import platform
+import resource
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,16 +23,22 @@ import pyarrow as pa
 
 from targeting import schema as S
 from targeting import workspace as W
-from targeting.campaigns import campaign_signals, link_accounts
+from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, assign, context_text, fit_map, load_map, load_taxonomy, save_map
 from targeting.capmap.assign import anchor_index, context_area_probs, mix_context
+from targeting import nightly
+from targeting.capmap.match import carry_ids, match_clusters
 from targeting.config import Settings
-from targeting.embed import Encoder, embed_unique, load_encoder, text_hash
-from targeting.index import build_index, save_index
+from targeting.drift import measure_drift
+from targeting.embed import Encoder, VectorStore, embed_unique, load_encoder, text_hash
+from targeting.index import PromptIndex, build_index, load_index, save_index
+from targeting.linking import Infrastructure, infrastructure
 from targeting.ingest import expand_inputs, iter_batches
 from targeting.risk import score_accounts
 from targeting.signals import SignalContext, compute_signals
+from targeting.signals.templates import system_keys
 from targeting.signals.elicitation import load_cot_exemplars, train_cot_detector
+from targeting.verdicts import apply_verdicts, latest_verdicts
 
 log = logging.getLogger("targeting")
 
@@ -55,6 +63,11 @@ class RunResult:
     scores_path: str = ""
     threshold: float = float("nan")
     timings: dict[str, float] = field(default_factory=dict)
+    prompts_embedded: int = 0
+    drift: dict[str, Any] | None = None  # the nightly job's drift figure (targeting.drift)
+    clusters_kept: int = 0  # targeting fit: refitted clusters that kept an old id
+    skipped: str = ""  # why a job did nothing (targeting fit --if-drift without drift)
+    peak_mib: dict[str, int] = field(default_factory=dict)  # process peak memory at the end of each stage
 
 
 class _Timer:
@@ -76,7 +89,9 @@ class _Stage:
     def __exit__(self, *exc: Any) -> None:
         took = time.perf_counter() - self.start
         self.result.timings[self.stage] = round(took, 3)
-        log.info("stage %s done in %.1fs", self.stage, took)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        self.result.peak_mib[self.stage] = round(peak)
+        log.info("stage %s done in %.1fs (peak memory so far %.0f MiB)", self.stage, took, peak)
 
 
 # --- stage 1: ingest ----------------------------------------------------------------------------
@@ -123,6 +138,72 @@ def _stage_partitioned(tx: W.Transaction, frame: pd.DataFrame, schema: pa.Schema
         W.write_parquet(tx.path(tx.ws.partition_path(table_name, day, tx.run_id)), part)
 
 
+# --- stage 1 of the nightly job: streaming ingest ---------------------------------------------------
+SLIM_COLUMNS = (S.REQUEST_ID, S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT_HASH, S.CONTEXT_HASH, S.DATE, S.IP,
+                S.ACCOUNT_CREATED_AT)
+
+
+@dataclass
+class NightInput:
+    """A night's new requests, without holding their texts once per row."""
+
+    requests: pd.DataFrame  # SLIM_COLUMNS, one row per new request
+    prompts: dict[str, str]  # prompt hash -> text, each distinct prompt of the night once
+    contexts: pd.DataFrame  # context_hash, system, tools: each distinct context once
+    quarantine: pa.Table
+    rows_read: int
+    duplicates: int
+    files: list[dict[str, Any]]
+
+
+def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -> NightInput:
+    """Stream the files in batches: each batch's new rows (request ids neither stored nor seen
+    earlier in the night) are staged at once, one Parquet file per batch and day, and only
+    the columns later stages need are kept in memory."""
+    slim, bad, files_info = [], [], {}
+    prompts: dict[str, str] = {}
+    contexts: dict[str, tuple[Any, Any]] = {}
+    seen: set[str] = set()
+    rows_read = duplicates = 0
+    for n, batch in enumerate(iter_batches(files, settings.ingest)):
+        rows_read += batch.rows_read
+        info = files_info.setdefault(str(batch.source), {"file": str(batch.source), "rows": 0, "quarantined": 0})
+        info["rows"] += batch.rows_read
+        info["quarantined"] += batch.quarantine.num_rows
+        if batch.quarantine.num_rows:
+            bad.append(batch.quarantine)
+        good = batch.good
+        if good.num_rows == 0:
+            continue
+        ids = good.column(S.REQUEST_ID).to_numpy(zero_copy_only=False)
+        stored = W.stored_ids_among(tx.ws, ids)
+        first = ~pd.Series(ids).duplicated().to_numpy()
+        keep = first & np.array([i not in seen and i not in stored for i in ids])
+        duplicates += int((~keep).sum())
+        good = good.filter(pa.array(keep))
+        seen.update(ids[keep])
+        dates = good.column(S.DATE).to_numpy(zero_copy_only=False).astype(str)
+        for day in np.unique(dates):
+            W.write_parquet(tx.path(tx.ws.partition_path("requests", day, f"{tx.run_id}-{n:05d}")),
+                            good.filter(pa.array(dates == day)))
+        frame = good.select([S.PROMPT_HASH, S.PROMPT, S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]).to_pandas()
+        for h, text in frame.drop_duplicates(S.PROMPT_HASH)[[S.PROMPT_HASH, S.PROMPT]].itertuples(index=False):
+            prompts.setdefault(h, text)
+        ctx = frame[frame[S.CONTEXT_HASH].notna()].drop_duplicates(S.CONTEXT_HASH)
+        for h, system, tools in ctx[[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]].itertuples(index=False):
+            contexts.setdefault(h, (system, tools))
+        slim.append(good.select(list(SLIM_COLUMNS)).to_pandas())
+        log.info("ingest: %s rows read, %s new, %s quarantined", f"{rows_read:,}", f"{len(seen):,}",
+                 f"{sum(b.num_rows for b in bad):,}")
+    requests = (pd.concat(slim, ignore_index=True) if slim
+                else pd.DataFrame({c: pd.Series(dtype=object) for c in SLIM_COLUMNS}))
+    context_frame = pd.DataFrame(
+        [(h, s, t) for h, (s, t) in contexts.items()], columns=[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]
+    )
+    quarantine = pa.concat_tables(bad) if bad else S.QUARANTINE_SCHEMA.empty_table()
+    return NightInput(requests, prompts, context_frame, quarantine, rows_read, duplicates, list(files_info.values()))
+
+
 # --- stage 2: embed -------------------------------------------------------------------------------
 def embed_texts(
     tx: W.Transaction, encoder: Encoder, store: dict[str, np.ndarray], hashes: Sequence[str], texts: Sequence[str],
@@ -132,20 +213,41 @@ def embed_texts(
     new_hashes, vectors = embed_unique(hashes, texts, set(store), encoder.encode)
     if not new_hashes:
         return
-    for h, v in zip(new_hashes, vectors):
-        store[h] = v
+    if isinstance(store, VectorStore):
+        store.add(new_hashes, vectors)
+    else:
+        for h, v in zip(new_hashes, vectors):
+            store[h] = v
     path = tx.ws.embeddings_dir(encoder.model_key) / f"part-{tx.run_id}-{name}.parquet"
     W.write_parquet(tx.path(path), W.embeddings_table(np.array(new_hashes), vectors))
 
 
-def load_vector_store(ws: W.Workspace, model_key: str) -> dict[str, np.ndarray]:
-    hashes, vectors = W.read_embeddings(ws, model_key)
-    return {h: v.astype(np.float32) for h, v in zip(hashes, vectors)}
+def check_model(cmap: CapabilityMap, encoder: Encoder) -> None:
+    """Refuse vectors of another model (or precision) than the map's: exit code 2."""
+    if cmap.meta.get("model_key", encoder.model_key) != encoder.model_key or (
+        cmap.meta.get("weights_sha256") != encoder.weights_sha256
+    ):
+        raise BadInputError(
+            f"the workspace's capability map was fitted with model {cmap.meta.get('model_id')} "
+            f"(weights sha256 {str(cmap.meta.get('weights_sha256'))[:12]}…), not the configured "
+            f"{encoder.model_id} ({encoder.weights_sha256[:12]}…); re-run with --refit"
+        )
+
+
+def load_vector_store(ws: W.Workspace, model_key: str, only: set[str] | None = None) -> VectorStore:
+    """The stored vectors of one model (all, or ``only`` those prompt hashes)."""
+    store = VectorStore()
+    hashes, vectors = W.read_embeddings(ws, model_key, only=only)
+    if len(hashes):
+        store.add(list(hashes), vectors)
+    return store
 
 
 def _matrix(store: dict[str, np.ndarray], hashes: Sequence[str], dim: int) -> np.ndarray:
     if len(hashes) == 0:
         return np.zeros((0, dim), dtype=np.float32)
+    if isinstance(store, VectorStore):
+        return store.matrix(hashes)
     return np.stack([store[h] for h in hashes]).astype(np.float32)
 
 
@@ -250,9 +352,13 @@ def _context_texts(requests: pd.DataFrame) -> tuple[list[str], list[str]]:
 # --- stage 6: score -------------------------------------------------------------------------------------
 def score_frame(
     assigned: pd.DataFrame, cmap: CapabilityMap, store: dict[str, np.ndarray], texts: dict[str, str], dim: int,
-    settings: Settings,
+    settings: Settings, contexts: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, float]:
-    """The contract's account table (plus evidence columns) for the given assigned requests."""
+    """The contract's account table (plus evidence columns) for the given assigned requests.
+
+    ``assigned`` may carry each request's ``ip``, ``account_created_at`` and ``context_hash``
+    (``attach_metadata``), and ``contexts`` the system prompt and tools of each context hash
+    (``read_contexts``): they add infrastructure and shared-context links between accounts."""
     distinct, rows = np.unique(assigned[S.PROMPT_HASH].to_numpy().astype(str), return_inverse=True)
     area_idx = {a: i for i, a in enumerate(cmap.areas)}
     cluster_idx = {c: i for i, c in enumerate(cmap.cluster_ids)}
@@ -279,14 +385,84 @@ def score_frame(
     detector = train_cot_detector(*load_cot_exemplars(), seed=settings.signals.seed)
     prompt_cot = detector.probability(prompt_texts)
     signals, keys = compute_signals(frame, ctx, prompt_cot)
-    links = link_accounts(frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights)
+    infra = _infrastructure(assigned, settings) if settings.signals.use_metadata else None
+    links = link_accounts(
+        frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights, infra,
+        _context_keys(assigned, contexts),
+    )
     actor = campaign_signals(frame, ctx, links, prompt_cot)
-    signals = signals.join([links.campaign, links.partners, links.max_similarity, actor])
+    signals = signals.join([links.campaign, links.partners, links.max_similarity, links.infra_partners, actor])
     risk, threshold = score_accounts(signals, settings.risk)
     table = signals.join(risk)
     table = table.reset_index()
     ordered = list(S.SCORE_COLUMNS) + [c for c in table.columns if c not in S.SCORE_COLUMNS]
     return table[ordered].sort_values("risk_score", ascending=False, ignore_index=True), threshold
+
+
+def _infrastructure(assigned: pd.DataFrame, settings: Settings) -> Infrastructure | None:
+    """Shared-address and creation-batch evidence, when the scored requests carry metadata
+    (``attach_metadata``)."""
+    has_ip = S.IP in assigned and assigned[S.IP].notna().any()
+    has_created = S.ACCOUNT_CREATED_AT in assigned and assigned[S.ACCOUNT_CREATED_AT].notna().any()
+    if not (has_ip or has_created):
+        return None
+    accounts = assigned[S.ACCOUNT_ID].to_numpy().astype(str)
+    created = None
+    if has_created:
+        created = pd.to_datetime(assigned[S.ACCOUNT_CREATED_AT], utc=True).groupby(accounts).min()
+    ips = assigned[S.IP].to_numpy(dtype=object) if has_ip else None
+    return infrastructure(np.unique(accounts), accounts, ips, created)
+
+
+def attach_metadata(ws: W.Workspace, assigned: pd.DataFrame, fresh: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``assigned`` with each request's client address and account creation time (null where
+    the logs had none), from ``fresh`` (this run's requests) or the stored requests."""
+    cols = [S.REQUEST_ID, S.IP, S.ACCOUNT_CREATED_AT, S.CONTEXT_HASH]
+    parts = []
+    if fresh is not None and not fresh.empty and all(c in fresh for c in cols):
+        parts.append(fresh[cols])
+    if W.has_files(ws.requests_glob()):
+        dates = pd.to_datetime(assigned[S.DATE]).dt.date if len(assigned) else pd.Series([], dtype=object)
+        if len(dates):
+            parts.append(
+                W.read_requests(ws, cols, where=f"date BETWEEN DATE '{dates.min()}' AND DATE '{dates.max()}'")
+                .to_pandas()
+            )
+    base = assigned.drop(columns=[c for c in cols[1:] if c in assigned])
+    if not parts:
+        return base.assign(**{S.IP: None, S.ACCOUNT_CREATED_AT: pd.NaT, S.CONTEXT_HASH: None})
+    meta = pd.concat(parts, ignore_index=True).drop_duplicates(S.REQUEST_ID)
+    return base.merge(meta, on=S.REQUEST_ID, how="left")
+
+
+def read_contexts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per context hash in ``hashes``: its system prompt and tools, from ``fresh``
+    (this run's requests) or the stored requests."""
+    cols = [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]
+    parts = []
+    if fresh is not None and not fresh.empty and all(c in fresh for c in cols):
+        parts.append(fresh.loc[fresh[S.CONTEXT_HASH].isin(hashes), cols])
+    if hashes and W.has_files(ws.requests_glob()):
+        parts.append(
+            W.query(
+                f"SELECT context_hash, any_value(system) AS system, any_value(tools) AS tools "
+                f"FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false) "
+                "WHERE context_hash IS NOT NULL GROUP BY context_hash"
+            ).to_pandas().pipe(lambda t: t[t[S.CONTEXT_HASH].isin(hashes)])
+        )
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True).drop_duplicates(S.CONTEXT_HASH).reset_index(drop=True)
+
+
+def _context_keys(assigned: pd.DataFrame, contexts: pd.DataFrame | None) -> ContextKeys | None:
+    """Each scored request's context as template keys (its system prompt's skeleton)."""
+    if contexts is None or contexts.empty or S.CONTEXT_HASH not in assigned:
+        return None
+    keys = system_keys(list(contexts[S.SYSTEM]))
+    position = pd.Series(np.arange(len(contexts)), index=contexts[S.CONTEXT_HASH].to_numpy())
+    of_request = position.reindex(assigned[S.CONTEXT_HASH].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
+    return ContextKeys(of_request=of_request, keys=keys)
 
 
 def _read_texts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = None) -> dict[str, str]:
@@ -351,12 +527,7 @@ def run(
             cmap = None
             if state.get("map_id") and not refit:
                 cmap = load_map(ws.map_dir(state["map_id"]))
-                if cmap.meta.get("weights_sha256") != encoder.weights_sha256:
-                    raise BadInputError(
-                        f"the workspace's capability map was fitted with model {cmap.meta.get('model_id')} "
-                        f"(weights sha256 {str(cmap.meta.get('weights_sha256'))[:12]}…), not the configured "
-                        f"{encoder.model_id} ({encoder.weights_sha256[:12]}…); re-run with --refit"
-                    )
+                check_model(cmap, encoder)
 
             with stage("embed"):
                 store = load_vector_store(ws, encoder.model_key)
@@ -406,7 +577,10 @@ def run(
                 assigned = pd.concat([old, assigned_new], ignore_index=True) if not old.empty else assigned_new
                 as_of = str(pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date())
                 texts = _read_texts(ws, set(assigned[S.PROMPT_HASH]) - set(texts), got.requests) | texts
-                table, threshold = score_frame(assigned, cmap, store, texts, encoder.dim, settings)
+                assigned = attach_metadata(ws, assigned, got.requests)
+                contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.requests)
+                table, threshold = score_frame(assigned, cmap, store, texts, encoder.dim, settings, contexts)
+                table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
                 table.insert(0, "as_of", as_of)
                 table["run_id"] = result.run_id
                 path = ws.scores_path(as_of)
@@ -420,48 +594,273 @@ def run(
     return result
 
 
+def _refuse_bad_input(got: Ingested | NightInput, settings: Settings) -> None:
+    bad_share = got.quarantine.num_rows / max(got.rows_read, 1)
+    if bad_share > settings.ingest.max_bad_share:
+        first = got.quarantine.slice(0, 1).to_pylist()[0]
+        raise BadInputError(
+            f"{got.quarantine.num_rows:,} of {got.rows_read:,} rows ({100 * bad_share:.1f}%) are malformed, "
+            f"more than the allowed {100 * settings.ingest.max_bad_share:.1f}%; first: {first['file']}, "
+            f"row {first['row']}, field {first['field']}: {first['reason']}. Nothing was stored."
+        )
+
+
+def _latest_day(ws: W.Workspace, fresh: pd.DataFrame) -> date | None:
+    days = [p.name[len("date="):] for p in ws.table_dir("assignments").glob("date=*")]
+    if not fresh.empty:
+        days.append(str(pd.to_datetime(fresh[S.DATE]).max().date()))
+    return date.fromisoformat(max(days)) if days else None
+
+
+def _latest_scored_day(state: dict) -> str:
+    latest = state.get("latest_scores") or ""
+    return latest.split("as_of=")[1].split("/")[0] if "as_of=" in latest else ""
+
+
+def _light_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("targeting", "numpy", "pandas", "pyarrow", "duckdb", "faiss-cpu", "scikit-learn",
+                "sentence-transformers", "torch", "tokenizers"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
 def score(
     workspace: str | Path,
     settings: Settings,
     *,
+    inputs: Sequence[str | Path] = (),
     as_of: date | None = None,
-    window_days: int = 7,
+    window_days: int | None = None,
     encoder: Encoder | None = None,
 ) -> RunResult:
-    """Re-score the accounts active in the ``window_days`` ending at ``as_of`` (inclusive)."""
-    ws = W.open_workspace(workspace)
+    """The nightly job. Ingest the input files not ingested yet (partitions dated up to
+    ``as_of``), embed only prompts not embedded yet, assign them to the current map, measure
+    drift, and score the accounts active in the ``window_days`` ending at ``as_of``
+    (inclusive). Without inputs it re-scores what is stored. Re-running a night replaces
+    that night's results; one transaction, so a killed run leaves the workspace as it was
+    (apart from embedding checkpoints, which the next run reuses)."""
+    window_days = window_days or settings.nightly.window_days
+    ws = W.open_workspace(workspace, create=bool(inputs))
     result = RunResult(run_id=W.new_run_id("score"))
+    stage = _Timer(result)
+    with W.locked(ws):
+        state = W.read_state(ws)
+        with W.transaction(ws, result.run_id) as tx:
+            with stage("ingest"):
+                registry = W.read_ingested_files(ws)
+                files, later = nightly.new_input_files(expand_inputs(inputs) if inputs else [], registry, as_of)
+                got = ingest_night(tx, files, settings)
+                _refuse_bad_input(got, settings)
+                new = got.requests
+                result.rows_read, result.quarantined, result.rows_stored = got.rows_read, got.quarantine.num_rows, len(new)
+                result.duplicates = got.duplicates
+                if got.quarantine.num_rows:
+                    W.write_parquet(tx.path(ws.quarantine_path(result.run_id)), got.quarantine)
+                if files:
+                    rows = {f["file"]: f["rows"] for f in got.files}
+                    entries = nightly.registry_entries(files, result.run_id, rows)
+                    registry.update({e["path"]: e for e in entries})
+                    W.write_json(tx.path(ws.inputs_path), sorted(registry.values(), key=lambda e: e["path"]))
+                else:
+                    entries = []
+            if not state.get("map_id") and new.empty:
+                raise BadInputError(f"workspace {ws.root} has no capability map and no new input: "
+                                    "give log files, or run `targeting run` first")
+            cmap = load_map(ws.map_dir(state["map_id"])) if state.get("map_id") else None
+            model_key = cmap.meta["model_key"] if cmap is not None else ""
+            store = VectorStore()
+            drift = None
+            assigned_new = pd.DataFrame(columns=S.ASSIGNMENT_SCHEMA.names)
+            if not new.empty:
+                with stage("load model"):
+                    encoder = encoder or load_encoder(settings.embed)
+                    if cmap is not None:
+                        check_model(cmap, encoder)
+                    model_key = encoder.model_key
+                with stage("embed"):
+                    ctx_hashes, ctx_texts = _context_texts(got.contexts)
+                    hashes = list(got.prompts)
+                    store = nightly.load_vectors(ws, model_key, set(hashes) | set(ctx_hashes))
+                    result.prompts_embedded = nightly.embed_checkpointed(
+                        ws, result.run_id, encoder, store, hashes + ctx_hashes,
+                        list(got.prompts.values()) + ctx_texts, settings.nightly.embed_checkpoint,
+                        settings.embed.progress,
+                    )
+                if cmap is None:
+                    with stage("fit map"):
+                        ordered = sorted(got.prompts)
+                        cmap = fit_capability_map(tx, encoder, store, ordered, [got.prompts[h] for h in ordered],
+                                                  settings)
+                        save_map(cmap, tx.path(ws.map_dir(cmap.map_id) / "map.json").parent)
+                        tx.state_updates["map_id"] = cmap.map_id
+                        result.map_fitted = True
+                with stage("assign"):
+                    assigned_new = assign_requests(cmap, new, store, encoder.dim, settings)
+                    _stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
+                with stage("drift"):
+                    fresh = assigned_new.drop_duplicates(S.PROMPT_HASH)
+                    drift = measure_drift(fresh["distance"].to_numpy(), cmap, settings.nightly)
+                    log.info("drift: %s", drift.summary())
+            result.map_id = cmap.map_id
+
+            with stage("score"):
+                day = as_of or _latest_day(ws, new)
+                if day is None:
+                    raise BadInputError(f"workspace {ws.root} holds no scored requests")
+                start = day - timedelta(days=window_days - 1)
+                old = W.read_partitions(ws, "assignments", str(start), str(day)).to_pandas()
+                if not assigned_new.empty:
+                    in_window = pd.to_datetime(assigned_new[S.DATE]).dt.date.between(start, day)
+                    old = pd.concat([old, assigned_new[in_window.to_numpy()]], ignore_index=True) if len(old) else (
+                        assigned_new[in_window.to_numpy()].reset_index(drop=True))
+                assigned = old
+                if assigned.empty:
+                    raise BadInputError(f"no requests between {start} and {day}")
+                window_hashes = set(assigned[S.PROMPT_HASH])
+                store = nightly.load_vectors(ws, model_key, window_hashes, store)
+                texts = nightly.window_texts(ws, str(start), str(day), window_hashes, got.prompts)
+                assigned = attach_metadata(ws, assigned, new)
+                contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
+                dim = cmap.anchors.shape[1]
+                table, threshold = score_frame(assigned, cmap, store, texts, dim, settings, contexts)
+                table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
+                table.insert(0, "as_of", str(day))
+                table["run_id"] = result.run_id
+                table["window_days"] = window_days
+                path = ws.scores_path(str(day))
+                W.write_parquet(tx.path(path), _scores_table(table))
+                if str(day) >= _latest_scored_day(state):  # a backfill of an older night leaves "latest" alone
+                    tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
+            del assigned, old, texts
+
+            if settings.nightly.update_index and not new.empty:
+                with stage("index"):
+                    _extend_index(tx, ws, cmap.map_id, store, new, encoder.dim, settings)
+
+            result.as_of, result.scores_path, result.threshold = str(day), str(path), threshold
+            result.accounts, result.flagged = len(table), int(table["flagged"].sum())
+            result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
+            result.drift = drift.to_dict() if drift is not None else None
+            file_info = {f["file"]: f for f in got.files}
+            inputs_info = [dict(file_info.get(str(p), {"file": str(p)}), sha256=e["sha256"], size=e["size"])
+                           for p, e in zip(files, entries)]
+            night = {
+                "as_of": str(day), "run_id": result.run_id, "window_days": window_days, "window_start": str(start),
+                "files_ingested": len(files), "files_left_for_later": len(later), "rows_stored": result.rows_stored,
+                "prompts_embedded": result.prompts_embedded, "map_id": cmap.map_id,
+                "accounts": result.accounts, "flagged": result.flagged, "drift": result.drift,
+            }
+            W.write_json(tx.path(ws.night_path(str(day))), night)
+            tx.commit(_manifest(result, settings, encoder, inputs_info, "score", window_days=window_days,
+                                night=night, versions=_light_versions(), peak_mib=result.peak_mib))
+    return result
+
+
+def _extend_index(tx: W.Transaction, ws: W.Workspace, map_id: str, store: VectorStore, new: pd.DataFrame,
+                  dim: int, settings: Settings) -> None:
+    """Add the night's new prompts to the map's search index (built when there is none)."""
+    folder = ws.index_dir(map_id)
+    fresh = np.unique(new[S.PROMPT_HASH].to_numpy().astype(str))
+    if (folder / "prompts.faiss").exists():
+        pindex = load_index(folder)
+        known = set(pindex.hashes.tolist())
+        fresh = np.array([h for h in fresh if h not in known], dtype=object)
+        if len(fresh) == 0:
+            return
+        pindex.index.add(np.ascontiguousarray(store.matrix(list(fresh)), dtype=np.float32))
+        pindex = PromptIndex(index=pindex.index, hashes=np.concatenate([pindex.hashes, fresh]))
+    else:
+        pindex = build_index(fresh, store.matrix(list(fresh)), settings.map.seed)
+    save_index(pindex, tx.path(folder / "prompts.faiss").parent)
+
+
+def fit(
+    workspace: str | Path,
+    settings: Settings,
+    *,
+    days: int | None = None,
+    as_of: date | None = None,
+    if_drift: bool = False,
+    encoder: Encoder | None = None,
+) -> RunResult:
+    """Refresh the capability map on a sample of the last ``days`` of prompts; clusters that
+    match the previous map's keep their ids (``capmap.match``); every stored request is
+    assigned to the new map. With ``if_drift``, only when the latest night reported drift."""
+    days = days or settings.nightly.refit_days
+    ws = W.open_workspace(workspace)
+    result = RunResult(run_id=W.new_run_id("fit"))
     stage = _Timer(result)
     with W.locked(ws):
         state = W.read_state(ws)
         if not state.get("map_id"):
             raise BadInputError(f"workspace {ws.root} has no capability map yet: run `targeting run` first")
+        old = load_map(ws.map_dir(state["map_id"]))
+        result.map_id = old.map_id
+        if if_drift:
+            nights = [n for n in W.read_nights(ws) if n.get("drift")]
+            last = max(nights, key=lambda n: n["as_of"]) if nights else None
+            if not last or not last["drift"].get("alert"):
+                result.drift = last["drift"] if last else None
+                result.skipped = "the latest night reported no drift" if last else "no night has reported drift yet"
+                return result
         with W.transaction(ws, result.run_id) as tx:
-            cmap = load_map(ws.map_dir(state["map_id"]))
-            with stage("load"):
-                assigned = W.read_assignments(ws).to_pandas()
-                if assigned.empty:
-                    raise BadInputError(f"workspace {ws.root} holds no scored requests")
-                day = as_of or pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date()
-                start = day - timedelta(days=window_days - 1)
-                dates = pd.to_datetime(assigned[S.DATE]).dt.date
-                assigned = assigned[(dates >= start) & (dates <= day)].reset_index(drop=True)
-                if assigned.empty:
-                    raise BadInputError(f"no requests between {start} and {day}")
-                store = load_vector_store(ws, cmap.meta["model_key"])
-                texts = _read_texts(ws, set(assigned[S.PROMPT_HASH]))
-            with stage("score"):
-                dim = cmap.anchors.shape[1]
-                table, threshold = score_frame(assigned, cmap, store, texts, dim, settings)
-                table.insert(0, "as_of", str(day))
-                table["run_id"] = result.run_id
-                path = ws.scores_path(str(day))
-                W.write_parquet(tx.path(path), _scores_table(table))
-                tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
-            result.map_id, result.as_of, result.scores_path, result.threshold = cmap.map_id, str(day), str(path), threshold
-            result.accounts, result.flagged = len(table), int(table["flagged"].sum())
-            result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
-            tx.commit(_manifest(result, settings, None, [], "score", window_days=window_days))
+            with stage("load model"):
+                encoder = encoder or load_encoder(settings.embed)
+            with stage("sample"):
+                day = as_of or _latest_day(ws, pd.DataFrame())
+                if day is None:
+                    raise BadInputError(f"workspace {ws.root} holds no requests")
+                start = day - timedelta(days=days - 1)
+                recent = W.read_partitions(ws, "requests", str(start), str(day), [S.PROMPT_HASH, S.PROMPT])
+                if recent.num_rows == 0:
+                    raise BadInputError(f"no requests between {start} and {day} to fit a map on")
+                recent = recent.to_pandas().drop_duplicates(S.PROMPT_HASH).sort_values(S.PROMPT_HASH)
+                if len(recent) > settings.map.sample_size:
+                    rng = np.random.default_rng(settings.map.seed)
+                    recent = recent.iloc[np.sort(rng.choice(len(recent), settings.map.sample_size, replace=False))]
+                hashes, texts = list(recent[S.PROMPT_HASH]), list(recent[S.PROMPT])
+                store = nightly.load_vectors(ws, encoder.model_key, set(hashes))
+                nightly.embed_checkpointed(ws, result.run_id, encoder, store, hashes, texts,
+                                           settings.nightly.embed_checkpoint, settings.embed.progress)
+            with stage("fit map"):
+                cmap = fit_capability_map(tx, encoder, store, hashes, texts, settings)
+                if old.meta.get("model_key") == encoder.model_key:
+                    match = match_clusters(old, cmap, min_overlap=settings.nightly.match_overlap, knn=settings.map.knn)
+                    cmap = carry_ids(cmap, match, old.map_id)
+                    result.clusters_kept = match.matched
+                save_map(cmap, tx.path(ws.map_dir(cmap.map_id) / "map.json").parent)
+                tx.state_updates["map_id"] = cmap.map_id
+                result.map_id, result.map_fitted = cmap.map_id, True
+            with stage("assign"):
+                tx.delete_on_commit(ws.table_dir("assignments"))
+                for folder in sorted(ws.table_dir("requests").glob("date=*")):
+                    day_s = folder.name[len("date="):]
+                    part = W.read_partitions(ws, "requests", day_s, day_s).to_pandas()
+                    if part.empty:
+                        continue
+                    ctx_hashes, ctx_texts = _context_texts(part)
+                    hashes_d = part[S.PROMPT_HASH].to_numpy().astype(str)
+                    day_store = nightly.load_vectors(ws, encoder.model_key, set(hashes_d) | set(ctx_hashes))
+                    nightly.embed_checkpointed(ws, f"{result.run_id}-{day_s}", encoder, day_store,
+                                               list(hashes_d) + ctx_hashes, list(part[S.PROMPT]) + ctx_texts,
+                                               settings.nightly.embed_checkpoint, settings.embed.progress)
+                    _stage_partitioned(tx, assign_requests(cmap, part, day_store, encoder.dim, settings),
+                                       S.ASSIGNMENT_SCHEMA, "assignments")
+                    result.rows_stored += len(part)
+            with stage("index"):
+                src, dst = ws.index_dir(old.map_id), ws.index_dir(cmap.map_id)
+                if old.meta.get("model_key") == encoder.model_key and (src / "prompts.faiss").exists():
+                    for f in src.iterdir():  # same vectors, same index: it moves with the map
+                        shutil.copy2(f, tx.path(dst / f.name))
+            tx.commit(_manifest(result, settings, encoder, [], "fit", days=days, previous_map_id=old.map_id,
+                                matched_from=cmap.meta.get("matched_from"), clusters_kept=result.clusters_kept,
+                                versions=_light_versions()))
     return result
 
 

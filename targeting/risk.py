@@ -17,7 +17,9 @@ and monotone in suspicion::
   counts when larger: members that split the space between them are found together.
 - coordination: how many other accounts share this account's rare templates, wrappers or
   system-prompt variants (``targeting.campaigns``); one account wrapping its users'
-  messages is an app, many accounts doing it in step are an operation.
+  messages is an app, many accounts doing it in step are an operation. Accounts linked
+  only by shared infrastructure (addresses, creation batches; ``targeting.linking``) count
+  ``INFRA_WEIGHT`` each: a company's or classroom's accounts share those too.
 - elicitation: share of requests eliciting articulated reasoning or grading.
 - automation: round-the-clock activity (hours of the day used, against the hours expected
   for the volume); people sleep, operations and apps do not. Neutral at low volume.
@@ -27,9 +29,9 @@ belongs to one, so a member with 20 requests in a campaign of 100 accounts is sc
 the campaign is.
 
 The flag is calibrated without labels: the budget is a share of benign-looking accounts,
-whose score distribution is estimated from the bulk of all scores (median and upper
-quartile, which a minority of attackers in the tail barely moves, with an exponential
-tail above the median); the threshold is the (1 - budget) quantile of that distribution.
+whose score distribution is estimated from the bulk of all scores (the median and the
+65th percentile, which a minority of attackers in the tail barely moves, with an
+exponential tail above the median); the threshold is the (1 - budget) quantile of that distribution.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ BREADTH_CAP = 1.2  # coverage ratio counted as full breadth
 BREADTH_PRIOR = 0.3  # breadth assumed for an account too small to show any
 BREADTH_VOLUME = 20  # requests at which half the breadth evidence is the account's own
 COORDINATION_FULL = 20  # linked accounts for full coordination weight
+INFRA_WEIGHT = 0.5  # an account linked only by shared infrastructure counts half a template partner
 FOCUS_FLOOR = 0.25  # cover traffic dilutes focus: it lowers the score, it cannot hide an actor
 PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every actor's shares
 EPS = 1e-4
+UPPER_QUANTILE = 0.65  # with the median, describes the benign bulk (see calibrate_threshold)
 SEVERITY_LEVELS = (("critical", 1.5), ("high", 1.3), ("medium", 1.15), ("low", 1.0))  # x threshold
 
 
@@ -106,7 +110,11 @@ def evidence(signals: pd.DataFrame) -> pd.DataFrame:
     breadth = _breadth(signals["coverage"], own_volume)
     camp_volume = _col(signals, "campaign_requests") * _col(signals, "campaign_target_share")
     camp_breadth = _breadth(_col(signals, "campaign_coverage"), camp_volume)
-    linked = np.maximum(_col(signals, "linked_accounts"), _col(signals, "campaign_size") - 1).clip(lower=0)
+    content = _col(signals, "campaign_content_share", 1.0).clip(0, 1)
+    linked = np.maximum(
+        _col(signals, "linked_accounts") + INFRA_WEIGHT * _col(signals, "infra_linked_accounts"),
+        (_col(signals, "campaign_size") - 1) * (content + INFRA_WEIGHT * (1 - content)),
+    ).clip(lower=0)
     return pd.DataFrame(
         {
             "focus": _shrink(focus.clip(0, 1), volume, float(signals["target_share"].median())),
@@ -132,20 +140,23 @@ def combine(ev: pd.DataFrame) -> pd.Series:
 def calibrate_threshold(risk: np.ndarray, budget: float) -> float:
     """Score above which about ``budget`` of benign-looking accounts would fall.
 
-    The benign bulk is summarised by the median and the upper quartile of all scores:
-    attackers sit in the upper tail, so up to about a fifth of them moves these two
-    quantiles little, where a plain quantile of all accounts would flag ``budget`` of the
-    whole population and miss most attackers whenever they outnumber the budget. Above
-    the median the benign tail is modelled as exponential, P(risk > x) = 0.5 exp(-(x - q50)
-    / beta), with beta set by the quartile (beta = (q75 - q50) / ln 2); a normal tail was
-    tried first and put twice to three times the budget of benign accounts over the
-    threshold, because coordinated benign groups (shared apps, cohorts) make the tail heavy.
+    The benign bulk is summarised by the median and the 65th percentile of all scores:
+    attackers sit in the upper tail, so a minority of them moves these two quantiles
+    little, where a plain quantile of all accounts would flag ``budget`` of the whole
+    population and miss most attackers whenever they outnumber the budget. Above the median
+    the benign tail is modelled as exponential, P(risk > x) = 0.5 exp(-(x - q50) / beta),
+    with beta = (q65 - q50) / ln(0.5 / 0.35). A normal tail was tried first and put two to
+    three times the budget of benign accounts over the threshold (coordinated benign groups,
+    shared apps and cohorts, make the tail heavy). The upper quartile was used before the
+    65th percentile; where attackers are a tenth of the accounts (the generated traffic)
+    they lift the quartile enough to leave a third of them unflagged, with no benign
+    account over the threshold on five generated sets (``bench/run_pipeline.py``).
     """
     risk = np.asarray(risk, dtype=float)
     if len(risk) == 0:
         return 1.0
-    center, upper = np.quantile(risk, [0.5, 0.75])
-    beta = (upper - center) / np.log(2.0)
+    center, upper = np.quantile(risk, [0.5, UPPER_QUANTILE])
+    beta = (upper - center) / np.log(0.5 / (1.0 - UPPER_QUANTILE))
     if beta <= 0:
         beta = float(np.std(risk)) or EPS
     return float(min(center + beta * np.log(0.5 / budget), 1.0))
@@ -192,8 +203,14 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, n_top: int = 3) -> pd.Serie
             )
         size = int(s.get("campaign_size", 0) or 0)
         linked = int(s.get("linked_accounts", 0) or 0)
-        if size >= 2 or linked > 0:
-            text = f"shares rare templates or wrappers with {max(linked, size - 1)} other accounts"
+        infra = int(s.get("infra_linked_accounts", 0) or 0)
+        if size >= 2 or linked > 0 or infra > 0:
+            parts = []
+            if linked:
+                parts.append(f"shares rare templates or wrappers with {linked} other accounts")
+            if infra:
+                parts.append(f"shares rare client addresses or a creation batch with {infra} more")
+            text = "; ".join(parts) or "linked to other accounts"
             if size >= 2:
                 text += (
                     f" (campaign {s['campaign_id']}: {size} accounts, {int(s['campaign_requests']):,} requests, "

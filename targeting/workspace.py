@@ -12,6 +12,9 @@ The only module that knows paths. Layout::
       index/MAP_ID/...                   FAISS index over the stored prompt vectors
       scores/as_of=YYYY-MM-DD/accounts.parquet
       runs/RUN.json                      one manifest per committed run
+      inputs/files.json                  input files ingested (path, size, mtime, sha256, run)
+      nights/as_of=YYYY-MM-DD.json       the nightly job's summary of each night (drift...)
+      verdicts.sqlite                    analysts' verdicts (append-only, WAL; the app writes it)
       .staging/RUN/                      a run's files before commit
       .lock
 
@@ -20,7 +23,9 @@ commits: it writes a journal (the list of moves and deletions), carries it out a
 finally replaces ``state.json``. A run killed before the journal leaves nothing behind
 (its staging folder is removed on the next open); a run killed during the commit is
 completed on the next open from its journal. Readers therefore always see either the
-previous run or the new one.
+previous run or the new one. The one exception is the embedding cache: content-addressed,
+so the nightly job writes it in checkpoints as it goes (``write_cache_parquet``) and a
+killed run's vectors are reused by the next one.
 """
 
 from __future__ import annotations
@@ -87,6 +92,15 @@ class Workspace:
     def scores_path(self, as_of: str) -> Path:
         return self.root / "scores" / f"as_of={as_of}" / "accounts.parquet"
 
+    def scores_glob(self) -> str:
+        """Every committed night's account scores (one file per ``as_of``)."""
+        return str(self.root / "scores" / "as_of=*" / "accounts.parquet")
+
+    @property
+    def evaluation_path(self) -> Path:
+        """The latest evaluation against labels (``targeting evaluate --save``); the report cites it."""
+        return self.root / "evaluation.json"
+
     def table_dir(self, table: str) -> Path:
         return self.root / table
 
@@ -98,6 +112,27 @@ class Workspace:
 
     def runs_dir(self) -> Path:
         return self.root / "runs"
+
+    # --- the nightly job -------------------------------------------------------------
+    @property
+    def inputs_path(self) -> Path:
+        """Every input file the workspace has ingested: path, size, mtime, sha256, run."""
+        return self.root / "inputs" / "files.json"
+
+    def night_path(self, as_of: str) -> Path:
+        """One night's summary (counts, drift, map, run id); a re-run of the night replaces it."""
+        return self.root / "nights" / f"as_of={as_of}.json"
+
+    def nights_glob(self) -> str:
+        return str(self.root / "nights" / "as_of=*.json")
+
+    def partition_dir(self, table: str, day: str) -> Path:
+        return self.root / table / f"date={day}"
+
+    @property
+    def verdicts_path(self) -> Path:
+        """Analysts' verdicts (SQLite, WAL): written by the app, never by a run."""
+        return self.root / "verdicts.sqlite"
 
 
 def _mkdir(path: Path) -> None:
@@ -345,6 +380,74 @@ def read_embeddings(ws: Workspace, model_key: str, only: set[str] | None = None)
     return np.concatenate(hashes), np.concatenate(blocks).astype(np.float16, copy=False)
 
 
+def partition_files(ws: Workspace, table: str, start: str | None = None, end: str | None = None) -> list[Path]:
+    """The Parquet files of a date-partitioned table with ``start <= date <= end`` (ISO, inclusive).
+
+    Partition pruning by folder name: the nightly job reads its window without touching the
+    rest of the history."""
+    root = ws.table_dir(table)
+    if not root.exists():
+        return []
+    files = []
+    for folder in sorted(root.glob("date=*")):
+        day = folder.name[len("date="):]
+        if (start is None or day >= start) and (end is None or day <= end):
+            files.extend(sorted(folder.glob("*.parquet")))
+    return files
+
+
+def read_partitions(ws: Workspace, table: str, start: str | None = None, end: str | None = None,
+                    columns: list[str] | None = None) -> pa.Table:
+    """Rows of the partitions of ``table`` between ``start`` and ``end`` (empty table if none)."""
+    files = partition_files(ws, table, start, end)
+    if not files:
+        return pa.table({})
+    cols = ", ".join(columns) if columns else "*"
+    listed = ", ".join(f"'{f}'" for f in files)
+    return query(f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning=false, union_by_name=true)")
+
+
+def stored_ids_among(ws: Workspace, ids: pa.Array | list[str]) -> set[str]:
+    """The request ids among ``ids`` that the workspace already stores (a DuckDB semi-join: the
+    history's ids are never all held in memory)."""
+    if not has_files(ws.requests_glob()) or len(ids) == 0:
+        return set()
+    probe = pa.table({"request_id": pa.array(ids, type=pa.string())})
+    con = duckdb.connect()
+    try:
+        con.register("probe", probe)
+        found = con.sql(
+            f"SELECT DISTINCT s.request_id FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false) s "
+            "SEMI JOIN probe p ON s.request_id = p.request_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return {row[0] for row in found}
+
+
+def read_ingested_files(ws: Workspace) -> dict[str, dict[str, Any]]:
+    """The registry of ingested input files, by absolute path."""
+    if not ws.inputs_path.exists():
+        return {}
+    return {entry["path"]: entry for entry in json.loads(ws.inputs_path.read_text())}
+
+
+def write_cache_parquet(path: Path, table: pa.Table) -> None:
+    """Write a content-addressed cache file (embeddings) straight to its final place.
+
+    Outside any transaction on purpose: rows are keyed by content (prompt hash + model), so
+    a vector is right whichever run wrote it, and nothing refers to it until a run commits.
+    A run killed after this keeps the work done (the next run does not embed it again)."""
+    write_parquet(path, table)
+
+
+def read_nights(ws: Workspace) -> list[dict[str, Any]]:
+    """Every committed night's summary, oldest first."""
+    from glob import glob
+
+    return [json.loads(Path(p).read_text()) for p in sorted(glob(ws.nights_glob()))]
+
+
 def embeddings_table(hashes: np.ndarray, vectors: np.ndarray) -> pa.Table:
     vectors = np.ascontiguousarray(vectors, dtype=np.float16)
     dim = vectors.shape[1]
@@ -370,5 +473,25 @@ def read_latest_scores(ws: Workspace) -> pa.Table | None:
     return pq.read_table(path)
 
 
+def read_score_history(ws: Workspace, start: str | None = None, end: str | None = None) -> pa.Table:
+    """Every committed night's account rows with ``start <= as_of <= end`` (ISO dates, inclusive).
+
+    Nights scored by older code may lack newer columns: they are read by name and come back null.
+    """
+    if not has_files(ws.scores_glob()):
+        return pa.table({})
+    where = [f"as_of {op} ?" for op, value in ((">=", start), ("<=", end)) if value]
+    params = [value for value in (start, end) if value]
+    sql = (f"SELECT * FROM read_parquet('{ws.scores_glob()}', hive_partitioning=false, union_by_name=true)"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY as_of, account_id")
+    return query(sql, params)
+
+
 def read_manifest(ws: Workspace, run_id: str) -> dict[str, Any]:
     return json.loads((ws.runs_dir() / f"{run_id}.json").read_text())
+
+
+def read_evaluation(ws: Workspace) -> dict[str, Any] | None:
+    """The recorded evaluation against labels, or None when none was recorded."""
+    path = ws.evaluation_path
+    return json.loads(path.read_text()) if path.exists() else None

@@ -149,3 +149,24 @@ def test_campaign_signals_pool_the_members_requests():
     assert (out.loc[members, "campaign_requests"] == len(grid())).all()
     assert out.loc[members, "campaign_target_share"].eq(1.0).all()
     assert (out.loc["user0", "campaign_size"] == 0) and np.isnan(out.loc["user0", "campaign_coverage"])
+
+
+def _weak_pair(shared_prompts: int):
+    """Accounts a and b with 5 distinct prompts each, ``shared_prompts`` of them the same."""
+    rows_a = np.arange(5)
+    rows_b = np.r_[np.arange(shared_prompts), np.arange(10, 15 - shared_prompts)]
+    keys = np.arange(1, 16, dtype=np.uint64)[:, None]  # one key per prompt
+    account = np.array(["a"] * 5 + ["b"] * 5)
+    return account, np.r_[rows_a, rows_b], keys, np.ones(1)
+
+
+def test_a_shared_system_prompt_completes_a_weak_template_link_but_never_links_alone():
+    account, rows, keys, weights = _weak_pair(2)
+    _, acc_idx = np.unique(account, return_inverse=True)
+    text_only = C.content_similarity(acc_idx, 2, rows, keys, weights)
+    assert text_only.nnz == 0  # template similarity ~0.25 < LINK_SIM
+    same_system = C.ContextKeys(of_request=np.zeros(10, dtype=np.int64), keys=np.array([[7]], dtype=np.uint64))
+    assert C.content_similarity(acc_idx, 2, rows, keys, weights, same_system)[0, 1] >= C.LINK_SIM
+    account, rows, keys, weights = _weak_pair(0)  # nothing in common but the system prompt
+    _, acc_idx = np.unique(account, return_inverse=True)
+    assert C.content_similarity(acc_idx, 2, rows, keys, weights, same_system).nnz == 0

@@ -53,6 +53,9 @@ def test_run_builds_an_owner_only_workspace_with_scores(workspace):
     manifest = json.loads((workspace / "runs" / f"{state['runs'][-1]}.json").read_text())
     assert manifest["model"]["weights_sha256"] and manifest["config_hash"]
     assert not list(workspace.rglob("*.pkl"))
+    scores = pd.read_parquet(workspace / state["latest_scores"])
+    # the generated logs carry addresses and creation times: infrastructure evidence is computed
+    assert {"infra_linked_accounts", "campaign_content_share"} <= set(scores.columns)
 
 
 def test_export_accounts_has_every_contract_column(workspace, traffic, tmp_path):

@@ -13,8 +13,8 @@ from targeting.signals.base import SignalContext
 from targeting.signals.coverage import coverage, expected_distinct
 from targeting.signals.elicitation import load_cot_exemplars, train_cot_detector
 from targeting.signals.novelty import near_duplicate_of_earlier, novelty
-from targeting.signals.spread import mean_nn_distance, mean_pairwise_distance, spread
-from targeting.signals.templates import skeleton, template_keys, templates
+from targeting.signals.spread import mean_nn_distance, mean_pairwise_distance, spread, vendi_score
+from targeting.signals.templates import skeleton, system_keys, template_keys, templates
 
 AREAS = ("reasoning", "tool_use", "agentic_coding", "other")
 
@@ -239,3 +239,29 @@ def test_timing_tells_round_the_clock_senders_from_people():
     assert out.loc["bot", "interarrival_cv"] < 0.05  # fixed interval
     assert out.loc["person", "interarrival_cv"] > 1.0  # sessions and nights
     assert np.isnan(out.loc["tiny", "interarrival_cv"])
+
+
+def test_vendi_score_counts_effectively_distinct_prompts():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(64, 64)))[0][:8]  # 8 orthonormal directions
+    assert vendi_score(basis) == pytest.approx(8.0, rel=1e-6)
+    same = np.repeat(basis[:1], 10, axis=0)
+    assert vendi_score(same) == pytest.approx(1.0, rel=1e-6)
+    # 5 prompts, each repeated 4 times with slight edits: about 5 distinct things
+    noisy = np.repeat(basis[:5], 4, axis=0) + 0.01 * rng.normal(size=(20, 64))
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    assert 4.9 < vendi_score(noisy) < 5.5
+    assert vendi_score(np.zeros((0, 64))) == 0.0
+
+
+def test_system_keys_meet_across_masked_variants_only():
+    keys = system_keys([
+        "You are Forge, a coding agent. Today's date is 2026-11-03.",
+        "You are Forge, a coding agent.  Today's date is 2026-11-29.",
+        "You are Anvil, a coding agent. Today's date is 2026-11-03.",
+        None,
+        "   ",
+    ])[:, 0]
+    assert keys[0] == keys[1] != 0
+    assert keys[2] != keys[0]
+    assert keys[3] == keys[4] == 0

@@ -1,6 +1,11 @@
 """How an account's distinct prompts fill their region: diversity and regularity.
 
-``diversity`` is the mean pairwise cosine distance of the account's distinct prompts.
+``diversity`` is the mean pairwise cosine distance of the account's distinct prompts, and
+``vendi_score`` their Vendi score (Friedman & Dieng, 2023): the exponential of the entropy of
+the eigenvalues of their similarity matrix, i.e. the effective number of distinct prompts
+(1 for one prompt repeated with small edits, m for m unrelated prompts). Diversity is
+comparable across volumes; the Vendi score grows with volume and says how many genuinely
+different things an account asked.
 
 ``regularity`` is a Clark-Evans style index. The account's mean nearest-neighbour distance
 ``d_obs`` (over its m distinct prompts in its dominant area) is divided by the mean
@@ -37,6 +42,21 @@ def mean_pairwise_distance(vectors: np.ndarray) -> float:
     total = vectors.sum(axis=0)
     sum_sims = float(total @ total) - float(np.einsum("ij,ij->", vectors, vectors))
     return float(1.0 - sum_sims / (m * (m - 1)))
+
+
+def vendi_score(vectors: np.ndarray) -> float:
+    """Effective number of distinct items among unit ``vectors`` (cosine kernel).
+
+    The eigenvalues of K / m (K = V V^T) are the squared singular values of V / sqrt(m),
+    so an SVD of the (m, d) matrix suffices; no m x m matrix is built."""
+    m = len(vectors)
+    if m == 0:
+        return 0.0
+    s = np.linalg.svd(np.asarray(vectors, dtype=np.float64) / np.sqrt(m), compute_uv=False)
+    lam = s**2
+    lam = lam[lam > 1e-12]
+    lam = lam / lam.sum()
+    return float(np.exp(-(lam * np.log(lam)).sum()))
 
 
 def reference_nn_curve(
@@ -87,6 +107,7 @@ def spread(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> pd.D
         distinct = np.unique(rows_all[positions])
         sample = sample_rows(distinct, cfg.max_prompts_per_account, cfg.seed)
         diversity = mean_pairwise_distance(ctx.vectors[sample])
+        vendi = vendi_score(ctx.vectors[sample])
         a = area_index[dominant[account]]
         in_area = np.unique(rows_all[positions][areas_all[positions] == a])
         in_area = sample_rows(in_area, cfg.max_prompts_per_account, cfg.seed)
@@ -95,8 +116,10 @@ def spread(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> pd.D
             ref = _interp(curves[a], len(in_area))
             if ref > 0:
                 raw = mean_nn_distance(ctx.vectors[in_area]) / ref
-        records.append((account, diversity, raw, a, len(in_area)))
-    out = pd.DataFrame(records, columns=[ACCOUNT, "diversity", "regularity_raw", "_area", "distinct_in_area"])
+        records.append((account, diversity, vendi, raw, a, len(in_area)))
+    out = pd.DataFrame(
+        records, columns=[ACCOUNT, "diversity", "vendi_score", "regularity_raw", "_area", "distinct_in_area"]
+    )
     out = out.set_index(ACCOUNT)
     medians = out.groupby("_area")["regularity_raw"].transform("median")
     out["regularity"] = (out["regularity_raw"] / medians).fillna(1.0)

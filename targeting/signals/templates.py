@@ -170,6 +170,20 @@ def template_keys(texts: Sequence[str], jaccard: float, min_group: int, seed: in
     return TemplateKeys(templated, np.hstack([bands, affixes]), weights)
 
 
+def system_keys(systems: Sequence[str | None]) -> np.ndarray:
+    """(n, 1) uint64 key of each request's system prompt skeleton (numbers, dates, quoted
+    values and paths masked, so "Today's date is ..." variants meet); 0 where absent.
+
+    Tool-schema sets are deliberately not keys: agent products built on one open-source
+    framework send the same standard tool set (read_file, run_tests, ...), which linked
+    unrelated products and their users when it was one."""
+    keys = np.zeros((len(systems), 1), dtype=np.uint64)
+    for i, system in enumerate(systems):
+        if isinstance(system, str) and system.strip():
+            keys[i, 0] = _text_key("system " + " ".join(skeleton(system).split()))
+    return keys
+
+
 def templates(frame: pd.DataFrame, ctx: SignalContext) -> tuple[pd.DataFrame, TemplateKeys]:
     """Per account: template_share (share of requests instantiating a template)."""
     cfg = ctx.config

@@ -1,0 +1,114 @@
+"""Overview: the run's headline counts, flagged accounts by area and severity, the trend over
+scored nights and what changed since the previous one. Every figure comes from
+``targeting.summaries``, the functions the policy report uses, so the two agree."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from targeting import summaries as Sm
+from targeting.app import charts, data
+from targeting.app import views as V
+from targeting.app import widgets as ui
+from targeting.app.main import page_context
+
+CHANGES = "changes_table"
+
+
+def _open_change() -> None:
+    event = st.session_state.get(CHANGES)
+    shown = st.session_state.get("_changes_shown", [])
+    rows = event.selection.rows if event is not None else []
+    if rows and rows[0] < len(shown):
+        kind, target = shown[rows[0]]
+        ui.select(ui.SELECTED_ACCOUNT if kind == "account" else ui.SELECTED_CAMPAIGN, target)
+        st.session_state["_open_after_change"] = kind
+
+
+def report_bytes(fmt: str, include_examples: bool) -> bytes:
+    """The policy report, rendered only when its download button is clicked."""
+    from targeting.report import render_report
+
+    out = render_report(ctx.ws, fmt, include_examples=include_examples)
+    return out.encode("utf-8") if isinstance(out, str) else out
+
+
+ctx = page_context()
+scores = data.current_scores(ctx)
+st.title("Overview")
+st.caption(f"Run {ctx.run.run_id}, scores as of {ctx.run.as_of}"
+           + (f" (window of {ctx.run.window_days} days)" if ctx.run.window_days else "")
+           + ". Verdicts recorded since the run are applied.")
+if scores is None or scores.empty:
+    st.info("The run shown scored no accounts.")
+    st.stop()
+
+head = Sm.headline(scores)
+c = st.columns(5)
+c[0].metric("Requests", f"{head['n_requests']:,}")
+c[1].metric("Accounts", f"{head['n_accounts']:,}")
+c[2].metric("Flagged accounts", f"{head['n_flagged']:,}")
+c[3].metric("Campaigns", f"{head['n_campaigns']:,}", help="Linked groups with at least one flagged member.")
+c[4].metric("Flagged share of requests", f"{100 * head['flagged_request_share']:.1f}%")
+
+st.subheader("Flagged accounts by area and severity")
+counts = Sm.area_severity_counts(scores)
+if head["n_flagged"] == 0:
+    st.info("No account is flagged in this run.")
+else:
+    st.altair_chart(charts.severity_by_area(counts[counts["flagged_accounts"] > 0]), width="stretch")
+    st.dataframe(counts, width="stretch")
+
+st.subheader("Trend over the scored nights")
+hist = data.history(ctx.key)
+trend = Sm.nightly_trend(hist)
+nights = sorted(hist["as_of"].astype(str).unique()) if len(hist) else []
+if len(nights) < 2:
+    st.info("Only one night has been scored so far: the trend starts with the next nightly run.")
+else:
+    measure = st.segmented_control("Measure", ["flagged_accounts", "flagged_requests", "campaigns"],
+                                   default="flagged_accounts", key="trend_measure",
+                                   format_func=lambda m: m.replace("_", " ")) or "flagged_accounts"
+    areas = sorted(trend["area"].unique())
+    st.altair_chart(charts.nightly_trend(trend, areas, measure), width="stretch")
+
+st.subheader("What changed since the previous night")
+current_night = str(ctx.run.as_of)
+earlier = [n for n in nights if n < current_night]
+if not earlier:
+    st.info("No earlier scored night to compare with.")
+else:
+    previous = Sm.night(hist, earlier[-1])
+    changed = Sm.changes(scores, previous)
+    st.markdown(f"Compared with {earlier[-1]}: {Sm.biggest_change(scores, previous, changed)}")
+    if changed.empty:
+        st.caption("No account or campaign changed status.")
+    else:
+        st.session_state["_changes_shown"] = list(zip(changed["target_kind"], changed["target_id"]))
+        st.dataframe(changed, hide_index=True, key=CHANGES, selection_mode="single-row", on_select=_open_change,
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("risk_before", "risk_now")})
+        st.caption("Click a row to open the account or campaign.")
+        opened = st.session_state.pop("_open_after_change", None)
+        if opened == "account":
+            ui.open_page("accounts")
+        elif opened == "campaign":
+            ui.open_page("campaigns")
+
+st.subheader("Policy report")
+st.caption("The report of every scored night (`targeting report`), built when you click: example prompts "
+           "redacted (e-mail addresses, URLs, keys, long numbers) unless you ask for them.")
+unredacted = st.checkbox("Quote example prompts unredacted", key="report_examples")
+c1, c2, _ = st.columns([1, 1, 3])
+c1.download_button("Report (HTML)", data=lambda: report_bytes("html", unredacted), mime="text/html",
+                   file_name=f"report-{ctx.run.as_of}.html", on_click="ignore", key="dl_report_html",
+                   icon=":material/description:")
+c2.download_button("Report (Markdown, zip)", data=lambda: report_bytes("md", unredacted), mime="application/zip",
+                   file_name=f"report-{ctx.run.as_of}.zip", on_click="ignore", key="dl_report_md",
+                   icon=":material/folder_zip:")
+
+flagged = scores[scores["flagged"].astype(bool)]
+if len(flagged):
+    st.subheader("Highest-risk flagged accounts")
+    top = V.account_table(flagged.sort_values("risk_score", ascending=False).head(10))
+    st.dataframe(top[[c for c in ("account_id", "risk_score", "severity", "dominant_area", "campaign_id", "verdict",
+                                  "reasons") if c in top]], hide_index=True)

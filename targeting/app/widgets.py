@@ -1,0 +1,227 @@
+"""Streamlit pieces several pages share: prompt lists, the verdict form, login, navigation.
+
+Selections live in session-state keys that no widget owns (``SELECTED_*``), because
+Streamlit drops a widget's state when its page is not shown: an account picked on the map
+page must still be selected when the accounts page opens. Widgets are synced from those
+keys before they are drawn and write back through callbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+import streamlit as st
+
+from targeting.app import views as V
+from targeting.app.data import Context
+
+T = TypeVar("T")
+
+PAGES_DIR = Path(__file__).parent / "pages"
+PAGES: dict[str, tuple[str, str]] = {  # name -> (title, icon), in menu order
+    "overview": ("Overview", ":material/dashboard:"),
+    "map": ("Capability map", ":material/scatter_plot:"),
+    "accounts": ("Accounts", ":material/person_search:"),
+    "campaigns": ("Campaigns", ":material/hub:"),
+    "review": ("Review", ":material/fact_check:"),
+}
+SELECTED_ACCOUNT = "selected_account"
+SELECTED_CAMPAIGN = "selected_campaign"
+SELECTED_CLUSTER = "selected_cluster"
+ANALYST = "analyst_name"
+FULL_TEXT = "full_prompt_text"
+FLASH = "flash_message"
+
+
+def page_path(name: str) -> Path:
+    return PAGES_DIR / f"{name}.py"
+
+
+# --- selections ----------------------------------------------------------------------------------
+def selected(name: str) -> str | None:
+    value = st.session_state.get(name)
+    return str(value) if value else None
+
+
+def select(name: str, value: str | None) -> None:
+    st.session_state[name] = value
+
+
+def open_page(page: str, **selection: str | None) -> None:
+    """Select things (e.g. ``selected_account="acct-1"``) and go to a page."""
+    for key, value in selection.items():
+        select(key, value)
+    st.switch_page(page_path(page))
+
+
+def synced_selectbox(label: str, options: Sequence[str], state_key: str, widget_key: str,
+                     format_func: Callable[[Any], str] = str, placeholder: str = "Choose…") -> str | None:
+    """A selectbox that shows and sets the selection kept under ``state_key``."""
+    current = selected(state_key)
+    options = list(options)
+    if current and current not in options:
+        options = [current, *options]  # selected elsewhere (another page, a filter hiding it)
+    st.session_state[widget_key] = current if current in options else None
+
+    def changed() -> None:
+        select(state_key, st.session_state.get(widget_key))
+
+    return st.selectbox(label, options, key=widget_key, on_change=changed, format_func=format_func,
+                        placeholder=placeholder)
+
+
+def table_select_callback(table_key: str, shown_ids: Sequence[str], state_key: str) -> Callable[[], None]:
+    """An ``on_select`` callback storing the id of the picked row of a table under ``state_key``."""
+    ids = list(shown_ids)
+
+    def callback() -> None:
+        event = st.session_state.get(table_key)
+        rows = event.selection.rows if event is not None else []
+        picked = V.selected_row_id(rows, ids)
+        if picked:
+            select(state_key, picked)
+
+    return callback
+
+
+def guarded(load: Callable[[], T], what: str) -> T | None:
+    """Run a loader; a file missing from the workspace (a deleted map, a run committing at
+    this moment) becomes a message on the page instead of a traceback."""
+    import duckdb
+
+    try:
+        return load()
+    except (OSError, KeyError, duckdb.Error) as exc:
+        st.warning(f"{what} could not be read from the workspace ({type(exc).__name__}). "
+                   "If a run is committing right now, reload in a moment.")
+        return None
+
+
+# --- prompts ---------------------------------------------------------------------------------------------
+def full_text_toggle(where: Any = st) -> bool:
+    """The page's switch between shortened prompts (default) and whole prompts."""
+    return where.toggle("Show full prompt text", key=FULL_TEXT,
+                        help="Prompts are sensitive: they are shortened unless you ask for the whole text.")
+
+
+def prompts(texts: Sequence[str], full: bool) -> None:
+    """Prompt texts as plain text blocks (never rendered as Markdown or HTML)."""
+    if not texts:
+        st.caption("No example prompts.")
+        return
+    for text in texts:
+        st.code(str(text) if full else V.truncate(text), language=None, wrap_lines=True)
+
+
+def evidence_items(items: Sequence[Mapping[str, Any]], full: bool) -> None:
+    """Evidence entries (kind, summary, examples, detail) with their prompts."""
+    for item in items:
+        st.markdown(f"**{item['kind'].replace('_', ' ')}**: {escape_md(item['summary'])}")
+        examples = list(item.get("examples") or [])
+        detail = item.get("detail") or {}
+        shared = [detail[k] for k in ("text", "head", "tail", "top") if isinstance(detail.get(k), str) and detail[k]]
+        if examples or shared:
+            prompts(examples or shared, full)
+
+
+def escape_md(text: str) -> str:
+    """Escape Markdown so text from prompts cannot format or link in a summary line."""
+    out = str(text)
+    for ch in "\\`*_{}[]<>()#+-!|~$":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+# --- flash messages -------------------------------------------------------------------------------------
+def flash(message: str) -> None:
+    st.session_state[FLASH] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(FLASH, None)
+    if message:
+        st.success(message)
+
+
+# --- login and analysts ---------------------------------------------------------------------------------------
+def login_configured() -> bool:
+    """Login is on when the secrets hold an ``[auth]`` section (Streamlit's OIDC settings)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all: login is off
+        return False
+
+
+def _provider() -> str | None:
+    auth = st.secrets["auth"]
+    if "client_id" in auth:
+        return None  # one provider configured directly under [auth]
+    named = [name for name, value in auth.items() if isinstance(value, Mapping)]
+    return named[0] if named else None
+
+
+def login_gate() -> dict[str, Any] | None:
+    """When login is on, stop here until the user has logged in; return the user's claims."""
+    if not login_configured():
+        return None
+    if not st.user.is_logged_in:
+        st.title("Capability-extraction review")
+        st.write("This workspace holds sensitive prompts. Log in to continue.")
+        provider = _provider()
+        st.button("Log in", type="primary", on_click=st.login, args=(provider,) if provider else ())
+        st.stop()
+    user = st.user.to_dict()
+    with st.sidebar:
+        st.caption(f"Logged in as {V.analyst_name(user, None)}")
+        st.button("Log out", on_click=st.logout)
+    return user
+
+
+def user_claims() -> dict[str, Any] | None:
+    return st.user.to_dict() if login_configured() and st.user.is_logged_in else None
+
+
+# --- verdicts ------------------------------------------------------------------------------------------------------
+def verdict_form(ctx: Context, kind: str, target_id: str, risk: float | None, *, key: str) -> None:
+    """Record a verdict on an account or a campaign; the analyst is the logged-in user when
+    login is on, otherwise the name typed here (kept for the session)."""
+    from targeting.verdicts import VERDICTS
+
+    user = user_claims()
+    with st.form(key=f"{key}_form", clear_on_submit=False, border=True):
+        st.markdown(f"**Verdict on {kind} `{target_id}`**" + (f" (risk now {risk:.3f})" if risk is not None else ""))
+        st.radio("Verdict", VERDICTS, key=f"{key}_verdict", horizontal=True,
+                 format_func=lambda v: v.replace("_", " "))
+        st.text_area("Note", key=f"{key}_note", placeholder="Why: what you checked, what you found.", max_chars=4000)
+        if user is None:
+            st.session_state.setdefault(f"{key}_analyst", st.session_state.get(ANALYST, ""))
+            st.text_input("Analyst", key=f"{key}_analyst", placeholder="your name or e-mail")
+        else:
+            st.caption(f"Recorded as {V.analyst_name(user, None)}")
+        st.form_submit_button("Record verdict", type="primary", on_click=_save_verdict,
+                              args=(ctx, kind, target_id, risk, key))
+    errors = st.session_state.pop(f"{key}_error", None)
+    if errors:
+        st.error(errors)
+
+
+def _save_verdict(ctx: Context, kind: str, target_id: str, risk: float | None, key: str) -> None:
+    from targeting.verdicts import record_verdict
+
+    analyst = V.analyst_name(user_claims(), st.session_state.get(f"{key}_analyst"))
+    if analyst is None:
+        st.session_state[f"{key}_error"] = "Enter your name as the analyst before recording a verdict."
+        return
+    verdict = st.session_state.get(f"{key}_verdict")
+    try:
+        record_verdict(ctx.ws, target_kind=kind, target_id=target_id, verdict=verdict,
+                       note=st.session_state.get(f"{key}_note", ""), analyst=analyst,
+                       risk_score=risk, run_id=ctx.run.run_id if ctx.run else None)
+    except ValueError as exc:
+        st.session_state[f"{key}_error"] = str(exc)
+        return
+    st.session_state[ANALYST] = analyst
+    st.session_state[f"{key}_note"] = ""
+    flash(f"Recorded: {kind} {target_id} {verdict.replace('_', ' ')} by {analyst}.")

@@ -1,0 +1,135 @@
+"""Helpers of the nightly job (``pipeline.score``): which inputs are new, checkpointed
+embedding, the window's texts. Each is a function of its inputs; paths come from
+``targeting.workspace``.
+
+New partitions. The job is given the log folders (or files, globs) every night. A file is
+new when the workspace's registry (``inputs/files.json``) has no entry with the same path,
+size and modification time; new files are hashed (SHA-256) and recorded with the run that
+ingested them. A file whose path names a day (``date=2026-11-03/``, ``2026-11-03.jsonl``...)
+is taken only on nights on or after that day, so a backfill of a range takes each day's
+partition on its own night. Rows already stored (same ``request_id``) are skipped as in
+``targeting run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from targeting import schema as S
+from targeting import workspace as W
+from targeting.embed import Encoder, VectorStore, progress_bar
+
+log = logging.getLogger("targeting")
+
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def partition_day(path: Path) -> date | None:
+    """The day a log file's path names (the last YYYY-MM-DD in it), or None."""
+    found = _DAY.findall(str(path))
+    if not found:
+        return None
+    try:
+        return date(*(int(x) for x in found[-1]))
+    except ValueError:
+        return None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def new_input_files(
+    files: Sequence[Path], registry: dict[str, dict[str, Any]], as_of: date | None
+) -> tuple[list[Path], list[Path]]:
+    """(new files to ingest, files left for a later night) among ``files``."""
+    new, later = [], []
+    for path in files:
+        stat = path.stat()
+        known = registry.get(str(path.resolve()))
+        if known and known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
+            continue
+        day = partition_day(path)
+        if as_of is not None and day is not None and day > as_of:
+            later.append(path)
+        else:
+            new.append(path)
+    return new, later
+
+
+def registry_entries(files: Sequence[Path], run_id: str, rows: dict[str, int]) -> list[dict[str, Any]]:
+    out = []
+    for path in files:
+        stat = path.stat()
+        out.append({
+            "path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "sha256": file_sha256(path), "rows": rows.get(str(path), 0), "run_id": run_id,
+        })
+    return out
+
+
+def load_vectors(ws: W.Workspace, model_key: str, hashes: set[str], store: VectorStore | None = None) -> VectorStore:
+    """``store`` (or a new one) with the cached vectors of ``hashes`` it lacks."""
+    store = store if store is not None else VectorStore()
+    missing = {h for h in hashes if h not in store}
+    if missing:
+        got, vectors = W.read_embeddings(ws, model_key, only=missing)
+        if len(got):
+            store.add(list(got), vectors)
+    return store
+
+
+def embed_checkpointed(
+    ws: W.Workspace, run_id: str, encoder: Encoder, store: VectorStore, hashes: Sequence[str],
+    texts: Sequence[str], every: int, progress: bool = True,
+) -> int:
+    """Embed the distinct texts whose hash ``store`` lacks, saving a checkpoint file to the
+    embedding cache every ``every`` prompts (a killed run keeps them). Returns how many."""
+    todo: dict[str, str] = {}
+    for h, t in zip(hashes, texts):
+        if h not in store and h not in todo:
+            todo[h] = t
+    order = list(todo)
+    if not order:
+        return 0
+    # length-sorted across the whole night, so every chunk's batches waste no padding
+    order.sort(key=lambda h: len(todo[h]))
+    bar = progress_bar(len(order), "embedding", enabled=progress)
+    folder = ws.embeddings_dir(encoder.model_key)
+    for n, start in enumerate(range(0, len(order), every)):
+        chunk = order[start : start + every]
+        vectors = encoder.encode([todo[h] for h in chunk])
+        W.write_cache_parquet(folder / f"part-{run_id}-{n:05d}.parquet", W.embeddings_table(np.array(chunk), vectors))
+        store.add(chunk, vectors)
+        bar(len(chunk))
+    bar.close()
+    return len(order)
+
+
+def window_texts(ws: W.Workspace, start: str, end: str, hashes: set[str], fresh: dict[str, str]) -> dict[str, str]:
+    """Prompt text of each hash in ``hashes``: from ``fresh`` (the night's prompts, hash ->
+    text) or the window's stored partitions."""
+    texts = {h: fresh[h] for h in hashes if h in fresh}
+    missing = hashes - texts.keys()
+    if missing:
+        files = W.partition_files(ws, "requests", start, end)
+        if files:
+            listed = ", ".join(f"'{f}'" for f in files)
+            stored = W.query(
+                f"SELECT prompt_hash, any_value(prompt) AS prompt FROM read_parquet([{listed}], "
+                "hive_partitioning=false) GROUP BY prompt_hash"
+            ).to_pandas()
+            stored = stored[stored[S.PROMPT_HASH].isin(missing)]
+            texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
+    return texts

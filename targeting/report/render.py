@@ -1,0 +1,156 @@
+"""Format a ``ReportData`` as self-contained HTML or as Markdown with chart files.
+
+HTML embeds its charts as ``data:`` URIs and its style inline, so the file opens offline
+and loads nothing from the network (no scripts, fonts or images from elsewhere). Markdown
+refers to its charts as PNG files in a folder beside it (``<name>_files/``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from targeting.report import charts as C
+from targeting.report.data import MAX_LONE_ACCOUNTS, ReportData, markdown_safe
+
+TEMPLATES = Path(__file__).parent / "templates"
+FORMATS = ("html", "md")
+Format = Literal["html", "md"]
+
+EVAL_ROWS = (
+    ("accounts", "labelled accounts scored"),
+    ("attackers", "attacker accounts among them"),
+    ("auroc", "account-level AUROC"),
+    ("auprc", "account-level AUPRC"),
+    ("recall_at_1pct_fpr", "recall at 1% false-positive rate"),
+    ("flag_recall", "recall of the flag"),
+    ("flag_fpr", "false-positive rate of the flag"),
+    ("dominant_area_accuracy", "area accuracy on attackers"),
+    ("campaign_ari", "campaign grouping (adjusted Rand index)"),
+)
+CHANGE_ROWS = (
+    ("newly_flagged", "accounts newly flagged"),
+    ("no_longer_flagged", "accounts no longer flagged"),
+    ("new_campaign", "new campaigns"),
+    ("ended_campaign", "campaigns no longer seen"),
+    ("score_rise", "large score rises (+0.15 or more)"),
+)
+
+
+@dataclass(frozen=True)
+class Charts:
+    """PNG bytes of each chart: the overview trend, severities, one per targeted area."""
+
+    trend: bytes | None
+    severity: bytes | None
+    areas: dict[str, bytes]
+
+    def files(self) -> dict[str, bytes]:
+        out = {"trend.png": self.trend, "severity.png": self.severity}
+        out.update({f"area-{a}.png": png for a, png in self.areas.items()})
+        return {name: png for name, png in out.items() if png is not None}
+
+
+def make_charts(r: ReportData) -> Charts:
+    areas = [a.area for a in r.areas]  # every area flagged on some night of the period
+    return Charts(
+        trend=C.trend_chart(r.trend, areas) if areas else None,
+        severity=C.severity_chart(r.area_table) if r.headline.get("n_flagged") else None,
+        areas={a.area: C.area_trend_chart(a.trend, a.area, i) for i, a in enumerate(r.areas)},
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def _day(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _codeblock(text: str) -> str:
+    """A fenced Markdown code block whose fence is longer than any backtick run in ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _environment(html: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=html,  # always for HTML: prompts are untrusted text (template names end in .j2)
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(fmt=_fmt, day=_day, md=markdown_safe, codeblock=_codeblock)
+    return env
+
+
+def _data_uri(png: bytes | None) -> str | None:
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def render_html(r: ReportData, charts: Charts | None = None) -> str:
+    """The report as one self-contained HTML page."""
+    charts = charts or make_charts(r)
+    uris = {"trend": _data_uri(charts.trend), "severity": _data_uri(charts.severity),
+            "areas": {a: _data_uri(png) for a, png in charts.areas.items()}}
+    uris["areas"].update({a.area: None for a in r.areas if a.area not in uris["areas"]})
+    template = _environment(html=True).get_template("report.html.j2")
+    return template.render(r=r, h=r.headline, charts=uris, eval_rows=EVAL_ROWS, change_rows=CHANGE_ROWS,
+                           max_lone=MAX_LONE_ACCOUNTS)
+
+
+def render_markdown(r: ReportData, assets: str, charts: Charts | None = None) -> tuple[str, dict[str, bytes]]:
+    """The report as Markdown whose charts are ``assets/NAME.png``, and those files' bytes."""
+    charts = charts or make_charts(r)
+    files = charts.files()
+    link = {name: f"{assets}/{name}" for name in files}
+    refs = {"trend": link.get("trend.png"), "severity": link.get("severity.png"),
+            "areas": {a.area: link.get(f"area-{a.area}.png") for a in r.areas}}
+    template = _environment(html=False).get_template("report.md.j2")
+    text = template.render(r=r, h=r.headline, charts=refs, eval_rows=EVAL_ROWS, change_rows=CHANGE_ROWS,
+                           max_lone=MAX_LONE_ACCOUNTS)
+    return text, files
+
+
+def assets_dir_name(out: Path) -> str:
+    """The folder beside a Markdown report that holds its charts."""
+    return f"{out.stem}_files"
+
+
+def markdown_zip(r: ReportData, name: str = "report") -> bytes:
+    """``name.md`` and its chart folder in one zip archive (what a download button offers)."""
+    text, files = render_markdown(r, f"{name}_files")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{name}.md", text)
+        for fname, png in sorted(files.items()):
+            zf.writestr(f"{name}_files/{fname}", png)
+    return buf.getvalue()
+
+
+def format_for(out: Path) -> Format:
+    """The report format a file name asks for (.html/.htm or .md/.markdown)."""
+    suffix = out.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return "html"
+    if suffix in (".md", ".markdown"):
+        return "md"
+    raise ValueError(f"{out}: use a .html or .md file name")

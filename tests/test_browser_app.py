@@ -1,0 +1,213 @@
+"""The real app in headless Chromium: `targeting app` serves it, Playwright clicks through.
+
+Opens every page, selects an account, records a verdict in the form and checks the
+workspace stored it. Uses Debian's /usr/bin/chromium (``.ci/run`` installs it), never a
+downloaded browser. Screenshots of the main pages are taken on the way; set
+``APP_SCREENSHOTS_DIR`` (e.g. ``docs/screenshots``) to keep them (the README's come from
+``APP_SCREENSHOTS_DIR=docs/screenshots .venv/bin/pytest tests/test_browser_app.py``).
+``APP_TEST_WORKSPACE=DIR`` runs the same test on a copy of another workspace (the README's
+screenshots show a 1,000-account workspace embedded with the real model).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app_workspace import shared
+from targeting import workspace as W
+from targeting.verdicts import read_verdicts
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT_S = 60
+STEP_TIMEOUT_MS = 30_000
+VIEWPORT = {"width": 1400, "height": 900}
+SETTLE_MS = 1500
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"`targeting app` exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"the app did not answer on {url} within {START_TIMEOUT_S}s")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A copy of the test workspace served by the real `targeting app` command on a free port."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    pytest.importorskip("playwright")
+    source = Path(os.environ["APP_TEST_WORKSPACE"]) if os.environ.get("APP_TEST_WORKSPACE") else shared(tmp_path_factory)
+    root = tmp_path_factory.mktemp("browser") / "workspace"
+    shutil.copytree(source, root)
+    port = _free_port()
+    env = dict(os.environ, STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
+               STREAMLIT_SERVER_RUN_ON_SAVE="false")
+    log = open(root.parent / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "targeting.cli", "app", "--workspace", str(root), "--port", str(port)],
+                            cwd=root.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield root, url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _shoot(page, name: str, tmp_path: Path) -> None:
+    """A screenshot into the test's folder, and into APP_SCREENSHOTS_DIR when set (small PNGs)."""
+    path = tmp_path / f"app-{name}.png"
+    page.wait_for_timeout(SETTLE_MS)  # charts and tables paint after the rerun has finished
+    page.screenshot(path=str(path))
+    keep = os.environ.get("APP_SCREENSHOTS_DIR")
+    if keep:
+        from PIL import Image
+
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as image:  # a 128-colour palette keeps UI screenshots small
+            image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(
+                Path(keep) / path.name, optimize=True)
+
+
+def _go(page, link: str, title: str) -> None:
+    """Open a page from the sidebar (same browser session, so selections carry over)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
+    page.get_by_role("heading", name=title).first.wait_for()
+    _settled(page)
+
+
+def _to_top(locator) -> None:
+    """Scroll so the element is at the top of the view (for the screenshots)."""
+    locator.evaluate("e => e.scrollIntoView({block: 'start'})")
+    locator.page.wait_for_timeout(400)
+
+
+def _settled(page) -> None:
+    """Wait until Streamlit has finished the rerun: no 'Running' status and no spinner, twice
+    in a row (the status widget only appears a moment after a rerun starts)."""
+    busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSpinner"]')
+    quiet = 0
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    while quiet < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(400)
+        running = any(busy.nth(i).is_visible() for i in range(busy.count()))
+        quiet = 0 if running else quiet + 1
+    assert quiet >= 2, "the app was still running after the step timeout"
+
+
+def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    root, url = served
+    ws = W.open_workspace(root)
+    scores = W.read_latest_scores(ws).to_pandas()
+    top = scores[scores["flagged"]].sort_values("risk_score", ascending=False).iloc[0]
+    account = str(top["account_id"])
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+
+            page.goto(url)  # the Overview is the default page
+            page.get_by_role("heading", name="Overview").first.wait_for()
+            _settled(page)
+            expect(page.get_by_text("Flagged accounts").first).to_be_visible()
+            expect(page.get_by_text(str(top["run_id"])).first).to_be_visible()  # says which run
+            _shoot(page, "overview", tmp_path)
+
+            _go(page, "Capability map", "Capability map")
+            expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
+            _shoot(page, "map", tmp_path)
+
+            # Accounts: pick the top account in the selectbox; the detail view follows
+            _go(page, "Accounts", "Accounts")
+            picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Account").last
+            picker.click()
+            page.keyboard.type(account)
+            page.get_by_role("option", name=account).first.click()
+            _settled(page)
+            expect(page.get_by_text("Reasons", exact=True)).to_be_visible()
+            risk = page.locator('[data-testid="stMetricValue"]').filter(has_text=f"{top['risk_score']:.3f}")
+            expect(risk.first).to_be_visible()
+            _to_top(page.get_by_role("heading", name="Account detail"))
+            _shoot(page, "accounts", tmp_path)
+            page.get_by_role("tab", name="On the map").click()
+            overlay = page.get_by_role("tabpanel", name="On the map").locator('[data-testid="stVegaLiteChart"]')
+            expect(overlay.last).to_be_visible()
+            _to_top(page.get_by_role("tablist").first)
+            _shoot(page, "account-map", tmp_path)
+
+            # its campaign, opened from the account (the selection travels with the session)
+            campaign = str(top["campaign_id"] or "")
+            if campaign:
+                page.get_by_role("tab", name="Campaign").click()
+                page.get_by_role("button", name="Open this campaign").click()
+                page.get_by_role("heading", name="Campaigns").first.wait_for()
+                _settled(page)
+                expect(page.get_by_text("Union coverage")).to_be_visible()
+                _to_top(page.get_by_role("heading", name="Campaign detail"))
+                _shoot(page, "campaigns", tmp_path)
+            else:
+                _go(page, "Campaigns", "Campaigns")
+
+            # back to the account: record a verdict in its Verdict tab
+            _go(page, "Accounts", "Accounts")
+            page.get_by_role("tab", name="Verdict").click()
+            form = page.locator('[data-testid="stForm"]').first
+            form.get_by_text("confirmed", exact=True).click()
+            form.get_by_label("Note").fill("same wrapper as the relay campaign; confirmed by hand")
+            form.get_by_label("Analyst").fill("playwright")
+            form.get_by_role("button", name="Record verdict").click()
+            expect(page.get_by_text(f"Recorded: account {account} confirmed by playwright.")).to_be_visible()
+            _settled(page)
+
+            _go(page, "Review", "Review")
+            expect(page.get_by_text("Standing verdicts")).to_be_visible()
+            expect(page.get_by_text("1 verdict recorded", exact=False)).to_be_visible()
+            _to_top(page.get_by_role("heading", name="Review queue"))
+            _shoot(page, "review", tmp_path)
+        finally:
+            browser.close()
+
+    trail = read_verdicts(ws)
+    assert len(trail) == 1
+    row = trail.iloc[0]
+    assert (row["target_kind"], row["target_id"], row["verdict"], row["analyst"]) == \
+        ("account", account, "confirmed", "playwright")
+    assert "relay campaign" in row["note"] and pd.notna(row["at"])
+    prompts = W.read_requests(ws, ["prompt"], where=f"account_id = '{account}'").to_pandas()["prompt"]
+    server_log = (root.parent / "app.log").read_text()
+    assert not any(p[:40] in server_log for p in prompts if len(p) >= 40)  # no prompt text in the logs

@@ -1,0 +1,108 @@
+"""Infrastructure evidence: rare shared addresses and creation batches link accounts; a
+single shared trait or a busy gateway does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from targeting.campaigns import link_accounts
+from targeting.linking import (
+    address_keys,
+    creation_batches,
+    infrastructure,
+    rare_cap,
+    shared_counts,
+)
+
+
+def test_address_keys_v4_v6_and_garbage():
+    assert address_keys("73.12.4.9") == ("73.12.4.9", "73.12.4.0/24")
+    addr, rng = address_keys("2a02:1:2:3:4:5::9")
+    assert addr == "2a02:1:2:3::/64" and rng == "2a02:1:2::/48"
+    assert address_keys("not an ip") is None
+    assert address_keys("") is None
+
+
+def test_rare_cap_has_a_floor():
+    assert rare_cap(10) == 50
+    assert rare_cap(10_000) == 500
+
+
+def test_shared_counts_ignores_keys_of_one_account_and_boilerplate():
+    acc = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    keys = np.array(["a", "b", "a", "b", "a", "z", "y", "x"], dtype=object)
+    got = shared_counts(acc, keys, 4, cap=3).toarray()
+    assert got[0, 1] == 2 and got[1, 0] == 2  # a and b
+    assert got[0, 2] == 1
+    assert got[3].sum() == 0  # y, x are its own
+    assert np.all(np.diag(got) == 0)
+    # 'a' used by 3 accounts is boilerplate when the cap is 2
+    assert shared_counts(acc, keys, 4, cap=2).toarray()[0, 2] == 0
+
+
+def test_creation_batches_pairs_within_window_and_skips_busy_hours():
+    t = np.array([0.0, 600.0, 1200.0, 10 * 3600.0, np.nan])
+    got = creation_batches(t, cap=10, window=3600).toarray()
+    assert got[0, 1] == got[0, 2] == got[1, 2] == 1
+    assert got[0, 3] == 0 and got[4].sum() == 0
+    # the same three creations in an hour that saw more than the cap: no batch
+    assert creation_batches(t, cap=2, window=3600).toarray()[0, 1] == 0
+
+
+def _requests(rows: list[tuple[str, str]]):
+    accounts = np.array([a for a, _ in rows])
+    ips = np.array([ip for _, ip in rows], dtype=object)
+    return np.unique(accounts), accounts, ips
+
+
+def test_two_shared_rare_addresses_link_one_does_not():
+    rows = [("a", "5.1.1.1"), ("a", "31.2.2.2"), ("b", "5.1.1.1"), ("b", "31.2.2.2"),
+            ("c", "5.1.1.1"), ("c", "90.9.9.9")]
+    accounts, acc, ips = _requests(rows)
+    infra = infrastructure(accounts, acc, ips, None)
+    links = infra.links.toarray()
+    assert links[0, 1] == 1  # a-b: two addresses
+    assert links[0, 2] == 0 and links[1, 2] == 0  # c shares one address (and its /24) only
+    assert infra.evidence.toarray()[0, 2] == pytest.approx(1.5)
+
+
+def test_a_creation_batch_completes_weak_evidence_but_never_links_alone():
+    rows = [("a", "5.1.1.1"), ("b", "5.1.1.1"), ("c", "90.9.9.9"), ("d", "91.8.8.8")]
+    accounts, acc, ips = _requests(rows)
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    created = pd.Series([t0, t0 + pd.Timedelta(minutes=5), t0 + pd.Timedelta(minutes=6),
+                         t0 + pd.Timedelta(minutes=7)], index=accounts)
+    infra = infrastructure(accounts, acc, ips, created)
+    links = infra.links.toarray()
+    assert links[0, 1] == 1  # one shared address + same batch
+    assert links[2, 3] == 0 and links[0, 2] == 0  # same batch, nothing else shared
+    assert infra.batch_size.loc["a"] == 4
+
+
+def test_a_gateway_shared_by_many_accounts_is_no_evidence():
+    n = 120  # more than the cap's floor of 50
+    rows = [(f"u{i:03d}", "100.64.0.1") for i in range(n)] + [(f"u{i:03d}", "100.64.9.1") for i in range(n)]
+    accounts, acc, ips = _requests(rows)
+    infra = infrastructure(accounts, acc, ips, None)
+    assert infra.links.nnz == 0 and infra.evidence.nnz == 0
+
+
+def test_infrastructure_links_join_the_campaign_graph():
+    # four accounts with unrelated prompts that rotate through one small proxy pool
+    pool = [f"5.{i}.{i}.{i}" for i in range(1, 7)]
+    rows = []
+    for k, a in enumerate("wxyz"):
+        rows += [(a, pool[(k + j) % len(pool)]) for j in range(4)]
+    accounts, acc, ips = _requests(rows)
+    infra = infrastructure(accounts, acc, ips, None)
+    assert infra.links.nnz > 0
+    keys = np.zeros((len(rows), 34), dtype=np.uint64)  # no shared text at all
+    keys[:, 32] = np.arange(1, len(rows) + 1)
+    weights = np.ones(34)
+    plain = link_accounts(acc, np.arange(len(rows)), keys, weights)
+    assert (plain.campaign == "").all()
+    joined = link_accounts(acc, np.arange(len(rows)), keys, weights, infra)
+    assert joined.campaign.nunique() == 1 and (joined.campaign != "").all()
+    assert (joined.partners == 0).all() and (joined.infra_partners > 0).all()
