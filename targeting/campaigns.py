@@ -64,7 +64,8 @@ class ContextKeys:
     keys: np.ndarray  # (C, K) uint64 from ``signals.templates.system_keys``; 0 = none
 
 
-CONTEXT_SUPPORT = 0.15  # template similarity from which a shared context can complete a link
+CONTEXT_SUPPORT = 0.15  # template similarity from which shared contexts can complete a link
+MIN_SHARED_CONTEXTS = 2  # distinct rare system-prompt skeletons two accounts must share
 
 
 def _prompt_tf(acc_idx, n_accounts, row_of_request, keys, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,17 +140,23 @@ def content_similarity(
 ) -> sparse.csr_matrix:
     """Template similarity of account pairs (>= ``LINK_SIM``), completed by shared contexts.
 
-    A shared system prompt never links two accounts on its own: a framework's
-    default prompt is shared by strangers and chained 228 unrelated
-    accounts of 600 into one "campaign" when it did. It raises a template similarity s of
-    at least ``CONTEXT_SUPPORT`` to s + (1 - s) c, c being the cosine of the two accounts'
-    context profiles: half-paraphrased tasks sent with one campaign's system prompt."""
+    A shared system prompt never links two accounts on its own: a framework's default
+    prompt is shared by strangers and chained 228 unrelated accounts of 600 into one
+    "campaign" when it did. Nor does one fixed prompt complete a link: that is what the
+    accounts of one agent product share (measured: it grouped 16 product accounts and
+    raised them above a paraphrasing campaign). Operations send their system prompt *in
+    variations* (the threat model's "expert" prompt), so two accounts sharing at least
+    ``MIN_SHARED_CONTEXTS`` rare system-prompt skeletons have their template similarity s,
+    when at least ``CONTEXT_SUPPORT``, raised to s + (1 - s) c, c being the cosine of
+    their context profiles."""
     profiles, norms = account_profiles(acc_idx, n, row_of_request, keys, weights)
     if context is None:
         return _similar(profiles, norms, n)
     text = _similar(profiles, norms, n, floor=CONTEXT_SUPPORT)
     cprof, cnorms = context_profiles(acc_idx, n, context)
-    shared = _similar(cprof, cnorms, n, floor=0.0).multiply(text > 0).tocsr()
+    present = (cprof > 0).astype(float)
+    variants = (present @ present.T) >= MIN_SHARED_CONTEXTS  # pairs sharing several rare system prompts
+    shared = _similar(cprof, cnorms, n, floor=0.0).multiply(text > 0).multiply(variants).tocsr()
     combined = (text + shared - text.multiply(shared)).tocsr()
     combined.data[combined.data < LINK_SIM] = 0
     combined.eliminate_zeros()

@@ -18,7 +18,7 @@ import pandas as pd
 
 from targeting import workspace as W
 from targeting.queries import current_model_key, requests_of
-from targeting.signals.elicitation import THRESHOLD, load_cot_exemplars, train_cot_detector
+from targeting.signals.elicitation import THRESHOLD, CotDetector, load_cot_exemplars, train_cot_detector
 
 MIN_AFFIX_CHARS = 24  # a shared start or end shorter than this is not shown as a wrapper
 EXAMPLES = 3
@@ -55,7 +55,9 @@ def shared_affixes(prompts: list[str]) -> tuple[str, str]:
             best_tail.strip() if len(best_tail.strip()) >= MIN_AFFIX_CHARS else "")
 
 
-def account_evidence(ws: W.Workspace, account_id: str, examples: int = EXAMPLES) -> list[Evidence]:
+def account_evidence(
+    ws: W.Workspace, account_id: str, examples: int = EXAMPLES, detector: CotDetector | None = None
+) -> list[Evidence]:
     scores = W.read_latest_scores(ws)
     if scores is None:
         raise ValueError(f"workspace {ws.root} has no scores")
@@ -96,7 +98,7 @@ def account_evidence(ws: W.Workspace, account_id: str, examples: int = EXAMPLES)
             {"campaign_id": campaign, "members": members},
         ))
     if row["cot_share"] > 0:
-        detector = train_cot_detector(*load_cot_exemplars())
+        detector = detector or train_cot_detector(*load_cot_exemplars())  # callers may cache one
         p = detector.probability(distinct)
         cot = [t for t, s in sorted(zip(distinct, p), key=lambda x: -x[1]) if s >= THRESHOLD]
         out.append(Evidence("elicitation", f"{100 * row['cot_share']:.0f}% of prompts elicit reasoning or grading",

@@ -860,7 +860,7 @@ def fit(
                         shutil.copy2(f, tx.path(dst / f.name))
             tx.commit(_manifest(result, settings, encoder, [], "fit", days=days, previous_map_id=old.map_id,
                                 matched_from=cmap.meta.get("matched_from"), clusters_kept=result.clusters_kept,
-                                versions=_light_versions()))
+                                versions=_light_versions(), peak_mib=result.peak_mib))
     return result
 
 

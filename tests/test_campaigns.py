@@ -160,13 +160,15 @@ def _weak_pair(shared_prompts: int):
     return account, np.r_[rows_a, rows_b], keys, np.ones(1)
 
 
-def test_a_shared_system_prompt_completes_a_weak_template_link_but_never_links_alone():
+def test_shared_system_prompt_variants_complete_a_weak_template_link_but_never_link_alone():
     account, rows, keys, weights = _weak_pair(2)
     _, acc_idx = np.unique(account, return_inverse=True)
     text_only = C.content_similarity(acc_idx, 2, rows, keys, weights)
     assert text_only.nnz == 0  # template similarity ~0.25 < LINK_SIM
-    same_system = C.ContextKeys(of_request=np.zeros(10, dtype=np.int64), keys=np.array([[7]], dtype=np.uint64))
-    assert C.content_similarity(acc_idx, 2, rows, keys, weights, same_system)[0, 1] >= C.LINK_SIM
+    one_fixed = C.ContextKeys(of_request=np.zeros(10, dtype=np.int64), keys=np.array([[7]], dtype=np.uint64))
+    assert C.content_similarity(acc_idx, 2, rows, keys, weights, one_fixed).nnz == 0  # an agent product
+    variants = C.ContextKeys(of_request=np.arange(10) % 3, keys=np.array([[7], [8], [9]], dtype=np.uint64))
+    assert C.content_similarity(acc_idx, 2, rows, keys, weights, variants)[0, 1] >= C.LINK_SIM
     account, rows, keys, weights = _weak_pair(0)  # nothing in common but the system prompt
     _, acc_idx = np.unique(account, return_inverse=True)
-    assert C.content_similarity(acc_idx, 2, rows, keys, weights, same_system).nnz == 0
+    assert C.content_similarity(acc_idx, 2, rows, keys, weights, variants).nnz == 0

@@ -108,3 +108,13 @@ def test_a_larger_budget_never_raises_the_threshold(budget):
     rng = np.random.default_rng(5)
     risk = rng.beta(2, 6, 2000)
     assert calibrate_threshold(risk, budget) >= calibrate_threshold(risk, min(budget * 2, 0.5))
+
+
+def test_the_budget_is_spent_when_the_benign_tail_is_short():
+    rng = np.random.default_rng(4)
+    benign = rng.uniform(0.0, 0.3, 990)  # ends abruptly: an exponential tail overshoots it
+    attackers = np.full(10, 0.31)
+    risk = np.r_[benign, attackers]
+    threshold = calibrate_threshold(risk, 0.01)
+    assert (attackers >= threshold).all()
+    assert (benign >= threshold).mean() <= 0.01

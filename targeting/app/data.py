@@ -333,7 +333,15 @@ def account_evidence(key: RunKey, account_id: str) -> list[dict[str, Any]]:
     """Each reason of an account's score with its example prompts (whole; pages truncate)."""
     from targeting.evidence import account_evidence as evidence
 
-    return [dataclasses.asdict(e) for e in evidence(_ws(key), account_id)]
+    return [dataclasses.asdict(e) for e in evidence(_ws(key), account_id, detector=cot_detector())]
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def cot_detector():
+    """The elicitation classifier behind the evidence prompts (trained once per process, ~2 s)."""
+    from targeting.signals.elicitation import load_cot_exemplars, train_cot_detector
+
+    return train_cot_detector(*load_cot_exemplars())
 
 
 @st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)
