@@ -85,7 +85,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="keep workspace + landing in this folder")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--generate-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate_into:  # the child that writes the landing folder
+        write_partition(generate(args.bootstrap, args.seed + 1, NIGHT - timedelta(days=1)), args.generate_into,
+                        NIGHT - timedelta(days=1))
+        night = generate(args.requests, args.seed, NIGHT)
+        write_partition(night, args.generate_into, NIGHT)
+        print(len(night), night["prompt"].nunique(), night["account_id"].nunique())
+        return
     if args.model != "default" and not (Path(args.model) / "modules.json").exists():
         parser.error(f"{args.model} is not a model folder: run `targeting distill --out {args.model}` first")
 
@@ -96,12 +104,11 @@ def main() -> None:
     cores = os.cpu_count() or 1
     try:
         t0 = time.perf_counter()
-        write_partition(generate(args.bootstrap, args.seed + 1, NIGHT - timedelta(days=1)), landing,
-                        NIGHT - timedelta(days=1))
-        night = generate(args.requests, args.seed, NIGHT)
-        n, distinct, accounts = len(night), int(night["prompt"].nunique()), int(night["account_id"].nunique())
-        write_partition(night, landing, NIGHT)
-        del night
+        # generated in a child process: a child's peak memory counts its parent's at fork time
+        gen = subprocess.run([sys.executable, __file__, "--generate-into", str(landing), "--requests",
+                              str(args.requests), "--bootstrap", str(args.bootstrap), "--seed", str(args.seed)],
+                             stdout=subprocess.PIPE, text=True, check=True)
+        n, distinct, accounts = (int(x) for x in gen.stdout.split())
         gen_s = time.perf_counter() - t0
         print(f"generated {n:,} requests ({distinct:,} distinct prompts, {accounts:,} accounts) for {NIGHT} "
               f"+ {args.bootstrap:,} for the night before, in {gen_s:.0f}s; {cores} cores; model {args.model}")
@@ -121,15 +128,17 @@ def main() -> None:
         embedded = manifest["night"]["prompts_embedded"]
         print(f"\nnight {NIGHT}: {n:,} requests, {embedded:,} prompts embedded, "
               f"{manifest['counts']['accounts']:,} accounts scored (7-day window)")
-        print(f"  {'stage':<11} {'seconds':>8}  throughput")
+        peaks = manifest.get("peak_mib", {})
+        print(f"  {'stage':<11} {'seconds':>8}  {'peak MiB':>8}  throughput")
         order = ["ingest", "load model", "embed", "fit map", "assign", "drift", "score", "index"]
         for stage, secs in sorted(timings.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
             rate = n / secs if secs > 0 else float("inf")
             extra = f"; {embedded / secs:,.0f} prompts/s ({embedded / secs / cores:,.0f} per core)" if (
                 stage == "embed" and secs > 0) else ""
-            print(f"  {stage:<11} {secs:8.1f}  {rate:,.0f} requests/s ({rate / cores:,.0f} per core){extra}")
-        print(f"  {'total':<11} {wall:8.1f}  {n / wall:,.0f} requests/s ({n / wall / cores:,.0f} per core); "
-              f"peak memory {peak_mib:,.0f} MiB")
+            print(f"  {stage:<11} {secs:8.1f}  {peaks.get(stage, 0):8,}  "
+                  f"{rate:,.0f} requests/s ({rate / cores:,.0f} per core){extra}")
+        print(f"  {'total':<11} {wall:8.1f}  {peak_mib:8,.0f}  {n / wall:,.0f} requests/s "
+              f"({n / wall / cores:,.0f} per core)")
         print(f"  drift: {manifest['night']['drift']}")
         figures = {"requests": n, "distinct_prompts": distinct, "accounts": accounts, "model": args.model,
                    "cores": cores, "bootstrap_s": boot_wall, "wall_s": wall, "peak_mib": peak_mib,

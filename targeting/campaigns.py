@@ -34,6 +34,7 @@ from targeting.signals.base import SignalContext
 from targeting.signals.coverage import coverage, reference_frequencies
 from targeting.signals.elicitation import cot_share
 from targeting.signals.novelty import novelty
+from targeting.signals.spread import spread, spread_reference
 from targeting.signals.timing import timing
 
 LINK_SIM = 0.3  # cosine similarity of template profiles that links two accounts
@@ -216,13 +217,17 @@ def campaign_frame(frame: pd.DataFrame, campaign: pd.Series, account_column: str
     return out
 
 
-def campaign_signals(frame: pd.DataFrame, ctx: SignalContext, links: Links, prompt_cot: np.ndarray) -> pd.DataFrame:
+def campaign_signals(
+    frame: pd.DataFrame, ctx: SignalContext, links: Links, prompt_cot: np.ndarray, dominant: pd.Series
+) -> pd.DataFrame:
     """Per member account: its campaign's signals, computed by the per-account signal
-    functions on the campaign's pooled requests (the actor is the unit)."""
+    functions on the campaign's pooled requests (the actor is the unit). ``dominant`` is each
+    account's dominant area (the reference population of regularity)."""
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
                "campaign_covered_clusters", "campaign_expected_clusters", "campaign_exact_repeat_share",
-               "campaign_cot_share", "campaign_hour_coverage", "campaign_content_share"]
+               "campaign_cot_share", "campaign_hour_coverage", "campaign_content_share", "campaign_regularity",
+               "campaign_distinct_in_area"]
     members = links.campaign[links.campaign != ""]
     out = pd.DataFrame(index=links.campaign.index, columns=columns, dtype=float)
     out[["campaign_size", "campaign_requests"]] = 0.0
@@ -232,6 +237,7 @@ def campaign_signals(frame: pd.DataFrame, ctx: SignalContext, links: Links, prom
     areas = area_shares(cframe, ctx)
     ref = reference_frequencies(frame, ctx.n_clusters, len(ctx.areas))
     cov = coverage(cframe, ctx, areas["dominant_area"], reference=ref)
+    spr = spread(cframe, ctx, areas["dominant_area"], reference=spread_reference(frame, ctx, dominant))
     per = pd.DataFrame(
         {
             "campaign_size": members.value_counts(),
@@ -243,11 +249,13 @@ def campaign_signals(frame: pd.DataFrame, ctx: SignalContext, links: Links, prom
             "campaign_exact_repeat_share": novelty(cframe, ctx)["exact_repeat_share"],
             "campaign_cot_share": cot_share(cframe, ctx, prompt_cot)["cot_share"],
             "campaign_hour_coverage": timing(cframe, ctx)["hour_coverage"],
+            "campaign_regularity": spr["regularity"],
+            "campaign_distinct_in_area": spr["distinct_in_area"],
             # members linked by shared text (the rest only by infrastructure)
             "campaign_content_share": (links.partners[members.index] > 0).groupby(members).mean(),
         }
     )
     joined = per.reindex(links.campaign.to_numpy())
     joined.index = links.campaign.index
-    out.loc[members.index] = joined.loc[members.index].to_numpy(dtype=float)
+    out.loc[members.index] = joined.loc[members.index, columns].to_numpy(dtype=float)
     return out

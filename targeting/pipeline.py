@@ -310,15 +310,19 @@ def assign_requests(
     """area, cluster_id and distance for each request: the one assignment path."""
     if requests.empty:
         return pd.DataFrame(columns=S.ASSIGNMENT_SCHEMA.names)
-    distinct, inverse = np.unique(requests[S.PROMPT_HASH].to_numpy().astype(str), return_inverse=True)
-    vectors = _matrix(store, distinct, dim)
+    # factorize (a hash table over the strings) rather than np.unique on a fixed-width copy:
+    # a night of a million 64-character hashes would otherwise take gigabytes
+    inverse, distinct = pd.factorize(requests[S.PROMPT_HASH], sort=False)
+    vectors = _matrix(store, list(distinct), dim)
     # context evidence per request; NaN where the request has no system prompt or tools
-    ctx_hashes = requests[S.CONTEXT_HASH].fillna("").to_numpy().astype(str)
+    ctx_codes, ctx_uniq = pd.factorize(requests[S.CONTEXT_HASH], sort=False)  # -1 where null
     ctx_probs = np.full((len(requests), len(cmap.areas)), np.nan, dtype=np.float32)
-    has_ctx = np.array([h != "" and h in store for h in ctx_hashes])
+    known = np.array([h in store for h in ctx_uniq], dtype=bool)
+    has_ctx = (ctx_codes >= 0) & known[np.maximum(ctx_codes, 0)] if len(ctx_uniq) else np.zeros(len(requests), bool)
     if has_ctx.any():
-        uniq, inv = np.unique(ctx_hashes[has_ctx], return_inverse=True)
-        ctx_probs[has_ctx] = context_area_probs(cmap, _matrix(store, uniq, dim))[inv]
+        probs_of = np.full((len(ctx_uniq), len(cmap.areas)), np.nan, dtype=np.float32)
+        probs_of[known] = context_area_probs(cmap, _matrix(store, list(ctx_uniq[known]), dim))
+        ctx_probs[has_ctx] = probs_of[ctx_codes[has_ctx]]
     # prompt evidence per distinct prompt, expanded to requests, then context mixed in
     base = assign(cmap, vectors, knn=settings.map.knn, index=anchor_index(cmap))
     probs = mix_context(base.area_probs[inverse], ctx_probs, settings.map.context_weight)
@@ -390,7 +394,7 @@ def score_frame(
         frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights, infra,
         _context_keys(assigned, contexts),
     )
-    actor = campaign_signals(frame, ctx, links, prompt_cot)
+    actor = campaign_signals(frame, ctx, links, prompt_cot, signals["dominant_area"])
     signals = signals.join([links.campaign, links.partners, links.max_similarity, links.infra_partners, actor])
     risk, threshold = score_accounts(signals, settings.risk)
     table = signals.join(risk)

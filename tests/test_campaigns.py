@@ -143,11 +143,15 @@ def test_campaign_signals_pool_the_members_requests():
     ctx = SignalContext(vectors=vectors, texts=tuple(str(i) for i in range(len(vectors))),
                         areas=("reasoning", "tool_use", "agentic_coding", "other"),
                         cluster_area=np.zeros(4, dtype=int), target_areas=(0, 1, 2), config=SignalConfig())
-    out = C.campaign_signals(frame, ctx, links, np.zeros(len(vectors)))
+    dominant = pd.Series("reasoning", index=np.unique(accounts))
+    out = C.campaign_signals(frame, ctx, links, np.zeros(len(vectors)), dominant)
     members = [f"attacker{k}" for k in range(5)]
     assert (out.loc[members, "campaign_size"] == 5).all()
     assert (out.loc[members, "campaign_requests"] == len(grid())).all()
     assert out.loc[members, "campaign_target_share"].eq(1.0).all()
+    pooled = len(np.unique(codes[np.isin(accounts, members)]))
+    assert out.loc[members, "campaign_distinct_in_area"].eq(min(pooled, ctx.config.max_prompts_per_account)).all()
+    assert out.loc[members, "campaign_regularity"].notna().all()
     assert (out.loc["user0", "campaign_size"] == 0) and np.isnan(out.loc["user0", "campaign_coverage"])
 
 

@@ -35,22 +35,26 @@ EVIDENCE_KINDS = ("wrapper", "system_prompt", "tools", "template")  # coverage h
 # quality"): cited when the workspace records no evaluation of its own. tests/test_report.py
 # checks that these figures still appear in the README, so the two cannot drift apart.
 REFERENCE_EVALUATION: tuple[tuple[str, str, str], ...] = (
-    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "account-level AUROC", "0.996"),
-    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "recall at 1% false-positive rate", "0.980"),
-    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "false-positive rate of `flagged`", "0.003"),
-    ("held-out adaptive attackers (seed 1, every evasion at once)", "account-level AUROC", "0.877"),
-    ("held-out adaptive attackers (seed 1, every evasion at once)", "recall at 1% false-positive rate", "0.44"),
-    ("held-out adaptive attackers (seed 1, every evasion at once)", "flagged false-positive rate", "1.6%"),
+    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "account-level AUROC", "1.000"),
+    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "recall at 1% false-positive rate", "1.000"),
+    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "false-positive rate of `flagged`", "0.000"),
+    ("every evasion at once, 1,500 accounts, with client addresses", "account-level AUROC", "0.988"),
+    ("every evasion at once, 1,500 accounts, with client addresses", "recall at 1% false-positive rate", "0.853"),
+    ("every evasion at once, 1,500 accounts, prompts and timestamps only", "account-level AUROC", "0.900"),
+    ("every evasion at once, 1,500 accounts, prompts and timestamps only", "recall at 1% false-positive rate",
+     "0.467"),
 )
 
 CANNOT_SEE = (
     "Output text: only prompts are scored, so what the model answered (and how useful it is for "
     "training) is not measured.",
     "Traffic outside this workspace: other API products, other regions or logs not loaded here.",
-    "Identity and payment: accounts are linked only by what their prompts share (templates, wrappers) "
-    "and their timing; IP addresses, sign-up dates and payment data are not used yet.",
+    "Identity and payment: accounts are linked by what their prompts share (templates, wrappers, "
+    "system-prompt variants) and, where the logs carry them, by rare shared client addresses and "
+    "account-creation batches; payment data is not used.",
     "Paraphrased or very small operations: campaigns that rewrite every frame and spread over many "
-    "10-30 request accounts are caught far less often (held-out recall 0.44 in the reference figures).",
+    "10-30 request accounts are caught far less often when the logs carry no client addresses "
+    "(recall 0.467 against 0.853 with them in the reference figures).",
     "Intent: a high score means the traffic looks like systematic capability extraction; evaluation "
     "harnesses, agent products and apps that wrap users' messages can look alike, which is why every "
     "flag carries evidence for an analyst to check.",

@@ -17,6 +17,8 @@ means "like the area's typical account", > 1 spread out evenly, < 1 clumped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -89,25 +91,25 @@ def _interp(curve: tuple[np.ndarray, np.ndarray], m: int) -> float:
     return float(np.interp(np.log(m), np.log(sizes), values))
 
 
-def spread(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> pd.DataFrame:
+@dataclass(frozen=True)
+class SpreadReference:
+    """What regularity is measured against: per area, the nearest-neighbour distance curve
+    of random draws from its accounts, and the median ratio of those accounts."""
+
+    curves: dict[int, tuple[np.ndarray, np.ndarray]]
+    medians: dict[int, float]
+
+
+def _raw(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series, curves) -> pd.DataFrame:
+    """Per account: diversity, Vendi score, and the raw ratio d_obs / d_ref(m) in its area."""
     cfg = ctx.config
     area_index = {a: i for i, a in enumerate(ctx.areas)}
-    groups = account_groups(frame)
     rows_all = frame[ROW].to_numpy()
     areas_all = frame[AREA].to_numpy()
-
-    per_area: dict[int, list[np.ndarray]] = {a: [] for a in range(len(ctx.areas))}
-    for positions in groups.values():
-        for a in np.unique(areas_all[positions]):
-            per_area[int(a)].append(np.unique(rows_all[positions][areas_all[positions] == a]))
-    curves = {a: reference_nn_curve(lists, ctx.vectors, cfg.seed + a) for a, lists in per_area.items()}
-
     records = []
-    for account, positions in groups.items():
+    for account, positions in account_groups(frame).items():
         distinct = np.unique(rows_all[positions])
         sample = sample_rows(distinct, cfg.max_prompts_per_account, cfg.seed)
-        diversity = mean_pairwise_distance(ctx.vectors[sample])
-        vendi = vendi_score(ctx.vectors[sample])
         a = area_index[dominant[account]]
         in_area = np.unique(rows_all[positions][areas_all[positions] == a])
         in_area = sample_rows(in_area, cfg.max_prompts_per_account, cfg.seed)
@@ -116,11 +118,48 @@ def spread(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> pd.D
             ref = _interp(curves[a], len(in_area))
             if ref > 0:
                 raw = mean_nn_distance(ctx.vectors[in_area]) / ref
-        records.append((account, diversity, vendi, raw, a, len(in_area)))
+        records.append((account, mean_pairwise_distance(ctx.vectors[sample]), vendi_score(ctx.vectors[sample]),
+                        raw, a, len(in_area)))
     out = pd.DataFrame(
         records, columns=[ACCOUNT, "diversity", "vendi_score", "regularity_raw", "_area", "distinct_in_area"]
     )
-    out = out.set_index(ACCOUNT)
-    medians = out.groupby("_area")["regularity_raw"].transform("median")
-    out["regularity"] = (out["regularity_raw"] / medians).fillna(1.0)
+    return out.set_index(ACCOUNT)
+
+
+def _curves(frame: pd.DataFrame, ctx: SignalContext) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    rows_all = frame[ROW].to_numpy()
+    areas_all = frame[AREA].to_numpy()
+    per_area: dict[int, list[np.ndarray]] = {a: [] for a in range(len(ctx.areas))}
+    for positions in account_groups(frame).values():
+        for a in np.unique(areas_all[positions]):
+            per_area[int(a)].append(np.unique(rows_all[positions][areas_all[positions] == a]))
+    return {a: reference_nn_curve(lists, ctx.vectors, ctx.config.seed + a) for a, lists in per_area.items()}
+
+
+def _medians(raw: pd.DataFrame) -> dict[int, float]:
+    return {int(k): float(v) for k, v in raw.groupby("_area")["regularity_raw"].median().items()}
+
+
+def spread_reference(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> SpreadReference:
+    """The reference of every account in ``frame`` (its population)."""
+    curves = _curves(frame, ctx)
+    return SpreadReference(curves=curves, medians=_medians(_raw(frame, ctx, dominant, curves)))
+
+
+def spread(
+    frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series, reference: SpreadReference | None = None
+) -> pd.DataFrame:
+    """diversity, vendi_score, regularity and distinct_in_area per account of ``frame``.
+
+    ``reference`` (default: ``frame``'s own accounts) lets a campaign's pooled prompts be
+    judged against individual accounts: members that split an area between them fill it
+    more evenly together than any one of them shows."""
+    if reference is None:
+        curves = _curves(frame, ctx)
+        out = _raw(frame, ctx, dominant, curves)
+        medians = _medians(out)
+    else:
+        out = _raw(frame, ctx, dominant, reference.curves)
+        medians = reference.medians
+    out["regularity"] = (out["regularity_raw"] / out["_area"].map(medians).astype(float)).fillna(1.0)
     return out.drop(columns=["_area", "regularity_raw"])
