@@ -107,3 +107,33 @@ def test_pipeline_runs_on_a_static_model(tiny_static, traffic, tmp_path):
     manifest = W.read_manifest(W.open_workspace(tmp_path / "ws"), result.run_id)
     assert manifest["model"]["weights_sha256"] == weights_sha256(tiny_static)
     assert manifest["model"]["key"].startswith("static-")
+
+
+@pytest.mark.slow
+def test_int8_default_model_has_its_own_key_and_close_vectors():
+    texts = ["How do I fix a failing unit test?", "Prove that there are infinitely many primes.", "Best pasta recipe"]
+    full = load_encoder(EmbedConfig(progress=False))
+    int8 = load_encoder(EmbedConfig(progress=False, int8=True))
+    assert int8.weights_sha256 == full.weights_sha256 and int8.model_key != full.model_key
+    assert "int8" in int8.model_key
+    cos = (full.encode(texts) * int8.encode(texts)).sum(axis=1)
+    assert (cos > 0.95).all()
+
+
+def test_check_model_refuses_vectors_of_another_precision():
+    from targeting.capmap import CapabilityMap
+    from targeting.pipeline import BadInputError, check_model
+
+    class Enc:
+        model_id, model_key, weights_sha256, dim = "m-int8", "m-int8-abc", "abc", 4
+
+    cmap = CapabilityMap(
+        map_id="m", areas=("a",), anchors=np.zeros((1, 4), np.float16), anchor_hashes=("h",),
+        anchor_cluster=np.zeros(1, np.int32), anchor_xy=np.zeros((1, 2), np.float32),
+        centroids=np.zeros((1, 4), np.float32), cluster_area_probs=np.ones((1, 1), np.float32),
+        clusters=({"cluster_id": "c", "area": "a"},), exemplar_vectors=np.zeros((1, 4), np.float16),
+        exemplar_area=np.zeros(1, np.int32), context_vectors=np.zeros((0, 4), np.float16),
+        context_area=np.zeros(0, np.int32), meta={"model_key": "m-abc", "weights_sha256": "abc", "model_id": "m"},
+    )
+    with pytest.raises(BadInputError, match="--refit"):
+        check_model(cmap, Enc())
