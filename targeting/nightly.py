@@ -132,4 +132,14 @@ def window_texts(ws: W.Workspace, start: str, end: str, hashes: set[str], fresh:
             ).to_pandas()
             stored = stored[stored[S.PROMPT_HASH].isin(missing)]
             texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
+    still = hashes - texts.keys()
+    if still and W.has_files(ws.requests_glob()):
+        # a prompt first stored in a partition outside the window (seen on a backfill): look
+        # it up everywhere rather than fail the night
+        stored = W.query(
+            f"SELECT prompt_hash, any_value(prompt) AS prompt FROM read_parquet('{ws.requests_glob()}', "
+            "hive_partitioning=false) GROUP BY prompt_hash"
+        ).to_pandas()
+        stored = stored[stored[S.PROMPT_HASH].isin(still)]
+        texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
     return texts

@@ -731,6 +731,9 @@ def score(
                 texts = nightly.window_texts(ws, str(start), str(day), window_hashes, got.prompts)
                 assigned = attach_metadata(ws, assigned, new)
                 contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
+                # the night's per-row frames are in `assigned` now: free them before scoring
+                had_new, got.requests = not new.empty, None
+                del new, old, assigned_new
                 dim = cmap.anchors.shape[1]
                 table, threshold = score_frame(assigned, cmap, store, texts, dim, settings, contexts)
                 table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
@@ -741,11 +744,11 @@ def score(
                 W.write_parquet(tx.path(path), _scores_table(table))
                 if str(day) >= _latest_scored_day(state):  # a backfill of an older night leaves "latest" alone
                     tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
-            del assigned, old, texts
+            del assigned, texts
 
-            if settings.nightly.update_index and not new.empty:
+            if settings.nightly.update_index and had_new:
                 with stage("index"):
-                    _extend_index(tx, ws, cmap.map_id, store, new, encoder.dim, settings)
+                    _extend_index(tx, ws, cmap.map_id, store, list(got.prompts), encoder.dim, settings)
 
             result.as_of, result.scores_path, result.threshold = str(day), str(path), threshold
             result.accounts, result.flagged = len(table), int(table["flagged"].sum())
@@ -766,11 +769,11 @@ def score(
     return result
 
 
-def _extend_index(tx: W.Transaction, ws: W.Workspace, map_id: str, store: VectorStore, new: pd.DataFrame,
+def _extend_index(tx: W.Transaction, ws: W.Workspace, map_id: str, store: VectorStore, hashes: list[str],
                   dim: int, settings: Settings) -> None:
     """Add the night's new prompts to the map's search index (built when there is none)."""
     folder = ws.index_dir(map_id)
-    fresh = np.unique(new[S.PROMPT_HASH].to_numpy().astype(str))
+    fresh = np.array(sorted(set(hashes)), dtype=object)
     if (folder / "prompts.faiss").exists():
         pindex = load_index(folder)
         known = set(pindex.hashes.tolist())
