@@ -122,17 +122,16 @@ def infrastructure(
     addr_shared = np.zeros(n)
     if ips is not None and len(ips):
         acc_idx = np.searchsorted(accounts, np.asarray(account_of_request).astype(str))
-        parsed = pd.Series(pd.unique(pd.Series(ips, dtype=object).dropna().astype(str)))
-        table = {ip: address_keys(ip) for ip in parsed}
-        keys = [table.get(str(ip)) if ip is not None and ip == ip else None for ip in ips]
-        ok = np.array([k is not None for k in keys], dtype=bool)
+        ips = pd.Series(ips, dtype=object).where(lambda x: x.notna(), None).astype(str)
+        parsed = {ip: address_keys(ip) for ip in ips.unique()}  # each distinct address once
+        keys = ips.map(parsed)
+        ok = keys.notna().to_numpy()
         if ok.any():
             a = acc_idx[ok]
-            addrs = np.array([k[0] for k, good in zip(keys, ok) if good], dtype=object)
-            ranges = np.array([k[1] for k, good in zip(keys, ok) if good], dtype=object)
-            by_addr = shared_counts(a, addrs, n, cap)
-            evidence = evidence + by_addr + RANGE_WEIGHT * shared_counts(a, ranges, n, cap)
-            addr_shared = np.asarray((_incidence(a, addrs, n, cap)).sum(axis=1)).ravel()
+            addrs = np.array([k[0] for k in keys[ok]], dtype=object)
+            ranges = np.array([k[1] for k in keys[ok]], dtype=object)
+            evidence = evidence + shared_counts(a, addrs, n, cap) + RANGE_WEIGHT * shared_counts(a, ranges, n, cap)
+            addr_shared = np.asarray(_incidence(a, addrs, n, cap).sum(axis=1)).ravel()
     batch_size = np.ones(n)
     if created is not None and created.notna().any():
         when = pd.to_datetime(created.reindex(accounts), utc=True)

@@ -119,27 +119,13 @@ def embed_checkpointed(
 
 def window_texts(ws: W.Workspace, start: str, end: str, hashes: set[str], fresh: dict[str, str]) -> dict[str, str]:
     """Prompt text of each hash in ``hashes``: from ``fresh`` (the night's prompts, hash ->
-    text) or the window's stored partitions."""
+    text), the window's stored partitions or, for a prompt first stored outside the window
+    (seen on a backfill), any partition."""
     texts = {h: fresh[h] for h in hashes if h in fresh}
-    missing = hashes - texts.keys()
-    if missing:
-        files = W.partition_files(ws, "requests", start, end)
-        if files:
-            listed = ", ".join(f"'{f}'" for f in files)
-            stored = W.query(
-                f"SELECT prompt_hash, any_value(prompt) AS prompt FROM read_parquet([{listed}], "
-                "hive_partitioning=false) GROUP BY prompt_hash"
-            ).to_pandas()
-            stored = stored[stored[S.PROMPT_HASH].isin(missing)]
-            texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
-    still = hashes - texts.keys()
-    if still and W.has_files(ws.requests_glob()):
-        # a prompt first stored in a partition outside the window (seen on a backfill): look
-        # it up everywhere rather than fail the night
-        stored = W.query(
-            f"SELECT prompt_hash, any_value(prompt) AS prompt FROM read_parquet('{ws.requests_glob()}', "
-            "hive_partitioning=false) GROUP BY prompt_hash"
-        ).to_pandas()
-        stored = stored[stored[S.PROMPT_HASH].isin(still)]
+    for files in (W.partition_files(ws, "requests", start, end), None):
+        missing = hashes - texts.keys()
+        if not missing:
+            break
+        stored = W.read_distinct(ws, S.PROMPT_HASH, [S.PROMPT], missing, files)
         texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
     return texts

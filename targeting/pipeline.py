@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -104,6 +104,15 @@ class Ingested:
     files: list[dict[str, Any]]
 
 
+def _tally(batch, files_info: dict[str, dict[str, Any]], bad: list[pa.Table]) -> None:
+    """Count a batch's rows and quarantined rows against its file; keep its bad rows."""
+    info = files_info.setdefault(str(batch.source), {"file": str(batch.source), "rows": 0, "quarantined": 0})
+    info["rows"] += batch.rows_read
+    info["quarantined"] += batch.quarantine.num_rows
+    if batch.quarantine.num_rows:
+        bad.append(batch.quarantine)
+
+
 def ingest(files: Sequence[Path], existing_ids: set[str], settings: Settings) -> Ingested:
     good, bad, files_info = [], [], {}
     rows_read = 0
@@ -111,11 +120,7 @@ def ingest(files: Sequence[Path], existing_ids: set[str], settings: Settings) ->
     duplicates = 0
     for batch in iter_batches(files, settings.ingest):
         rows_read += batch.rows_read
-        info = files_info.setdefault(str(batch.source), {"file": str(batch.source), "rows": 0, "quarantined": 0})
-        info["rows"] += batch.rows_read
-        info["quarantined"] += batch.quarantine.num_rows
-        if batch.quarantine.num_rows:
-            bad.append(batch.quarantine)
+        _tally(batch, files_info, bad)
         df = batch.good.to_pandas()
         fresh = ~df[S.REQUEST_ID].isin(seen) & ~df[S.REQUEST_ID].duplicated()
         duplicates += int((~fresh).sum())
@@ -167,11 +172,7 @@ def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -
     rows_read = duplicates = 0
     for n, batch in enumerate(iter_batches(files, settings.ingest)):
         rows_read += batch.rows_read
-        info = files_info.setdefault(str(batch.source), {"file": str(batch.source), "rows": 0, "quarantined": 0})
-        info["rows"] += batch.rows_read
-        info["quarantined"] += batch.quarantine.num_rows
-        if batch.quarantine.num_rows:
-            bad.append(batch.quarantine)
+        _tally(batch, files_info, bad)
         good = batch.good
         if good.num_rows == 0:
             continue
@@ -441,22 +442,16 @@ def attach_metadata(ws: W.Workspace, assigned: pd.DataFrame, fresh: pd.DataFrame
 
 def read_contexts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per context hash in ``hashes``: its system prompt and tools, from ``fresh``
-    (this run's requests) or the stored requests."""
+    (this run's requests or contexts) or the stored requests."""
     cols = [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]
-    parts = []
+    known = pd.DataFrame(columns=cols)
     if fresh is not None and not fresh.empty and all(c in fresh for c in cols):
-        parts.append(fresh.loc[fresh[S.CONTEXT_HASH].isin(hashes), cols])
-    if hashes and W.has_files(ws.requests_glob()):
-        parts.append(
-            W.query(
-                f"SELECT context_hash, any_value(system) AS system, any_value(tools) AS tools "
-                f"FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false) "
-                "WHERE context_hash IS NOT NULL GROUP BY context_hash"
-            ).to_pandas().pipe(lambda t: t[t[S.CONTEXT_HASH].isin(hashes)])
-        )
+        known = fresh.loc[fresh[S.CONTEXT_HASH].isin(hashes), cols].drop_duplicates(S.CONTEXT_HASH)
+    stored = W.read_distinct(ws, S.CONTEXT_HASH, [S.SYSTEM, S.TOOLS], hashes - set(known[S.CONTEXT_HASH]))
+    parts = [p for p in (known, stored) if not p.empty]
     if not parts:
         return pd.DataFrame(columns=cols)
-    return pd.concat(parts, ignore_index=True).drop_duplicates(S.CONTEXT_HASH).reset_index(drop=True)
+    return pd.concat(parts, ignore_index=True).reset_index(drop=True)
 
 
 def _context_keys(assigned: pd.DataFrame, contexts: pd.DataFrame | None) -> ContextKeys | None:
@@ -470,18 +465,13 @@ def _context_keys(assigned: pd.DataFrame, contexts: pd.DataFrame | None) -> Cont
 
 
 def _read_texts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = None) -> dict[str, str]:
+    """Prompt text of each hash in ``hashes``: from ``fresh`` (this run's requests) or the store."""
     texts: dict[str, str] = {}
     if fresh is not None and not fresh.empty:
         sub = fresh.drop_duplicates(S.PROMPT_HASH)
         texts.update(zip(sub[S.PROMPT_HASH], sub[S.PROMPT]))
-    missing = hashes - set(texts)
-    if missing and W.has_files(ws.requests_glob()):
-        stored = W.query(
-            f"SELECT prompt_hash, any_value(prompt) AS prompt FROM read_parquet('{ws.requests_glob()}') "
-            "GROUP BY prompt_hash"
-        ).to_pandas()
-        stored = stored[stored[S.PROMPT_HASH].isin(missing)]
-        texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
+    stored = W.read_distinct(ws, S.PROMPT_HASH, [S.PROMPT], hashes - texts.keys())
+    texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
     return texts
 
 

@@ -50,6 +50,16 @@ class RunInfo:
 
 
 # --- loaders -------------------------------------------------------------------------------------
+def run_manifest(ws: W.Workspace, run_id: str) -> dict[str, Any]:
+    """The manifest of ``run_id``; empty when there is no run id or its manifest is gone."""
+    if not run_id:
+        return {}
+    try:
+        return W.read_manifest(ws, run_id)
+    except FileNotFoundError:
+        return {}
+
+
 def latest_run(ws: W.Workspace) -> RunInfo | None:
     """The latest committed scoring run (the one that wrote the workspace's latest scores)."""
     table = W.read_latest_scores(ws)
@@ -58,12 +68,7 @@ def latest_run(ws: W.Workspace) -> RunInfo | None:
     scores = table.select([c for c in ("run_id", "as_of", "n_requests", "flagged") if c in table.column_names])
     frame = scores.to_pandas()
     run_id = str(frame["run_id"].iloc[0]) if "run_id" in frame else ""
-    manifest: dict[str, Any] = {}
-    if run_id:
-        try:
-            manifest = W.read_manifest(ws, run_id)
-        except FileNotFoundError:
-            manifest = {}
+    manifest = run_manifest(ws, run_id)
     finished = manifest.get("committed_at")
     threshold = manifest.get("threshold")
     return RunInfo(

@@ -42,6 +42,7 @@ from typing import Any, Iterator
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -407,22 +408,54 @@ def read_partitions(ws: Workspace, table: str, start: str | None = None, end: st
     return query(f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning=false, union_by_name=true)")
 
 
-def stored_ids_among(ws: Workspace, ids: pa.Array | list[str]) -> set[str]:
-    """The request ids among ``ids`` that the workspace already stores (a DuckDB semi-join: the
-    history's ids are never all held in memory)."""
-    if not has_files(ws.requests_glob()) or len(ids) == 0:
-        return set()
-    probe = pa.table({"request_id": pa.array(ids, type=pa.string())})
+def _semi_join(source: str, key: str, values, select: str, tail: str = "") -> pa.Table:
+    """``SELECT {select} FROM {source} s SEMI JOIN probe ON key {tail}``, the probe being
+    ``values``: only the matching rows are read into memory."""
+    if not isinstance(values, (pa.Array, np.ndarray, list)):
+        values = list(values)  # sets and other iterables
+    probe = pa.table({key: pa.array(values, type=pa.string())})
     con = duckdb.connect()
     try:
         con.register("probe", probe)
-        found = con.sql(
-            f"SELECT DISTINCT s.request_id FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false) s "
-            "SEMI JOIN probe p ON s.request_id = p.request_id"
-        ).fetchall()
+        sql = f"SELECT {select} FROM {source} s SEMI JOIN probe p ON s.{key} = p.{key} {tail}"
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()
-    return {row[0] for row in found}
+
+
+def _parquet_source(ws: Workspace, files: list[Path] | None) -> str | None:
+    """A DuckDB table expression over ``files`` (default: every request partition)."""
+    if files is None:
+        if not has_files(ws.requests_glob()):
+            return None
+        return f"read_parquet('{ws.requests_glob()}', hive_partitioning=false)"
+    if not files:
+        return None
+    listed = ", ".join(f"'{f}'" for f in files)
+    return f"read_parquet([{listed}], hive_partitioning=false)"
+
+
+def stored_ids_among(ws: Workspace, ids: pa.Array | list[str]) -> set[str]:
+    """The request ids among ``ids`` that the workspace already stores (a DuckDB semi-join: the
+    history's ids are never all held in memory)."""
+    source = _parquet_source(ws, None)
+    if source is None or len(ids) == 0:
+        return set()
+    found = _semi_join(source, "request_id", ids, "DISTINCT s.request_id")
+    return set(found.column("request_id").to_pylist())
+
+
+def read_distinct(
+    ws: Workspace, key: str, columns: list[str], values, files: list[Path] | None = None
+) -> pd.DataFrame:
+    """One stored row per ``key`` value in ``values`` (``columns`` taken from any of its
+    requests), from ``files`` (default: every request partition)."""
+    cols = [key, *columns]
+    source = _parquet_source(ws, files)
+    if source is None or not values:
+        return pd.DataFrame(columns=cols)
+    picked = ", ".join(f"any_value(s.{c}) AS {c}" for c in columns)
+    return _semi_join(source, key, values, f"s.{key} AS {key}, {picked}", f"GROUP BY s.{key}").to_pandas()[cols]
 
 
 def read_ingested_files(ws: Workspace) -> dict[str, dict[str, Any]]:

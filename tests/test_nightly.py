@@ -3,7 +3,6 @@ runs killed at any stage, and map refresh with cluster ids kept."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import streamlit as st
 
+from targeting.app import data
 from targeting.app import views as V
 from targeting.app.data import Context
 
@@ -143,6 +144,18 @@ def show_flash() -> None:
     message = st.session_state.pop(FLASH, None)
     if message:
         st.success(message)
+
+
+def scored_page(ctx: Context, title: str, empty: str):
+    """Open a page that needs the run's scores: title, the last action's message, and a
+    clear message (then stop) when the run scored no accounts. Returns the scores."""
+    scores = data.current_scores(ctx)
+    st.title(title)
+    show_flash()
+    if scores is None or scores.empty:
+        st.info(empty)
+        st.stop()
+    return scores
 
 
 # --- login and analysts ---------------------------------------------------------------------------------------

@@ -211,13 +211,8 @@ def build_report(
     trend = SM.nightly_trend(history)
     area_table = SM.area_severity_counts(current)
     run = SM.latest_run(ws)
-    manifest: dict[str, Any] = {}
     run_id = str(current["run_id"].iloc[0]) if "run_id" in current.columns and len(current) else ""
-    if run_id:
-        try:
-            manifest = W.read_manifest(ws, run_id)
-        except FileNotFoundError:
-            manifest = {}
+    manifest = SM.run_manifest(ws, run_id)
     threshold = manifest.get("threshold")
     fp_budget = (manifest.get("config") or {}).get("risk", {}).get("fp_budget")
 

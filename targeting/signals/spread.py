@@ -102,16 +102,15 @@ class SpreadReference:
     medians: dict[int, float]
 
 
-def _raw(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series, curves) -> pd.DataFrame:
-    """Per account: diversity, Vendi score, and the raw ratio d_obs / d_ref(m) in its area."""
+def _raw(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series, curves, measures: bool = True) -> pd.DataFrame:
+    """Per account: the raw ratio d_obs / d_ref(m) in its area and, with ``measures``,
+    diversity and Vendi score (the costly part; a reference needs only the ratios)."""
     cfg = ctx.config
     area_index = {a: i for i, a in enumerate(ctx.areas)}
     rows_all = frame[ROW].to_numpy()
     areas_all = frame[AREA].to_numpy()
     records = []
     for account, positions in account_groups(frame).items():
-        distinct = np.unique(rows_all[positions])
-        sample = sample_rows(distinct, cfg.max_prompts_per_account, cfg.seed)
         a = area_index[dominant[account]]
         in_area = np.unique(rows_all[positions][areas_all[positions] == a])
         in_area = sample_rows(in_area, cfg.max_prompts_per_account, cfg.seed)
@@ -120,12 +119,15 @@ def _raw(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series, curves) -
             ref = _interp(curves[a], len(in_area))
             if ref > 0:
                 raw = mean_nn_distance(ctx.vectors[in_area]) / ref
-        records.append((account, mean_pairwise_distance(ctx.vectors[sample]), vendi_score(ctx.vectors[sample]),
-                        raw, a, len(in_area)))
-    out = pd.DataFrame(
-        records, columns=[ACCOUNT, "diversity", "vendi_score", "regularity_raw", "_area", "distinct_in_area"]
-    )
-    return out.set_index(ACCOUNT)
+        record = {ACCOUNT: account, "regularity_raw": raw, "_area": a, "distinct_in_area": len(in_area)}
+        if measures:
+            sample = sample_rows(np.unique(rows_all[positions]), cfg.max_prompts_per_account, cfg.seed)
+            record["diversity"] = mean_pairwise_distance(ctx.vectors[sample])
+            record["vendi_score"] = vendi_score(ctx.vectors[sample])
+        records.append(record)
+    columns = [ACCOUNT, *(["diversity", "vendi_score"] if measures else []), "regularity_raw", "_area",
+               "distinct_in_area"]
+    return pd.DataFrame(records, columns=columns).set_index(ACCOUNT)
 
 
 def _curves(frame: pd.DataFrame, ctx: SignalContext) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -145,7 +147,7 @@ def _medians(raw: pd.DataFrame) -> dict[int, float]:
 def spread_reference(frame: pd.DataFrame, ctx: SignalContext, dominant: pd.Series) -> SpreadReference:
     """The reference of every account in ``frame`` (its population)."""
     curves = _curves(frame, ctx)
-    return SpreadReference(curves=curves, medians=_medians(_raw(frame, ctx, dominant, curves)))
+    return SpreadReference(curves=curves, medians=_medians(_raw(frame, ctx, dominant, curves, measures=False)))
 
 
 def spread(

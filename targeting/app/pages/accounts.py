@@ -167,12 +167,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
 
 
 ctx = page_context()
-scores = data.current_scores(ctx)
-st.title("Accounts")
-ui.show_flash()
-if scores is None or scores.empty:
-    st.info("The run shown scored no accounts.")
-    st.stop()
+scores = ui.scored_page(ctx, "Accounts", "The run shown scored no accounts.")
 chosen = filters(scores)
 table(ctx, scores, chosen)
 st.divider()

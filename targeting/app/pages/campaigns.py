@@ -54,12 +54,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
 
 
 ctx = page_context()
-scores = data.current_scores(ctx)
-st.title("Campaigns")
-ui.show_flash()
-if scores is None or scores.empty:
-    st.info("The run shown scored no accounts.")
-    st.stop()
+scores = ui.scored_page(ctx, "Campaigns", "The run shown scored no accounts.")
 summaries = Sm.campaign_summaries(scores)
 if summaries.empty:
     st.info("No coordinated group of accounts was found in this run.")

@@ -11,12 +11,7 @@ from targeting.app.main import page_context
 from targeting.verdicts import REFLAG_MARGIN, latest_of
 
 ctx = page_context()
-scores = data.current_scores(ctx)
-st.title("Review")
-ui.show_flash()
-if scores is None or scores.empty:
-    st.info("The run shown scored no accounts, so there is nothing to review.")
-    st.stop()
+scores = ui.scored_page(ctx, "Review", "The run shown scored no accounts, so there is nothing to review.")
 st.caption(
     "Verdicts are stored in the workspace (`verdicts.sqlite`, append-only) with the time and the analyst, "
     "survive nightly runs and are shown in every table. A dismissed account is not flagged again for the same "
