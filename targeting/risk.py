@@ -3,7 +3,7 @@
 The score is a product of two gates and a weighted mean of evidence, every part in [0, 1]
 and monotone in suspicion::
 
-    risk = (FOCUS_FLOOR + (1 - FOCUS_FLOOR) * focus) * freshness
+    risk = (FOCUS_FLOOR + (1 - FOCUS_FLOOR) * focus) * freshness * (1 - W_CLUMPED * (1 - evenness))
            * (W_BREADTH*breadth + W_COORDINATION*coordination + W_COT*elicitation + W_TIMING*automation)
            / (W_BREADTH + W_COORDINATION + W_COT + W_TIMING)
 
@@ -11,6 +11,13 @@ and monotone in suspicion::
   but the taxonomy's fallback). Extraction targets a capability.
 - freshness: novelty. Evaluation harnesses and stress tests repeat themselves; extraction
   wants new outputs.
+- evenness: 1 - how clearly the actor's prompts clump inside their area instead of filling it
+  (``regularity`` below 1, i.e. nearest neighbours closer than in the area's typical
+  account), weighted by how many distinct prompts show it: the organic users behind an
+  agent product or an app return to the same few things; a coverage plan spreads out. For
+  a campaign it is the mean over its members of each member's own value: pooling many
+  users' clumps makes any group look spread (the pooled campaign regularity was tried
+  and lost recall), and a few prompts of a small member show nothing either way.
 - breadth: volume-adjusted coverage of the dominant area (1 = spreads like a random draw
   from the area's whole population), shrunk towards a prior at low volume, where a few
   requests cannot show coverage. For a campaign member, the campaign's union coverage
@@ -45,6 +52,9 @@ W_BREADTH = 0.35
 W_COORDINATION = 0.4
 W_COT = 0.25
 W_TIMING = 0.15
+W_CLUMPED = 0.5  # a fully clumped actor keeps half its score: clumping argues against, it does not clear
+CLUMP_SPAN = 0.5  # regularity 1 - CLUMP_SPAN (half the typical nearest-neighbour distance) is fully clumped
+CLUMP_PROMPTS = 30  # distinct prompts in the area at which half the clumping evidence is the account's own
 TIMING_VOLUME = 24  # requests at which half the round-the-clock evidence is the actor's own
 BREADTH_CAP = 1.2  # coverage ratio counted as full breadth
 BREADTH_PRIOR = 0.3  # breadth assumed for an account too small to show any
@@ -86,8 +96,19 @@ def _automation(signals: pd.DataFrame, member: pd.Series, volume: pd.Series) -> 
     return weight * hours + (1 - weight) * 0.5
 
 
+def _clumped(signals: pd.DataFrame, member: pd.Series) -> pd.Series:
+    """Confident clumping of each account, averaged over its campaign's members."""
+    if "regularity" not in signals or "distinct_in_area" not in signals:
+        return pd.Series(0.0, index=signals.index)
+    m = _col(signals, "distinct_in_area")
+    own = (m / (m + CLUMP_PROMPTS)) * ((1 - _col(signals, "regularity", 1.0)) / CLUMP_SPAN).clip(0, 1)
+    campaign = signals["campaign_id"].where(member, "") if "campaign_id" in signals else pd.Series("", index=signals.index)
+    pooled = own.groupby(campaign.to_numpy()).transform("mean")
+    return pd.Series(np.where(member & (campaign != ""), pooled, own), index=signals.index)
+
+
 def evidence(signals: pd.DataFrame) -> pd.DataFrame:
-    """The five evidence terms, each in [0, 1], measured on the actor.
+    """The evidence terms, each in [0, 1], measured on the actor.
 
     The actor is the campaign where the account belongs to one (its pooled requests), the
     account otherwise. Shares are shrunk towards the population's median by
@@ -123,6 +144,7 @@ def evidence(signals: pd.DataFrame) -> pd.DataFrame:
             "coordination": np.clip(np.log1p(linked) / np.log1p(COORDINATION_FULL), 0, 1),
             "elicitation": _shrink(cot.clip(0, 1), volume, float(signals["cot_share"].median())),
             "automation": _automation(signals, member, volume),
+            "evenness": 1.0 - _clumped(signals, member),
         },
         index=signals.index,
     )
@@ -134,7 +156,8 @@ def combine(ev: pd.DataFrame) -> pd.Series:
         + W_TIMING * ev["automation"]
     ) / (W_BREADTH + W_COORDINATION + W_COT + W_TIMING)
     gate = FOCUS_FLOOR + (1 - FOCUS_FLOOR) * ev["focus"]
-    return (gate * ev["freshness"] * mix).rename("risk_score")
+    spread = 1 - W_CLUMPED * (1 - ev["evenness"]) if "evenness" in ev else 1.0
+    return (gate * ev["freshness"] * spread * mix).rename("risk_score")
 
 
 def calibrate_threshold(risk: np.ndarray, budget: float) -> float:
@@ -238,6 +261,10 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, n_top: int = 3) -> pd.Serie
         if hours is not None and not pd.isna(hours) and s["n_requests"] >= TIMING_VOLUME and hours >= 0.9:
             items.append((W_TIMING * e["automation"], f"active around the clock ({100 * hours:.0f}% of the hours "
                           f"expected for {int(s['n_requests'])} requests spread over the day)"))
+        if 1 - e["evenness"] >= 0.2 and not pd.isna(s.get("regularity")):
+            items.append((W_CLUMPED * (1 - e["evenness"]), f"prompts clump within {str(s['dominant_area']).replace('_', ' ')}: "
+                          f"nearest neighbours at {s['regularity']:.2f}x the area's typical spacing over "
+                          f"{int(s['distinct_in_area'])} distinct prompts (lowers risk)"))
         repeats = 1 - s["novelty"]
         if repeats >= 0.2:
             items.append((repeats, f"{100 * repeats:.0f}% of requests repeat its own earlier prompts (lowers risk)"))

@@ -118,3 +118,29 @@ def test_the_budget_is_spent_when_the_benign_tail_is_short():
     threshold = calibrate_threshold(risk, 0.01)
     assert (attackers >= threshold).all()
     assert (benign >= threshold).mean() <= 0.01
+
+
+def test_clumped_prompts_lower_risk_only_when_enough_prompts_show_it():
+    rng = np.random.default_rng(5)
+    s = signals_frame(4, rng, attackers=0)
+    s["regularity"] = [1.2, 0.5, 0.5, 1.0]
+    s["distinct_in_area"] = [400, 400, 3, 400]
+    ev = evidence(s)
+    assert ev["evenness"].tolist()[0] == pytest.approx(1.0)  # spread out: no change
+    assert ev["evenness"].tolist()[3] == pytest.approx(1.0)  # typical spacing: no change
+    assert ev["evenness"].iloc[1] < 0.1  # clearly clumped over 400 prompts
+    assert ev["evenness"].iloc[2] > 0.9  # three prompts show nothing either way
+    risk = combine(ev)
+    assert risk.iloc[1] == pytest.approx(combine(ev.assign(evenness=1.0)).iloc[1] * (1 - 0.5 * (1 - ev["evenness"].iloc[1])))
+    assert "prompts clump" in score_accounts(s, RiskConfig())[0]["reasons"].iloc[1]
+
+
+def test_a_campaign_is_as_clumped_as_its_members_not_as_its_pooled_prompts():
+    rng = np.random.default_rng(6)
+    s = signals_frame(6, rng, attackers=0)
+    s["regularity"] = [0.5, 0.5, 0.5, 1.3, 1.3, 1.3]
+    s["distinct_in_area"] = 300
+    s["campaign_id"] = ["kA", "kA", "kA", "kB", "kB", "kB"]
+    s["campaign_size"] = 3
+    ev = evidence(s)
+    assert (ev["evenness"].iloc[:3] < 0.2).all() and (ev["evenness"].iloc[3:] == 1.0).all()

@@ -288,3 +288,13 @@ def test_write_traffic(tmp_path, fmt):
         assert len(back) == len(req) and list(back.columns) == list(req.columns)
     with pytest.raises(ValueError):
         write_traffic(out, req, lab, fmt="xlsx")
+
+
+def test_campaigns_of_one_kind_word_their_templates_differently():
+    from targeting.simulate.attacks import A_SYSTEM, R_SOLVE, RELAY_INSTR, own_wordings
+
+    for bank in (R_SOLVE, A_SYSTEM, RELAY_INSTR):
+        assert own_wordings(bank, 1, 1) == bank  # a kind's only campaign uses every wording
+        shares = [own_wordings(bank, j, 2) for j in (1, 2)]
+        assert not set(shares[0]) & set(shares[1])  # two actors never share a wording
+        assert set(shares[0]) | set(shares[1]) == set(bank)

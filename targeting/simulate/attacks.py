@@ -121,13 +121,21 @@ def _cover_areas(target: str) -> tuple[list[str], list[float]]:
     return a, [3.0 if x == "other" else 1.0 for x in a]
 
 
+def own_wordings(bank: list[str], j: int, n_same: int) -> list[str]:
+    """The campaign's own share of a wording bank: campaigns of one kind are different
+    actors, who write their own templates (the j-th of ``n_same`` takes every n_same-th
+    wording, starting at its own; a kind's only campaign takes them all)."""
+    return bank[(j - 1) % n_same::n_same] or bank
+
+
 def _frame(r: R, bank: list[str], para: bool) -> str:
     return r.pick(bank) if para else bank[0]
 
 
 class Campaign:
-    def __init__(self, cfg: SimConfig, w: TM.Window, kind: str, j: int, n_accounts: int) -> None:
+    def __init__(self, cfg: SimConfig, w: TM.Window, kind: str, j: int, n_accounts: int, n_same: int = 1) -> None:
         self.cfg, self.w, self.kind, self.j = cfg, w, kind, j
+        self.n_same = n_same
         self.name = f"{kind}-{j}"
         self.target = TARGET[kind]
         self.r = R(cfg.seed, "campaign", kind, j)
@@ -147,7 +155,7 @@ class Campaign:
         self.cursor = r.randint(0, len(self.cells) - 1)
         self.tool_style = r.randint(0, 2)
         self.tool_names = [f["name"] for f in TC.coding_tools(r, self.tool_style)]
-        self.relay_instr = RELAY_INSTR[0] if not cfg.paraphrase else None
+        self.relay_instr = self._own(RELAY_INSTR)[0] if not cfg.paraphrase else None
         self.pool = [N.residential(r, v6=0.05) for _ in range(max(20, int(n_accounts * r.uniform(3, 10))))]
         self.dc_pool = [N.cloud(r) for _ in range(max(3, n_accounts // 4))]
         # when: bursts (default) or thinly spread (slow)
@@ -160,6 +168,9 @@ class Campaign:
             self.span = (s, s + length)
 
     # ------------------------------------------------------------------ content
+    def _own(self, bank: list[str]) -> list[str]:
+        return own_wordings(bank, self.j, self.n_same)
+
     def _next_cell(self):
         c = self.cells[self.cursor % len(self.cells)]
         self.cursor += 1
@@ -172,7 +183,7 @@ class Campaign:
             topic, diff, frame = self._next_cell()
             pr = TR.problem(r, topic, diff)
             ans = pr.answer or str(pr.num * r.randint(2, 9))
-            text = _frame(r, R_FRAMES[frame], para).format(
+            text = _frame(r, self._own(R_FRAMES[frame]), para).format(
                 diff=TR.DIFFICULTY_NAMES[diff], topic=_TOPIC_H[topic], problem=pr.text, answer=ans,
                 solution=TR.student_solution(r, pr), rubric=r.pick(TR._RUBRICS))
             return Req(text, acct["system"], None, "reasoning")
@@ -182,7 +193,7 @@ class Campaign:
             funcs = TT.toolset(r, [ent_name] + extra, (2, 7), generic=0.25)
             ent = TT.ENTITIES[ent_name]
             fn = TT.func_for(r, ent, funcs)
-            text = _frame(r, T_FRAMES[frame], para).format(
+            text = _frame(r, self._own(T_FRAMES[frame]), para).format(
                 ask=TT.ask(r, ent), fn=fn["name"], result=TT.tool_result(r, ent),
                 ask1=TT.ask(r, ent), ask2=(a2 := TT.ask(r, TT.ENTITIES[r.pick([ent_name] + extra)]))[0].lower() + a2[1:])
             path = acct["path"]
@@ -195,11 +206,11 @@ class Campaign:
             lang, ttype = self._next_cell()
             rp = TC.repo(r, lang)
             task = TC.task(r, rp, ttype)
-            user = _frame(r, A_USER, para).format(ctx=rp.desc, lang=lang, task=task)
+            user = _frame(r, self._own(A_USER), para).format(ctx=rp.desc, lang=lang, task=task)
             tools = list(self.tool_names)
             if r.maybe(0.3):
                 r.shuffle(tools)
-            system = _frame(r, A_SYSTEM, para).format(
+            system = _frame(r, self._own(A_SYSTEM), para).format(
                 adj=r.pick(["an expert", "an expert", "a senior", "a world-class", "a highly skilled"]),
                 path=r.pick(["/workspace", "/workspace/repo", "/repo", "/home/agent/project", "/app"]),
                 tools=", ".join(tools), extra=r.pick(A_EXTRA).replace("{date}", date))
@@ -208,7 +219,7 @@ class Campaign:
         v: Voice = r.pick(acct["users"])
         area = "reasoning" if r.maybe(0.72) else "other"
         q = v.session(r, r.randint(1, 2), date, area)[-1]
-        instr = self.relay_instr or r.pick(RELAY_INSTR)
+        instr = self.relay_instr or r.pick(self._own(RELAY_INSTR))
         return Req(q.prompt.rstrip() + instr, acct["system"], None, q.area)
 
     def cover_req(self, r: R, acct: dict, t: float) -> Req:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
@@ -88,8 +90,9 @@ def _accounts(cfg: SimConfig) -> list[P.Account]:
         accs.append(H.stress_test(R(s, "stress", i), w, pools, sc))
     for i in range(hn["agent_product"]):
         accs.append(H.agent_product(R(s, "agent", i), w, pools, sc))
+    same = Counter(kind for kind, _, _ in pl["campaigns"])
     for kind, j, size in pl["campaigns"]:
-        accs.extend(A.Campaign(cfg, w, kind, j, size).accounts())
+        accs.extend(A.Campaign(cfg, w, kind, j, size, n_same=same[kind]).accounts())
     return accs
 
 
