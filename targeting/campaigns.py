@@ -63,10 +63,12 @@ class ContextKeys:
 
     of_request: np.ndarray  # (R,) row into ``keys`` of each request's context, -1 when none
     keys: np.ndarray  # (C, K) uint64 from ``signals.templates.system_keys``; 0 = none
+    families: np.ndarray | None = None  # (C, B) uint64 from ``signals.templates.system_families``
 
 
 CONTEXT_SUPPORT = 0.15  # template similarity from which shared contexts can complete a link
 MIN_SHARED_CONTEXTS = 2  # distinct rare system-prompt skeletons two accounts must share
+MIN_VARIANTS = 2  # distinct skeletons of one system-prompt family an account must send for it to link
 
 
 def _prompt_tf(acc_idx, n_accounts, row_of_request, keys, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,6 +90,42 @@ def _context_tf(acc_idx, n_accounts, context: ContextKeys) -> tuple[np.ndarray, 
     acc = np.broadcast_to(acc_idx[has][:, None], k.shape)
     mask = k != 0
     return acc[mask], k[mask], 1.0 / n_requests[acc[mask]]
+
+
+def _family_tf(acc_idx, n_accounts, context: ContextKeys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account, family key, tf) triples for the system-prompt families each account sends
+    *in variations* (at least ``MIN_VARIANTS`` distinct skeletons): tf is the share of its
+    requests in the family, each of the B band keys weighing 1/B.
+
+    One fixed prompt on every request (an agent product, an app) is left out: the keys
+    describe a prompt that is rewritten from request to request, the operation's "expert"
+    prompt of the threat model. Numbers and dates are masked in skeletons, so a date in
+    the system prompt is not a variation."""
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0))
+    if context.families is None or not len(context.families):
+        return empty
+    has = context.of_request >= 0
+    if not has.any():
+        return empty
+    pairs, counts = np.unique(np.c_[acc_idx[has], context.of_request[has]], axis=0, return_counts=True)
+    n_bands = context.families.shape[1]
+    fam = context.families[pairs[:, 1]]  # (pairs, B)
+    long = pd.DataFrame({
+        "account": np.repeat(pairs[:, 0], n_bands),
+        "family": fam.ravel(),
+        "variant": np.repeat(context.keys[pairs[:, 1], 0], n_bands),
+        "requests": np.repeat(counts, n_bands),
+    })
+    long = long[(long["family"] != 0) & (long["variant"] != 0)]
+    if long.empty:
+        return empty
+    per = long.groupby(["account", "family"], sort=False).agg(
+        variants=("variant", "nunique"), requests=("requests", "sum"))
+    per = per[per["variants"] >= MIN_VARIANTS].reset_index()
+    n_requests = np.bincount(acc_idx, minlength=n_accounts).astype(float)
+    accounts = per["account"].to_numpy(dtype=np.int64)
+    tf = per["requests"].to_numpy(dtype=float) / n_requests[accounts] / n_bands
+    return accounts, per["family"].to_numpy(dtype=np.uint64), tf
 
 
 def _tfidf(triples: tuple[np.ndarray, np.ndarray, np.ndarray], n_accounts: int) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -149,7 +187,11 @@ def content_similarity(
     variations* (the threat model's "expert" prompt), so two accounts sharing at least
     ``MIN_SHARED_CONTEXTS`` rare system-prompt skeletons have their template similarity s,
     when at least ``CONTEXT_SUPPORT``, raised to s + (1 - s) c, c being the cosine of
-    their context profiles."""
+    their context profiles.
+
+    A rare system-prompt *family* (near-duplicate prompts, ``signals.templates.system_families``)
+    that both accounts send in variations is evidence by itself: their family profiles'
+    cosine similarity links them at ``LINK_SIM`` like template profiles do."""
     profiles, norms = account_profiles(acc_idx, n, row_of_request, keys, weights)
     if context is None:
         return _similar(profiles, norms, n)
@@ -161,7 +203,9 @@ def content_similarity(
     combined = (text + shared - text.multiply(shared)).tocsr()
     combined.data[combined.data < LINK_SIM] = 0
     combined.eliminate_zeros()
-    return combined
+    # a rare system-prompt family that both accounts send in variations links them by itself
+    family = _similar(*_tfidf(_family_tf(acc_idx, n, context), n), n)
+    return combined.maximum(family).tocsr()
 
 
 def link_accounts(

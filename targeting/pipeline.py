@@ -36,7 +36,7 @@ from targeting.linking import Infrastructure, infrastructure
 from targeting.ingest import expand_inputs, iter_batches
 from targeting.risk import score_accounts
 from targeting.signals import SignalContext, compute_signals
-from targeting.signals.templates import system_keys
+from targeting.signals.templates import system_families, system_keys
 from targeting.signals.elicitation import load_cot_exemplars, train_cot_detector
 from targeting.verdicts import apply_verdicts, latest_verdicts
 
@@ -461,7 +461,7 @@ def _context_keys(assigned: pd.DataFrame, contexts: pd.DataFrame | None) -> Cont
     keys = system_keys(list(contexts[S.SYSTEM]))
     position = pd.Series(np.arange(len(contexts)), index=contexts[S.CONTEXT_HASH].to_numpy())
     of_request = position.reindex(assigned[S.CONTEXT_HASH].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
-    return ContextKeys(of_request=of_request, keys=keys)
+    return ContextKeys(of_request=of_request, keys=keys, families=system_families(list(contexts[S.SYSTEM])))
 
 
 def _read_texts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = None) -> dict[str, str]:

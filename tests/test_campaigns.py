@@ -176,3 +176,42 @@ def test_shared_system_prompt_variants_complete_a_weak_template_link_but_never_l
     account, rows, keys, weights = _weak_pair(0)  # nothing in common but the system prompt
     _, acc_idx = np.unique(account, return_inverse=True)
     assert C.content_similarity(acc_idx, 2, rows, keys, weights, variants).nnz == 0
+
+
+EXPERT = ("You are {adj} software engineer working as an autonomous coding agent in the repository at {path}. "
+          "Explore the relevant files, write a short plan, implement the change, run the test suite and iterate "
+          "until everything passes. Explain your reasoning before each tool call.{extra}")
+PRODUCT = ("You are Codewright, an AI software engineer embedded in the customer's repository. You can read and edit "
+           "files and run commands using the provided tools. Keep changes minimal and run the tests before finishing.")
+
+
+def _family_case(systems_of_account: dict[str, list[str]]):
+    """Each account sends 6 requests with its own unrelated prompts and the given system prompts."""
+    from targeting.signals.templates import system_families, system_keys
+
+    accounts, systems = [], []
+    for account, variants in systems_of_account.items():
+        for i in range(6):
+            accounts.append(account)
+            systems.append(variants[i % len(variants)])
+    codes, uniq = pd.factorize(pd.Series(systems))
+    context = C.ContextKeys(of_request=codes.astype(np.int64), keys=system_keys(list(uniq)),
+                            families=system_families(list(uniq)))
+    names, acc_idx = np.unique(np.array(accounts), return_inverse=True)
+    rows = np.arange(len(accounts))  # every prompt distinct: no template evidence at all
+    keys = (rows + 1).astype(np.uint64)[:, None]
+    return names, C.content_similarity(acc_idx, len(names), rows, keys, np.ones(1), context)
+
+
+def test_a_system_prompt_family_sent_in_variations_links_accounts_by_itself():
+    variants = [EXPERT.format(adj=adj, path=path, extra=extra)
+                for adj in ("an expert", "a senior", "a world-class")
+                for path in ("/workspace", "/repo", "/app")
+                for extra in ("", " Prefer minimal diffs.", " Keep the existing code style.")]
+    rng = np.random.default_rng(0)
+    op = {f"op{k}": list(rng.choice(variants, 4, replace=False)) for k in range(3)}
+    names, sims = _family_case(op | {"product1": [PRODUCT], "product2": [PRODUCT], "product3": [PRODUCT]})
+    pos = {n: i for i, n in enumerate(names)}
+    assert all(sims[pos["op0"], pos[o]] >= C.LINK_SIM for o in ("op1", "op2"))
+    # one fixed prompt, even a rare one shared by three accounts, is what a product's accounts send
+    assert sims[[pos["product1"], pos["product2"], pos["product3"]]].nnz == 0

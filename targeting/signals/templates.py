@@ -184,6 +184,15 @@ def system_keys(systems: Sequence[str | None]) -> np.ndarray:
     return keys
 
 
+def system_families(systems: Sequence[str | None], seed: int = 0) -> np.ndarray:
+    """(n, BANDS) uint64 LSH band keys of each system prompt's skeleton; 0 where absent or
+    too short. Two variations of one system prompt (a slot filled differently, a sentence
+    added) share bands with high probability: the keys name a prompt's *family*."""
+    texts = [s if isinstance(s, str) else "" for s in systems]
+    sigs, eligible = minhash(texts, seed)
+    return band_keys(sigs, eligible)
+
+
 def templates(frame: pd.DataFrame, ctx: SignalContext) -> tuple[pd.DataFrame, TemplateKeys]:
     """Per account: template_share (share of requests instantiating a template)."""
     cfg = ctx.config
