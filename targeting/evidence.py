@@ -19,6 +19,7 @@ import pandas as pd
 from targeting import workspace as W
 from targeting.queries import current_model_key, requests_of
 from targeting.signals.elicitation import THRESHOLD, CotDetector, load_cot_exemplars, train_cot_detector
+from targeting.signals.templates import minhash, skeleton
 
 MIN_AFFIX_CHARS = 24  # a shared start or end shorter than this is not shown as a wrapper
 EXAMPLES = 3
@@ -27,6 +28,7 @@ MIN_SHARED_MEMBERS = 2  # a template shared by fewer members is not evidence
 # a system prompt or tool set is campaign evidence only when at least half the members send it:
 # generic ones ("You are a helpful assistant") are shared by a few members of any large group
 MIN_CONTEXT_MEMBER_SHARE = 0.5
+FAMILY_JACCARD = 0.5  # skeleton similarity of two variants of one system prompt
 CONTEXT_KEY_WORDS = 8  # system prompts sent "in variations" are grouped by their first words
 
 
@@ -93,10 +95,14 @@ def account_evidence(
         others = [m for m in members if m != account_id][:20]
         pairs = _closest_pairs(ws, reqs, requests_of(ws, others) if others else reqs.iloc[:0], examples)
         out.append(Evidence(
-            "coordination", f"campaign {campaign}: {len(members)} accounts share rare templates or wrappers",
+            "coordination",
+            f"campaign {campaign}: {len(members)} accounts share rare templates, wrappers or system-prompt variants",
             [f"{mine}\n    ~ {theirs} (account {acct})" for mine, theirs, acct in pairs],
             {"campaign_id": campaign, "members": members},
         ))
+        family = _system_family(ws, table, account_id, others, examples)
+        if family is not None:
+            out.append(family)
     if row["cot_share"] > 0:
         detector = detector or train_cot_detector(*load_cot_exemplars())  # callers may cache one
         p = detector.probability(distinct)
@@ -109,6 +115,44 @@ def account_evidence(
         out.append(Evidence("repeats", f"{int(repeated.sum() - len(repeated))} requests repeat an earlier prompt exactly",
                             repeated.index[:examples].tolist(), {"counts": repeated.head(examples).tolist()}))
     return out
+
+
+def _system_family(ws: W.Workspace, table: pd.DataFrame, account_id: str, others: list[str], k: int) -> Evidence | None:
+    """The account's system prompt family (first words of the skeleton) when other campaign
+    members send it too: its variants, the evidence behind a system-prompt-family link."""
+    members = table.loc[[account_id, *others], ["first_seen", "last_seen"]].reset_index()
+    return system_family_evidence(_campaign_requests(ws, members), account_id, k)
+
+
+def system_family_evidence(reqs: pd.DataFrame, account_id: str, k: int = EXAMPLES) -> Evidence | None:
+    """From campaign requests (account_id, system): the family of the account's most used
+    system prompt (prompts whose masked skeletons have an estimated Jaccard similarity of at
+    least ``FAMILY_JACCARD`` with it, as the linking's LSH bands find them), when another
+    account sends it too."""
+    has = reqs["system"].map(lambda v: isinstance(v, str) and bool(v.strip()))
+    own = reqs[has & (reqs["account_id"] == account_id)]
+    if own.empty:
+        return None
+    distinct = reqs.loc[has, "system"].drop_duplicates().tolist()
+    sigs, eligible = minhash(distinct)
+    top = distinct.index(own["system"].value_counts().index[0])
+    if not eligible[top]:
+        return None
+    similar = eligible & ((sigs == sigs[top]).mean(axis=1) >= FAMILY_JACCARD)
+    family = {t for t, keep in zip(distinct, similar) if keep}
+    rows = has & reqs["system"].isin(family)
+    users = int(reqs.loc[rows, "account_id"].nunique())
+    if users < 2:
+        return None
+    mine = reqs.loc[rows & (reqs["account_id"] == account_id), "system"]
+    variants = mine.value_counts()
+    return Evidence(
+        "system_prompt",
+        f"sends {len(variants)} variant{'s' if len(variants) != 1 else ''} of one system prompt on "
+        f"{100 * len(mine) / max(int((reqs['account_id'] == account_id).sum()), 1):.0f}% of its requests; "
+        f"{users - 1} other campaign member{'s' if users != 2 else ''} send the same prompt family",
+        variants.index[:k].tolist(), {"variants": int(len(variants)), "members": users - 1},
+    )
 
 
 def _closest_pairs(ws: W.Workspace, mine: pd.DataFrame, theirs: pd.DataFrame, k: int) -> list[tuple[str, str, str]]:
@@ -204,7 +248,6 @@ def campaign_evidence(
     ``scores`` defaults to the latest scores; pass a night's scores to explain that night.
     """
     from targeting.capmap.taxonomy import tool_lines
-    from targeting.signals.templates import skeleton
     from targeting.summaries import campaign_summaries
 
     if scores is None:

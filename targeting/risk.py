@@ -236,7 +236,7 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, n_top: int = 3) -> pd.Serie
         if size >= 2 or linked > 0 or infra > 0:
             parts = []
             if linked:
-                parts.append(f"shares rare templates or wrappers with {linked} other accounts")
+                parts.append(f"shares rare templates, wrappers or system-prompt variants with {linked} other accounts")
             if infra:
                 parts.append(f"shares rare client addresses or a creation batch with {infra} more")
             text = "; ".join(parts) or "linked to other accounts"
