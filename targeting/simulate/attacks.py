@@ -91,6 +91,16 @@ T_SCHEMA = [
     "Read the tool definitions. For every function, describe its purpose and required arguments, then give a realistic example invocation.",
     "Document the available functions: purpose, parameters (required vs optional) and one example call each in JSON.",
 ]
+T_INLINE = [  # tool definitions in the system prompt, for access paths without a tools field
+    "You have access to the following functions. To call one, reply with a JSON object "
+    "{\"name\": <function name>, \"arguments\": {...}}.",
+    "Functions you can call are listed below as JSON schemas. Respond with exactly one call per turn, formatted "
+    "as {\"function\": <name>, \"args\": {...}}, and nothing else when a call is needed.",
+    "TOOLS AVAILABLE (JSON). To use a tool, output a single line: CALL <tool_name> <json arguments>. "
+    "Wait for the result before continuing.",
+    "The assistant may invoke the functions defined below. Emit invocations as a JSON object with keys "
+    "\"tool\" and \"parameters\"; the platform returns each result in the next message.",
+]
 T_FRAMES = {"single": T_SINGLE, "result": T_RESULT, "chain": T_CHAIN, "schema": T_SCHEMA}
 T_FRAME_W = {"single": 4, "result": 3, "chain": 3, "schema": 1}
 
@@ -198,8 +208,7 @@ class Campaign:
                 ask1=TT.ask(r, ent), ask2=(a2 := TT.ask(r, TT.ENTITIES[r.pick([ent_name] + extra)]))[0].lower() + a2[1:])
             path = acct["path"]
             if path == "inline":
-                system = ("You have access to the following functions. To call one, reply with a JSON object "
-                          "{\"name\": <function name>, \"arguments\": {...}}.\n\n" + json.dumps(funcs, indent=1))
+                system = _frame(r, self._own(T_INLINE), para) + "\n\n" + json.dumps(funcs, indent=1)
                 return Req(text, system, None, "tool_use")
             return Req(text, acct["system"], TT.tools_json(funcs, legacy=(path == "legacy")), "tool_use")
         if self.kind == "agentic_coding":
