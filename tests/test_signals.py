@@ -81,6 +81,24 @@ def test_systematic_coverage_beats_a_clumpy_user_of_the_same_volume():
     assert out.loc["spreader", "coverage"] > 3 * out["coverage"].median()
 
 
+def test_coverage_growth_tells_a_plan_that_keeps_reaching_new_clusters_from_saturating_users():
+    rng = np.random.default_rng(1)
+    n_clusters = 40
+    rows = []
+    for u in range(60):  # background users spread over the area
+        rows += [(f"u{u}", i, 0, 0, int(rng.integers(n_clusters))) for i in range(10)]
+    rows += [("plan", i, 0, 0, i % n_clusters) for i in range(40)]  # walks the grid, never returns
+    # a person: explores a little, then keeps coming back to the same three clusters
+    rows += [("person", i, 0, 0, [1, 2, 3, 4, 5][i] if i < 5 else [1, 2, 3][i % 3]) for i in range(40)]
+    rows += [("short", i, 0, 0, i) for i in range(5)]
+    ctx = make_ctx(np.eye(4), n_clusters=n_clusters, cluster_area=[0] * n_clusters)
+    frame = frame_of(rows)
+    out = coverage(frame, ctx, area_shares(frame, ctx)["dominant_area"])
+    assert out.loc["plan", "coverage_growth"] > 1.0  # 20 new clusters in its second half
+    assert out.loc["person", "coverage_growth"] == 0.0  # nothing new after its first half
+    assert np.isnan(out.loc["short", "coverage_growth"])  # too few requests to say
+    assert 0.5 < out["coverage_growth"].median() < 1.5  # random draws sit near 1
+
 # --- spread --------------------------------------------------------------------------------------
 def test_nn_and_pairwise_distances_on_known_sets():
     same = np.tile(np.eye(8)[:1], (5, 1))

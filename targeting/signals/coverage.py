@@ -8,6 +8,10 @@ the area give ``E[k | n] = sum_c 1 - (1 - p_c)^n``. A ratio near 1 means the acc
 spreads like a random draw from the whole population of the area (much wider than any
 single organic user, who stays on a few topics); systematic coverage pushes it to or
 past 1.
+
+``coverage_growth`` says whether the account is still reaching new clusters: those first
+reached in the second half of its requests (in time order) against the number expected for
+random draws (see ``coverage_growth``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from targeting.signals.base import ACCOUNT, AREA, CLUSTER, SignalContext
+from targeting.signals.base import ACCOUNT, AREA, CLUSTER, TIME, SignalContext
+
+MIN_GROWTH_REQUESTS = 8  # requests in the area below which growth is not measured (NaN)
 
 
 def reference_frequencies(frame: pd.DataFrame, n_clusters: int, n_areas: int) -> np.ndarray:
@@ -36,6 +42,46 @@ def expected_distinct(p: np.ndarray, n: np.ndarray) -> np.ndarray:
     if len(p) == 0:
         return np.zeros_like(n)
     return (1.0 - np.exp(np.outer(n, np.log1p(-np.minimum(p, 1 - 1e-12))))).sum(axis=1)
+
+
+def _new_in_second_half(sub: pd.DataFrame) -> pd.DataFrame:
+    """Per account, of its requests in time order: n_first (first half), n_second, and the
+    clusters first reached in the second half."""
+    ordered = sub.sort_values([ACCOUNT, TIME], kind="stable")
+    rank = ordered.groupby(ACCOUNT).cumcount().to_numpy()
+    size = ordered.groupby(ACCOUNT)[CLUSTER].transform("size").to_numpy()
+    half = (rank >= size // 2).astype(np.int8)
+    first_half = pd.DataFrame({ACCOUNT: ordered[ACCOUNT].to_numpy(), CLUSTER: ordered[CLUSTER].to_numpy(), "half": half})
+    reached = first_half.groupby([ACCOUNT, CLUSTER], sort=False)["half"].min()
+    new = (reached == 1).groupby(level=0).sum()
+    n = pd.Series(size, index=ordered[ACCOUNT].to_numpy()).groupby(level=0).first()
+    return pd.DataFrame({"n_first": n // 2, "n_second": n - n // 2, "new_second": new.reindex(n.index, fill_value=0)})
+
+
+def coverage_growth(sub: pd.DataFrame, ref: np.ndarray, dom_of: pd.Series) -> pd.Series:
+    """Clusters first reached in the second half of the account's requests in its dominant
+    area (in time order), divided by the number expected when both halves are drawn like the
+    area's accounts draw: sum_c (1 - p_c)^n1 (1 - (1 - p_c)^n2) = E[k | n1 + n2] - E[k | n1].
+
+    About 1: the account keeps reaching new parts of the area as a random draw would; well
+    below 1: it saturates, returning to what it asked before (a person, a product's users);
+    above 1: it walks a plan that avoids what it has covered. NaN under
+    ``MIN_GROWTH_REQUESTS`` requests."""
+    halves = _new_in_second_half(sub)
+    out = pd.Series(np.nan, index=dom_of.index, name="coverage_growth", dtype=float)
+    halves = halves[halves["n_first"] + halves["n_second"] >= MIN_GROWTH_REQUESTS]
+    if halves.empty:
+        return out
+    areas = dom_of.reindex(halves.index).to_numpy()
+    expected = np.zeros(len(halves))
+    for a in np.unique(areas):
+        mask = areas == a
+        n1 = halves["n_first"].to_numpy()[mask]
+        n2 = halves["n_second"].to_numpy()[mask]
+        expected[mask] = expected_distinct(ref[a], n1 + n2) - expected_distinct(ref[a], n1)
+    out[halves.index] = np.divide(halves["new_second"].to_numpy(float), expected,
+                                  out=np.full(len(halves), np.nan), where=expected > 1e-9)
+    return out
 
 
 def coverage(
@@ -67,4 +113,6 @@ def coverage(
     out["coverage"] = np.divide(
         stats["covered"].to_numpy(float), expected, out=np.zeros(len(stats)), where=expected > 0
     )
+    if TIME in frame:
+        out["coverage_growth"] = coverage_growth(sub, ref, dom)
     return out
