@@ -30,7 +30,8 @@ app.add_typer(export_app, name="export")
 _state = {"debug": False}
 
 WorkspaceOpt = typer.Option(..., "--workspace", "-w", help="Workspace folder.")
-ConfigOpt = typer.Option(None, "--config", help="TOML settings file ([ingest], [embed], [map], [signals], [risk]).")
+ConfigOpt = typer.Option(None, "--config", help="TOML settings file (one table per section: ingest, embed, map, "
+                                                 "signals, risk, nightly, scaleout).")
 
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the workspace; a scheduler retries later
@@ -124,6 +125,15 @@ def score(
     date_from: Optional[str] = typer.Option(None, "--from", help="Backfill: score every night from this day ..."),
     date_to: Optional[str] = typer.Option(None, "--to", help="... to this day (inclusive), one run per night."),
     model: Optional[str] = typer.Option(None, "--model", help="Embedding model: 'default', a folder or a cached name."),
+    engine: Optional[str] = typer.Option(
+        None, "--engine", help="Where to embed and assign: 'local' (this process, the default) or 'ray' "
+        "(Ray Data: the targeting\\[ray] extra)."),
+    address: Optional[str] = typer.Option(
+        None, "--address", help="--engine ray: the Ray cluster ('auto', 'ray://head:10001'); none: a local Ray."),
+    actors: Optional[int] = typer.Option(
+        None, "--actors", min=1, help="--engine ray: actors per pool (default: one less than the cluster's CPUs)."),
+    gpus_per_actor: Optional[float] = typer.Option(
+        None, "--gpus-per-actor", min=0, help="--engine ray: GPUs per embedding actor (default 0: CPU)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """The nightly job: ingest new partitions, embed new prompts, assign them to the map,
@@ -134,12 +144,19 @@ def score(
     """
     from datetime import timedelta
 
+    from targeting.config import ENGINES
     from targeting.pipeline import score as score_pipeline
 
     overrides: dict = {}
     if model:
         overrides.setdefault("embed", {})["model"] = model
+    if engine is not None and engine not in ENGINES:
+        raise UsageProblem(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+    ray_options = {"engine": engine, "address": address, "actors": actors, "gpus_per_actor": gpus_per_actor}
+    overrides["scaleout"] = {k: v for k, v in ray_options.items() if v is not None}
     settings = _settings(config, overrides)
+    if settings.scaleout.engine != "ray" and any(v is not None for v in (address, actors, gpus_per_actor)):
+        raise UsageProblem("--address, --actors and --gpus-per-actor are options of --engine ray")
     first, last = _day(date_from, "--from"), _day(date_to, "--to")
     if (first is None) != (last is None):
         raise UsageProblem("--from and --to go together")

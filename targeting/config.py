@@ -29,6 +29,7 @@ class EmbedConfig:
     threads: int = 0  # 0: one per core
     progress: bool = True
     int8: bool = False  # transformer models: dynamic int8 linear layers (faster; vectors get their own key)
+    device: str = "cpu"  # transformer models: "cpu" or "cuda" (the Ray engine's GPU actors set it)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,22 @@ class NightlyConfig:
     update_index: bool = True  # add the night's new prompts to the search index
 
 
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class ScaleoutConfig:
+    """Where the nightly job embeds and assigns: in this process, or on Ray Data (``targeting[ray]``)."""
+
+    engine: str = "local"  # "local": in this process; "ray": embed + assign on Ray Data (targeting.scaleout)
+    address: str = ""  # Ray cluster: "auto", "ray://head:10001"...; "": start a local Ray for the run
+    actors: int = 0  # actors per pool (embed, assign); 0: one less than the cluster's CPUs (at least 1)
+    gpus_per_actor: float = 0.0  # GPUs per embedding actor (1 on a GPU cluster); 0: CPU
+    batch_rows: int = 20_000  # requests (assign) or distinct texts (embed) per Ray Data batch
+    local_cpus: int = 0  # a local Ray only: CPUs it may use; 0: all
+    local_object_store_mb: int = 0  # a local Ray only: its object store; 0: Ray's default (30% of memory)
+
+
 @dataclass(frozen=True)
 class Settings:
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -79,6 +96,7 @@ class Settings:
     signals: SignalConfig = field(default_factory=SignalConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     nightly: NightlyConfig = field(default_factory=NightlyConfig)
+    scaleout: ScaleoutConfig = field(default_factory=ScaleoutConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -97,7 +97,7 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SentenceTransformerEncoder:
-    """all-MiniLM-L6-v2 (or any sentence-transformers model) on the CPU."""
+    """all-MiniLM-L6-v2 (or any sentence-transformers model) on the CPU (or ``[embed] device``)."""
 
     model: object
     model_id: str
@@ -242,9 +242,11 @@ def load_encoder(config: EmbedConfig) -> Encoder:
         hf_logging.set_verbosity_error()
     except ImportError:  # pragma: no cover
         pass
+    if config.int8 and config.device != "cpu":
+        raise EmbeddingError("[embed] int8 is CPU-only: use device = \"cpu\" with it")
     model = SentenceTransformer(
         str(path),
-        device="cpu",
+        device=config.device,
         local_files_only=True,
         model_kwargs={"use_safetensors": True},
     )

@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.embed import Encoder, VectorStore, progress_bar
+from targeting.signals.elicitation import CotDetector, load_cot_exemplars, train_cot_detector
+from targeting.signals.templates import N_PERM, TemplateParts, template_parts_key
 
 log = logging.getLogger("targeting")
 
@@ -129,3 +133,104 @@ def window_texts(ws: W.Workspace, start: str, end: str, hashes: set[str], fresh:
         stored = W.read_distinct(ws, S.PROMPT_HASH, [S.PROMPT], missing, files)
         texts.update(zip(stored[S.PROMPT_HASH], stored[S.PROMPT]))
     return texts
+
+
+# --- per-prompt text features, cached by prompt hash -------------------------------------------------
+COT, TEMPLATES = "cot", "templates"
+
+
+class FeatureCache:
+    """The features of a prompt that depend on its text alone, cached by prompt hash in the
+    workspace (``features/NAME-KEY/part-RUN.parquet``) like the vectors, so each night computes
+    them for its new prompts only: the chain-of-thought probability (``cot``, keyed by the
+    detector's digest: other exemplars or another fit make another cache) and the template
+    parts (``templates``: MinHash signature and wrapper keys, keyed by their parameters and
+    seed). ``load`` reads the cached features of the scored prompts and says which prompts
+    still need their text; ``pipeline.score_frame`` takes the cached rows (``lookup``) and
+    hands back what it computed (``add``), which is written into the run's transaction: a
+    killed run leaves nothing (the next one computes them again), a committed one leaves them
+    to the following nights. Without ``tx`` the cache is read-only."""
+
+    def __init__(self, ws: W.Workspace, seed: int, tx: W.Transaction | None = None,
+                 detector: CotDetector | None = None) -> None:
+        self.ws, self.tx, self.seed = ws, tx, seed
+        self.detector = detector or train_cot_detector(*load_cot_exemplars(), seed=seed)
+        self.keys = {COT: self.detector.key, TEMPLATES: template_parts_key(seed)}
+        self._tables: dict[str, pa.Table] | None = None
+        self.cached = 0  # prompts whose features were all cached
+        self.computed = {COT: 0, TEMPLATES: 0}  # prompts whose features this run computed
+        self._parts: dict[str, W.ParquetParts] = {}
+
+    def load(self, hashes: set[str]) -> set[str]:
+        """Read the cached features of ``hashes``; returns the hashes lacking any of them (the
+        prompts whose text is still needed)."""
+        self._tables = {}
+        missing: set[str] = set()
+        for name, key in self.keys.items():
+            table = W.read_features(self.ws, name, key, hashes)
+            self._tables[name] = table
+            found = set(table.column("prompt_hash").to_pylist()) if table.num_rows else set()
+            missing |= hashes - found
+        return missing
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, TemplateParts]:
+        """(cot found, chain-of-thought probability, templates found, template parts) of
+        ``hashes`` in their order: values where not found are placeholders, to be computed.
+        Frees what ``load`` read."""
+        if self._tables is None:
+            self.load(set(hashes))
+        tables, self._tables = self._tables or {}, None
+        n = len(hashes)
+        cot = np.zeros(n)
+        parts = TemplateParts.empty(n)
+        found = {}
+        for name in (COT, TEMPLATES):
+            table = tables.pop(name)
+            pos = (pd.Index(table.column("prompt_hash").to_numpy(zero_copy_only=False)).get_indexer(hashes)
+                   if table.num_rows else np.full(n, -1))
+            hit = found[name] = pos >= 0
+            rows = pos[hit]
+            if not hit.any():
+                continue
+            if name == COT:
+                cot[hit] = table.column("cot").to_numpy()[rows]
+            else:
+                sigs = table.column("sig").combine_chunks().flatten().to_numpy().reshape(-1, N_PERM)
+                parts.sigs[hit] = sigs[rows]
+                parts.eligible[hit] = table.column("eligible").to_numpy(zero_copy_only=False)[rows]
+                parts.affixes[hit, 0] = table.column("head").to_numpy()[rows]
+                parts.affixes[hit, 1] = table.column("tail").to_numpy()[rows]
+                del sigs
+            del table
+        self.cached = int((found[COT] & found[TEMPLATES]).sum())
+        return found[COT], cot, found[TEMPLATES], parts
+
+    def add(self, name: str, hashes: np.ndarray, values: np.ndarray | TemplateParts) -> None:
+        """Features computed by this run (``cot`` probabilities or ``templates`` parts, a row per
+        hash): written into its transaction, one file per feature, a row group per call
+        (``flush`` closes them); dropped without a transaction."""
+        self.computed[name] += len(hashes)
+        if self.tx is None or len(hashes) == 0:
+            return
+        ids = pa.array(np.asarray(hashes, dtype=object), type=pa.string())
+        if name == COT:
+            table = pa.table({"prompt_hash": ids, "cot": pa.array(np.asarray(values, dtype=np.float64))})
+        else:
+            sigs = pa.array(np.ascontiguousarray(values.sigs, dtype=np.uint64).reshape(-1), type=pa.uint64())
+            table = pa.table({
+                "prompt_hash": ids,
+                "sig": pa.FixedSizeListArray.from_arrays(sigs, N_PERM),
+                "eligible": pa.array(values.eligible),
+                "head": pa.array(np.ascontiguousarray(values.affixes[:, 0])),
+                "tail": pa.array(np.ascontiguousarray(values.affixes[:, 1])),
+            })
+        if name not in self._parts:
+            path = self.ws.features_dir(name, self.keys[name]) / f"part-{self.tx.run_id}.parquet"
+            self._parts[name] = W.ParquetParts(self.tx.path(path))
+        self._parts[name].write(table)
+
+    def flush(self) -> None:
+        """Close the files ``add`` wrote (one per feature per run), staged for the commit."""
+        for parts in self._parts.values():
+            parts.close()
+        self._parts = {}

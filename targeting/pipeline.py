@@ -7,6 +7,7 @@ killed at any stage leaves the workspace as it was.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import resource
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,9 +27,9 @@ from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, assign, context_text, fit_map, load_map, load_taxonomy, save_map
 from targeting.capmap.assign import anchor_index, context_area_probs, mix_context
-from targeting import nightly
+from targeting import activity, nightly
 from targeting.capmap.match import carry_ids, match_clusters
-from targeting.config import Settings
+from targeting.config import ENGINES, Settings
 from targeting.drift import measure_drift
 from targeting.embed import Encoder, VectorStore, embed_unique, load_encoder, text_hash
 from targeting.index import PromptIndex, build_index, load_index, save_index
@@ -36,8 +37,8 @@ from targeting.linking import Infrastructure, infrastructure
 from targeting.ingest import expand_inputs, iter_batches
 from targeting.risk import score_accounts
 from targeting.signals import SignalContext, compute_signals
-from targeting.signals.templates import system_families, system_keys
-from targeting.signals.elicitation import load_cot_exemplars, train_cot_detector
+from targeting.signals.templates import TemplateParts, system_families, system_keys, template_parts
+from targeting.signals.elicitation import CotDetector, load_cot_exemplars, train_cot_detector
 from targeting.verdicts import apply_verdicts, latest_verdicts
 
 log = logging.getLogger("targeting")
@@ -134,13 +135,15 @@ def ingest(files: Sequence[Path], existing_ids: set[str], settings: Settings) ->
     return Ingested(requests, quarantine, rows_read, duplicates, list(files_info.values()))
 
 
-def _stage_partitioned(tx: W.Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str) -> None:
-    """Stage ``frame`` as one Parquet file per UTC day under ``table_name``."""
+def _stage_partitioned(tx: W.Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str,
+                       part: str | None = None) -> None:
+    """Stage ``frame`` as one Parquet file per UTC day under ``table_name`` (file ``part-PART``,
+    default the run id: the Ray engine's workers stage one file per batch)."""
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     dates = frame[S.DATE].astype(str).to_numpy()
     for day in np.unique(dates):
-        part = table.filter(pa.array(dates == day))
-        W.write_parquet(tx.path(tx.ws.partition_path(table_name, day, tx.run_id)), part)
+        rows = table.filter(pa.array(dates == day))
+        W.write_parquet(tx.path(tx.ws.partition_path(table_name, day, part or tx.run_id)), rows)
 
 
 # --- stage 1 of the nightly job: streaming ingest ---------------------------------------------------
@@ -355,16 +358,24 @@ def _context_texts(requests: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 # --- stage 6: score -------------------------------------------------------------------------------------
+FEATURE_CHUNK = 50_000  # distinct prompts whose text features are computed at once
+
+
 def score_frame(
     assigned: pd.DataFrame, cmap: CapabilityMap, store: dict[str, np.ndarray], texts: dict[str, str], dim: int,
-    settings: Settings, contexts: pd.DataFrame | None = None,
+    settings: Settings, contexts: pd.DataFrame | None = None, features: nightly.FeatureCache | None = None,
 ) -> tuple[pd.DataFrame, float]:
     """The contract's account table (plus evidence columns) for the given assigned requests.
 
     ``assigned`` may carry each request's ``ip``, ``account_created_at`` and ``context_hash``
     (``attach_metadata``), and ``contexts`` the system prompt and tools of each context hash
-    (``read_contexts``): they add infrastructure and shared-context links between accounts."""
-    distinct, rows = np.unique(assigned[S.PROMPT_HASH].to_numpy().astype(str), return_inverse=True)
+    (``read_contexts``): they add infrastructure and shared-context links between accounts.
+    ``features`` (the nightly job's cache of per-prompt text features) gives the features of
+    the prompts it holds and takes those computed here; ``texts`` then needs only the others."""
+    # sorted distinct hashes and each request's row, as np.unique gives them, without its
+    # fixed-width copy of every request's hash (a night of a million takes gigabytes)
+    rows, distinct = pd.factorize(assigned[S.PROMPT_HASH], sort=True)
+    distinct = np.asarray(distinct, dtype=object)
     area_idx = {a: i for i, a in enumerate(cmap.areas)}
     cluster_idx = {c: i for i, c in enumerate(cmap.cluster_ids)}
     frame = pd.DataFrame(
@@ -377,7 +388,9 @@ def score_frame(
         }
     )
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    prompt_texts = tuple(texts[h] for h in distinct)
+    detector = features.detector if features is not None else train_cot_detector(
+        *load_cot_exemplars(), seed=settings.signals.seed)
+    prompt_cot, parts, prompt_texts = _prompt_features(distinct, texts, detector, settings.signals.seed, features)
     fallback = load_taxonomy(settings.map.taxonomy or None).fallback_area
     ctx = SignalContext(
         vectors=_matrix(store, distinct, dim),
@@ -387,9 +400,8 @@ def score_frame(
         target_areas=tuple(i for i, a in enumerate(cmap.areas) if a != fallback),
         config=settings.signals,
     )
-    detector = train_cot_detector(*load_cot_exemplars(), seed=settings.signals.seed)
-    prompt_cot = detector.probability(prompt_texts)
-    signals, keys = compute_signals(frame, ctx, prompt_cot)
+    signals, keys = compute_signals(frame, ctx, prompt_cot, parts)
+    del parts
     infra = _infrastructure(assigned, settings) if settings.signals.use_metadata else None
     links = link_accounts(
         frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights, infra,
@@ -402,6 +414,41 @@ def score_frame(
     table = table.reset_index()
     ordered = list(S.SCORE_COLUMNS) + [c for c in table.columns if c not in S.SCORE_COLUMNS]
     return table[ordered].sort_values("risk_score", ascending=False, ignore_index=True), threshold
+
+
+def _prompt_features(
+    distinct: np.ndarray, texts: dict[str, str], detector: CotDetector, seed: int, cache: nightly.FeatureCache | None,
+) -> tuple[np.ndarray, TemplateParts, tuple[str, ...]]:
+    """(chain-of-thought probability, template parts, text) of each distinct prompt: from
+    ``cache`` where it holds them (their text is then not read: ''), computed for the others
+    ``FEATURE_CHUNK`` prompts at a time and handed to ``cache``."""
+    n = len(distinct)
+    if cache is None:
+        cot_found = parts_found = np.zeros(n, dtype=bool)
+        prompt_cot, parts = np.zeros(n), TemplateParts.empty(n)
+    else:
+        cot_found, prompt_cot, parts_found, parts = cache.lookup(distinct)
+    prompt_texts = [""] * n
+    todo = np.flatnonzero(~(cot_found & parts_found))
+    for start in range(0, len(todo), FEATURE_CHUNK):
+        chunk = todo[start : start + FEATURE_CHUNK]
+        for i in chunk:
+            prompt_texts[i] = texts[distinct[i]]
+        rows = chunk[~cot_found[chunk]]
+        if len(rows):
+            prompt_cot[rows] = detector.probability([prompt_texts[i] for i in rows])
+            if cache is not None:
+                cache.add(nightly.COT, distinct[rows], prompt_cot[rows])
+        rows = chunk[~parts_found[chunk]]
+        if len(rows):
+            got = template_parts([prompt_texts[i] for i in rows], seed)
+            parts.sigs[rows], parts.eligible[rows], parts.affixes[rows] = got.sigs, got.eligible, got.affixes
+            if cache is not None:
+                cache.add(nightly.TEMPLATES, distinct[rows], got)
+    if cache is not None:
+        cache.flush()
+        log.info("prompt features: %s cached, %s computed", f"{cache.cached:,}", f"{len(todo):,}")
+    return prompt_cot, parts, tuple(prompt_texts)
 
 
 def _infrastructure(assigned: pd.DataFrame, settings: Settings) -> Infrastructure | None:
@@ -638,12 +685,14 @@ def score(
     drift, and score the accounts active in the ``window_days`` ending at ``as_of``
     (inclusive). Without inputs it re-scores what is stored. Re-running a night replaces
     that night's results; one transaction, so a killed run leaves the workspace as it was
-    (apart from embedding checkpoints, which the next run reuses)."""
+    (apart from embedding checkpoints, which the next run reuses). With ``[scaleout] engine =
+    "ray"`` the embed and assign stages run on Ray Data (``targeting.scaleout``) and store
+    the same vectors, assignments and night's activity."""
     window_days = window_days or settings.nightly.window_days
     ws = W.open_workspace(workspace, create=bool(inputs))
     result = RunResult(run_id=W.new_run_id("score"))
     stage = _Timer(result)
-    with W.locked(ws):
+    with W.locked(ws), _scaleout(settings) as ray_night:
         state = W.read_state(ws)
         with W.transaction(ws, result.run_id) as tx:
             with stage("ingest"):
@@ -671,6 +720,7 @@ def score(
             store = VectorStore()
             drift = None
             assigned_new = pd.DataFrame(columns=S.ASSIGNMENT_SCHEMA.names)
+            partial = activity.merge_activity([])  # the night's per-account activity, partial form
             if not new.empty:
                 with stage("load model"):
                     encoder = encoder or load_encoder(settings.embed)
@@ -681,11 +731,16 @@ def score(
                     ctx_hashes, ctx_texts = _context_texts(got.contexts)
                     hashes = list(got.prompts)
                     store = nightly.load_vectors(ws, model_key, set(hashes) | set(ctx_hashes))
-                    result.prompts_embedded = nightly.embed_checkpointed(
-                        ws, result.run_id, encoder, store, hashes + ctx_hashes,
-                        list(got.prompts.values()) + ctx_texts, settings.nightly.embed_checkpoint,
-                        settings.embed.progress,
-                    )
+                    if ray_night is not None:  # on Ray Data actors, into the same cache
+                        result.prompts_embedded = ray_night.embed(ws, result.run_id, model_key, store,
+                                                                  hashes + ctx_hashes,
+                                                                  list(got.prompts.values()) + ctx_texts)
+                    else:
+                        result.prompts_embedded = nightly.embed_checkpointed(
+                            ws, result.run_id, encoder, store, hashes + ctx_hashes,
+                            list(got.prompts.values()) + ctx_texts, settings.nightly.embed_checkpoint,
+                            settings.embed.progress,
+                        )
                 if cmap is None:
                     with stage("fit map"):
                         ordered = sorted(got.prompts)
@@ -695,13 +750,19 @@ def score(
                         tx.state_updates["map_id"] = cmap.map_id
                         result.map_fitted = True
                 with stage("assign"):
-                    assigned_new = assign_requests(cmap, new, store, encoder.dim, settings)
-                    _stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
+                    if ray_night is not None:  # on Ray Data actors: staged by them, partials merged here
+                        assigned_new, partial = ray_night.assign(tx, cmap, model_key, new[S.REQUEST_ID].to_numpy())
+                    else:
+                        assigned_new = assign_requests(cmap, new, store, encoder.dim, settings)
+                        _stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
+                        partial = activity.partial_activity(assigned_new)
                 with stage("drift"):
                     fresh = assigned_new.drop_duplicates(S.PROMPT_HASH)
                     drift = measure_drift(fresh["distance"].to_numpy(), cmap, settings.nightly)
                     log.info("drift: %s", drift.summary())
             result.map_id = cmap.map_id
+            night_activity = activity.account_activity(partial, cmap.areas)
+            del partial
 
             with stage("score"):
                 day = as_of or _latest_day(ws, new)
@@ -718,14 +779,16 @@ def score(
                     raise BadInputError(f"no requests between {start} and {day}")
                 window_hashes = set(assigned[S.PROMPT_HASH])
                 store = nightly.load_vectors(ws, model_key, window_hashes, store)
-                texts = nightly.window_texts(ws, str(start), str(day), window_hashes, got.prompts)
+                # per-prompt text features cached by earlier runs: only the other prompts' texts are read
+                features = nightly.FeatureCache(ws, settings.signals.seed, tx)
+                texts = nightly.window_texts(ws, str(start), str(day), features.load(window_hashes), got.prompts)
                 assigned = attach_metadata(ws, assigned, new)
                 contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
                 # the night's per-row frames are in `assigned` now: free them before scoring
                 had_new, got.requests = not new.empty, None
-                del new, old, assigned_new
+                del new, old, assigned_new, window_hashes
                 dim = cmap.anchors.shape[1]
-                table, threshold = score_frame(assigned, cmap, store, texts, dim, settings, contexts)
+                table, threshold = score_frame(assigned, cmap, store, texts, dim, settings, contexts, features)
                 table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
                 table.insert(0, "as_of", str(day))
                 table["run_id"] = result.run_id
@@ -734,7 +797,7 @@ def score(
                 W.write_parquet(tx.path(path), _scores_table(table))
                 if str(day) >= _latest_scored_day(state):  # a backfill of an older night leaves "latest" alone
                     tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
-            del assigned, texts
+            del assigned, texts, features
 
             if settings.nightly.update_index and had_new:
                 with stage("index"):
@@ -752,11 +815,34 @@ def score(
                 "files_ingested": len(files), "files_left_for_later": len(later), "rows_stored": result.rows_stored,
                 "prompts_embedded": result.prompts_embedded, "map_id": cmap.map_id,
                 "accounts": result.accounts, "flagged": result.flagged, "drift": result.drift,
+                "active_accounts": len(night_activity),
+                "requests_by_area": {a: int(night_activity[activity.requests_column(a)].sum()) for a in cmap.areas},
             }
             W.write_json(tx.path(ws.night_path(str(day))), night)
+            W.write_parquet(tx.path(ws.activity_path(str(day))),
+                            activity.activity_table(night_activity, str(day), result.run_id))
             tx.commit(_manifest(result, settings, encoder, inputs_info, "score", window_days=window_days,
                                 night=night, versions=_light_versions(), peak_mib=result.peak_mib))
     return result
+
+
+@contextlib.contextmanager
+def _scaleout(settings: Settings) -> Iterator[Any]:
+    """The nightly job's Ray Data engine for embed and assign (``targeting.scaleout``; Ray is
+    imported and started only when a night has new requests), or None: in this process."""
+    engine = settings.scaleout.engine
+    if engine not in ENGINES:
+        raise BadInputError(f"[scaleout] engine {engine!r} is not one of {', '.join(ENGINES)}")
+    if engine == "local":
+        yield None
+        return
+    from targeting.scaleout import RayNight
+
+    night = RayNight(settings)
+    try:
+        yield night
+    finally:
+        night.close()
 
 
 def _extend_index(tx: W.Transaction, ws: W.Workspace, map_id: str, store: VectorStore, hashes: list[str],

@@ -7,6 +7,7 @@ The only module that knows paths. Layout::
       requests/date=YYYY-MM-DD/part-RUN.parquet
       quarantine/part-RUN.parquet
       embeddings/MODEL_KEY/part-RUN.parquet     prompt_hash + float16 vector
+      features/NAME-KEY/part-RUN.parquet        prompt_hash + per-prompt text features (cot, templates)
       assignments/date=YYYY-MM-DD/part-RUN.parquet
       maps/MAP_ID/...                    the fitted capability map (arrays + JSON)
       index/MAP_ID/...                   FAISS index over the stored prompt vectors
@@ -14,6 +15,7 @@ The only module that knows paths. Layout::
       runs/RUN.json                      one manifest per committed run
       inputs/files.json                  input files ingested (path, size, mtime, sha256, run)
       nights/as_of=YYYY-MM-DD.json       the nightly job's summary of each night (drift...)
+      nights/as_of=YYYY-MM-DD.accounts.parquet   the night's per-account activity (new requests)
       verdicts.sqlite                    analysts' verdicts (append-only, WAL; the app writes it)
       .staging/RUN/                      a run's files before commit
       .lock
@@ -84,6 +86,11 @@ class Workspace:
     def embeddings_dir(self, model_key: str) -> Path:
         return self.root / "embeddings" / model_key
 
+    def features_dir(self, name: str, key: str) -> Path:
+        """Per-prompt text features of one kind (``name``) computed one way (``key``, a digest
+        of what they depend on besides the text): ``nightly.FeatureCache``."""
+        return self.root / "features" / f"{name}-{key}"
+
     def map_dir(self, map_id: str) -> Path:
         return self.root / "maps" / map_id
 
@@ -126,6 +133,10 @@ class Workspace:
 
     def nights_glob(self) -> str:
         return str(self.root / "nights" / "as_of=*.json")
+
+    def activity_path(self, as_of: str) -> Path:
+        """The night's per-account activity (``targeting.activity``); a re-run of the night replaces it."""
+        return self.root / "nights" / f"as_of={as_of}.accounts.parquet"
 
     def partition_dir(self, table: str, day: str) -> Path:
         return self.root / table / f"date={day}"
@@ -216,6 +227,27 @@ def locked(ws: Workspace) -> Iterator[None]:
 
 
 # --- transactions --------------------------------------------------------------------------
+class ParquetParts:
+    """One Parquet file written a row group at a time (``write``: memory bounded by a part),
+    moved into place by ``close``: like ``write_parquet``, never seen half-written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._tmp, self._writer = path, path.with_name(f".{path.name}.tmp-{os.getpid()}"), None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            _mkdir(self.path.parent)
+            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            os.chmod(self._tmp, FILE_MODE)
+            os.replace(self._tmp, self.path)
+
+
 @dataclass
 class Transaction:
     """Files staged by one run, committed together."""
@@ -235,6 +267,10 @@ class Transaction:
         target = self.staging / rel
         _mkdir(target.parent)
         return target
+
+    def staged_files(self, table: str) -> list[Path]:
+        """The Parquet files this run has staged so far in a date-partitioned table."""
+        return sorted((self.staging / table).glob("date=*/*.parquet"))
 
     def delete_on_commit(self, final: Path) -> None:
         self.deletes.append(str(final.relative_to(self.ws.root)))
@@ -379,6 +415,22 @@ def read_embeddings(ws: Workspace, model_key: str, only: set[str] | None = None)
         dim = vec.type.list_size
         blocks.append(vec.values.to_numpy(zero_copy_only=False).reshape(-1, dim))
     return np.concatenate(hashes), np.concatenate(blocks).astype(np.float16, copy=False)
+
+
+def read_features(ws: Workspace, name: str, key: str, only: set[str]) -> pa.Table:
+    """Stored per-prompt features (``features_dir``) of the prompt hashes in ``only``: one
+    table, a row per hash found (the first stored when several runs stored one)."""
+    folder = ws.features_dir(name, key)
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files or not only:
+        return pa.table({})
+    probe = list(only)
+    tables = [pq.read_table(path, filters=[("prompt_hash", "in", probe)]) for path in files]
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if len(tables) > 1:
+        first = ~pd.Series(table.column("prompt_hash").to_numpy(zero_copy_only=False)).duplicated().to_numpy()
+        table = table.filter(pa.array(first)) if not first.all() else table
+    return table
 
 
 def partition_files(ws: Workspace, table: str, start: str | None = None, end: str | None = None) -> list[Path]:

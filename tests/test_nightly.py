@@ -130,6 +130,57 @@ def test_next_night_ingests_and_embeds_only_what_is_new(night1, landing, setting
     assert (scores["run_id"] == result.run_id).all() and (scores["as_of"] == str(_day(1))).all()
 
 
+def _feature_files(ws: Path) -> set[str]:
+    return {str(p.relative_to(ws)) for p in (ws / "features").rglob("*.parquet")}
+
+
+def _prompt_hashes(ws: W.Workspace, start: date, end: date) -> set[str]:
+    return set(W.read_partitions(ws, "requests", str(start), str(end), [S.PROMPT_HASH]).column(0).to_pylist())
+
+
+def test_next_night_computes_text_features_of_its_new_prompts_only(night1, landing, settings, tmp_path):
+    """The per-prompt text features (chain-of-thought probability, template parts) of the
+    first night are cached; the second night computes and stores only its new prompts' and
+    scores as a run without the cache does."""
+    ws_path = _copy(night1, tmp_path)
+    ws = W.open_workspace(ws_path)
+    first = _feature_files(night1)
+    assert sorted(Path(f).parent.name.split("-")[0] for f in first) == ["cot", "templates"]
+    result = score(ws_path, settings, inputs=[landing], as_of=_day(1))
+    new_files = _feature_files(ws_path) - first
+    assert len(new_files) == 2 and all(result.run_id in f for f in new_files)
+    new_prompts = _prompt_hashes(ws, _day(0), _day(1)) - _prompt_hashes(ws, _day(0), _day(0))
+    assert new_prompts
+    for f in new_files:
+        assert set(pd.read_parquet(ws_path / f, columns=["prompt_hash"])["prompt_hash"]) == new_prompts
+    # the same night on a workspace without the cache: the same scores
+    cold = _copy(night1, tmp_path / "cold")
+    shutil.rmtree(cold / "features")
+    score(cold, settings, inputs=[landing], as_of=_day(1))
+    pd.testing.assert_frame_equal(_scores(ws_path, _day(1)).drop(columns="run_id"),
+                                  _scores(cold, _day(1)).drop(columns="run_id"), rtol=0, atol=1e-9)
+
+
+def test_cached_prompt_features_equal_computed_ones_and_need_no_text(night1, settings):
+    from targeting.nightly import COT, TEMPLATES, FeatureCache
+    from targeting.pipeline import _prompt_features
+
+    ws = W.open_workspace(night1)
+    rows = W.read_partitions(ws, "requests", str(_day(0)), str(_day(0)), [S.PROMPT_HASH, S.PROMPT]).to_pandas()
+    texts = dict(zip(rows[S.PROMPT_HASH], rows[S.PROMPT]))
+    distinct = np.array(sorted(texts), dtype=object)
+    seed = settings.signals.seed
+    cache = FeatureCache(ws, seed)  # read-only: no transaction
+    assert cache.load(set(distinct)) == set()  # every prompt of the night is cached: no text needed
+    cot, parts, prompt_texts = _prompt_features(distinct, {}, cache.detector, seed, cache)
+    assert set(prompt_texts) == {""} and cache.computed == {COT: 0, TEMPLATES: 0}
+    want_cot, want_parts, want_texts = _prompt_features(distinct, texts, cache.detector, seed, None)
+    assert want_texts == tuple(texts[h] for h in distinct)
+    assert np.array_equal(cot, want_cot) and (want_cot > 0).any()
+    for name in ("sigs", "eligible", "affixes"):
+        assert np.array_equal(getattr(parts, name), getattr(want_parts, name)), name
+
+
 def _model_key(ws: W.Workspace) -> str:
     from targeting.capmap import load_map
 
@@ -219,6 +270,7 @@ def test_a_run_killed_at_any_stage_is_completed_by_the_next(night1, landing, bow
     state = W.read_state(ws)
     assert state["latest_scores"].startswith(f"scores/as_of={_day(0)}")
     assert _stored_requests(ws_path) == _stored_requests(night1)
+    assert _feature_files(ws_path) == _feature_files(night1)  # the killed run's features were staged only
     # the next run completes the night
     result = score(ws_path, settings, inputs=[landing], as_of=_day(1))
     assert not (ws_path / W.STAGING).exists() or not any((ws_path / W.STAGING).iterdir())

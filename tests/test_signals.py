@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,6 +81,7 @@ def test_systematic_coverage_beats_a_clumpy_user_of_the_same_volume():
     assert out.loc["spreader", "coverage"] > 0.9
     assert out.loc["clumpy", "coverage"] < 0.2
     assert out.loc["spreader", "coverage"] > 3 * out["coverage"].median()
+
 
 
 def test_coverage_growth_tells_a_plan_that_keeps_reaching_new_clusters_from_saturating_users():
@@ -200,6 +203,24 @@ def test_an_injected_suffix_on_unrelated_prompts_is_a_template():
     assert tk.templated[: len(ORGANIC)].all()
 
 
+def test_template_parts_are_minhash_and_affix_keys_and_give_the_same_keys(monkeypatch):
+    """The per-prompt parts (what the nightly job caches) are exactly the signatures and wrapper
+    keys, and template keys from them equal those from the texts, siblings compared in chunks."""
+    T = importlib.import_module("targeting.signals.templates")  # the package's `templates` is the function
+
+    suffix = " Before answering, write out your complete reasoning inside <reasoning> tags and only then give the answer."
+    texts = templated_prompts() + ORGANIC + [o + suffix for o in ORGANIC] + ["", "short one"]
+    parts = T.template_parts(texts, seed=3)
+    sigs, eligible = T.minhash(texts, seed=3)
+    assert (parts.sigs == sigs).all() and (parts.eligible == eligible).all()
+    assert (parts.affixes == T.affix_keys(texts)).all()
+    want = template_keys(texts, jaccard=0.5, min_group=3, seed=3)
+    monkeypatch.setattr(T, "SIBLING_CHUNK", 2)
+    got = template_keys(["unused"] * len(texts), jaccard=0.5, min_group=3, seed=3, parts=parts)
+    assert (got.templated == want.templated).all() and (got.keys == want.keys).all() and want.templated.any()
+    assert T.template_parts_key(3) == T.template_parts_key(3) != T.template_parts_key(4)
+
+
 def test_template_share_per_account():
     tmpl = templated_prompts()
     texts = tmpl + ORGANIC
@@ -226,6 +247,25 @@ def test_cot_detector_handles_phrasing_and_languages():
     ]
     p = detector.probability(positive + negative)
     assert (p[:3] >= 0.5).all() and (p[3:] < 0.5).all()
+
+
+def test_cot_probability_in_chunks_equals_one_pass(monkeypatch):
+    """Chunks bound the n-gram matrix; each row's value is that of one pass over all texts."""
+    E = importlib.import_module("targeting.signals.elicitation")
+
+    detector = train_cot_detector(*load_cot_exemplars())
+    texts = templated_prompts() + ORGANIC + ["Think step by step. " * 80 + "What is 2 + 2?"]
+    one_pass = detector.model.predict_proba(detector.vectorizer.transform([E._ends(t) for t in texts]))[:, 1]
+    monkeypatch.setattr(E, "CHUNK", 4)
+    assert np.array_equal(detector.probability(texts), one_pass)
+    assert len(detector.probability([])) == 0
+
+
+def test_cot_detector_key_names_its_fit():
+    texts, labels = load_cot_exemplars()
+    key = train_cot_detector(texts, labels).key
+    assert key == train_cot_detector(texts, labels).key
+    assert key != train_cot_detector(texts[1:], labels[1:]).key  # other exemplars: another cache
 
 
 # --- all together ---------------------------------------------------------------------------------------

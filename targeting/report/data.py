@@ -38,11 +38,11 @@ REFERENCE_EVALUATION: tuple[tuple[str, str, str], ...] = (
     ("generated traffic, seed 0, 1,000 accounts, four campaigns", "account-level AUROC", "1.000"),
     ("generated traffic, seed 0, 1,000 accounts, four campaigns", "recall at 1% false-positive rate", "1.000"),
     ("generated traffic, seed 0, 1,000 accounts, four campaigns", "false-positive rate of `flagged`", "0.000"),
-    ("every evasion at once, 1,500 accounts, with client addresses", "account-level AUROC", "0.988"),
-    ("every evasion at once, 1,500 accounts, with client addresses", "recall at 1% false-positive rate", "0.853"),
-    ("every evasion at once, 1,500 accounts, prompts and timestamps only", "account-level AUROC", "0.900"),
+    ("every evasion at once, 1,500 accounts, with client addresses", "account-level AUROC", "0.999"),
+    ("every evasion at once, 1,500 accounts, with client addresses", "recall at 1% false-positive rate", "0.993"),
+    ("every evasion at once, 1,500 accounts, prompts and timestamps only", "account-level AUROC", "0.997"),
     ("every evasion at once, 1,500 accounts, prompts and timestamps only", "recall at 1% false-positive rate",
-     "0.467"),
+     "0.973"),
 )
 
 CANNOT_SEE = (
@@ -53,8 +53,9 @@ CANNOT_SEE = (
     "system-prompt variants) and, where the logs carry them, by rare shared client addresses and "
     "account-creation batches; payment data is not used.",
     "Paraphrased or very small operations: campaigns that rewrite every frame and spread over many "
-    "10-30 request accounts are caught far less often when the logs carry no client addresses "
-    "(recall 0.467 against 0.853 with them in the reference figures).",
+    "10-30 request accounts are caught somewhat less often when the logs carry no client addresses "
+    "(recall 0.973 against 0.993 with them in the reference figures; 0.91 for the reasoning campaigns), "
+    "and on generated traffic only: real operations may hide better.",
     "Intent: a high score means the traffic looks like systematic capability extraction; evaluation "
     "harnesses, agent products and apps that wrap users' messages can look alike, which is why every "
     "flag carries evidence for an analyst to check.",

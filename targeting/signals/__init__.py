@@ -11,7 +11,7 @@ from targeting.signals.coverage import coverage
 from targeting.signals.elicitation import cot_share
 from targeting.signals.novelty import novelty
 from targeting.signals.spread import spread
-from targeting.signals.templates import TemplateKeys, templates
+from targeting.signals.templates import TemplateKeys, TemplateParts, templates
 from targeting.signals.timing import timing
 
 __all__ = ["SignalContext", "compute_signals"]
@@ -27,16 +27,17 @@ def volume(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_signals(
-    frame: pd.DataFrame, ctx: SignalContext, prompt_cot: np.ndarray
+    frame: pd.DataFrame, ctx: SignalContext, prompt_cot: np.ndarray, template_parts: TemplateParts | None = None
 ) -> tuple[pd.DataFrame, TemplateKeys]:
-    """All signal columns per account, and the template keys of each distinct prompt."""
+    """All signal columns per account, and the template keys of each distinct prompt
+    (``template_parts``: the distinct prompts' precomputed parts, default from ``ctx.texts``)."""
     frame = frame.reset_index(drop=True)
     base = volume(frame)
     areas = area_shares(frame, ctx)
     cov = coverage(frame, ctx, areas["dominant_area"])
     spr = spread(frame, ctx, areas["dominant_area"])
     nov = novelty(frame, ctx)
-    tmpl, keys = templates(frame, ctx)
+    tmpl, keys = templates(frame, ctx, template_parts)
     cot = cot_share(frame, ctx, prompt_cot)
     tim = timing(frame, ctx)
     out = base.join([areas, cov, spr, nov, tmpl, cot, tim])

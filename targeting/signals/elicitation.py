@@ -8,6 +8,7 @@ sit at the start or the end of a prompt, so the classifier reads both ends.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ DEFAULT_EXEMPLARS = Path(__file__).resolve().parents[2] / "data" / "exemplars" /
 END_CHARS = 400  # characters read from each end of a prompt
 THRESHOLD = 0.5
 C = 4.0
+CHUNK = 4096  # prompts transformed at once: the n-gram matrix of a whole night would take gigabytes
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,24 @@ class CotDetector:
     model: LogisticRegression
 
     def probability(self, texts: Sequence[str]) -> np.ndarray:
-        if len(texts) == 0:
-            return np.zeros(0)
-        return self.model.predict_proba(self.vectorizer.transform([_ends(t) for t in texts]))[:, 1]
+        """P(elicits reasoning) of each text, ``CHUNK`` texts at a time: each row's features and
+        score depend on its text alone, so the values are those of one call over everything."""
+        out = np.zeros(len(texts))
+        for start in range(0, len(texts), CHUNK):
+            chunk = [_ends(t) for t in texts[start : start + CHUNK]]
+            out[start : start + len(chunk)] = self.model.predict_proba(self.vectorizer.transform(chunk))[:, 1]
+        return out
+
+    @property
+    def key(self) -> str:
+        """Digest of what the probabilities depend on (fitted vocabulary, idf, weights, the ends
+        read): names the per-prompt cache of its probabilities (``nightly.FeatureCache``)."""
+        digest = hashlib.sha256(f"cot-v1 end_chars={END_CHARS} {self.vectorizer.get_params()}".encode())
+        for term, column in sorted(self.vectorizer.vocabulary_.items()):
+            digest.update(f"{term}\x1f{column}\x1e".encode())
+        for array in (self.vectorizer.idf_, self.model.coef_, self.model.intercept_, self.model.classes_):
+            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+        return digest.hexdigest()[:16]
 
 
 def _ends(text: str) -> str:

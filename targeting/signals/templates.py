@@ -54,7 +54,11 @@ def skeleton(text: str) -> str:
 
 
 def shingles(text: str) -> np.ndarray:
-    tokens = _TOKEN.findall(skeleton(text))
+    return _skeleton_shingles(skeleton(text))
+
+
+def _skeleton_shingles(skel: str) -> np.ndarray:
+    tokens = _TOKEN.findall(skel)
     grams = {" ".join(tokens[i : i + SHINGLE]) for i in range(max(0, len(tokens) - SHINGLE + 1))}
     return np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64, count=len(grams))
 
@@ -82,6 +86,7 @@ def minhash(texts: Sequence[str], seed: int = 0) -> tuple[np.ndarray, np.ndarray
 
 
 AFFIX_WORDS = 8  # words of a prompt's start and end compared for shared wrappers
+SIBLING_CHUNK = 65536  # prompt pairs whose signatures are compared at once
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -112,11 +117,15 @@ def affix_keys(texts: Sequence[str]) -> np.ndarray:
     """(n, 2) uint64 keys of the masked first and last ``AFFIX_WORDS`` words (0: too short)."""
     keys = np.zeros((len(texts), 2), dtype=np.uint64)
     for i, text in enumerate(texts):
-        words = skeleton(text).split()
-        if len(words) >= 2 * AFFIX_WORDS:
-            keys[i, 0] = _text_key("head " + " ".join(words[:AFFIX_WORDS]))
-            keys[i, 1] = _text_key("tail " + " ".join(words[-AFFIX_WORDS:]))
+        _affix(skeleton(text), keys[i])
     return keys
+
+
+def _affix(skel: str, out: np.ndarray) -> None:
+    words = skel.split()
+    if len(words) >= 2 * AFFIX_WORDS:
+        out[0] = _text_key("head " + " ".join(words[:AFFIX_WORDS]))
+        out[1] = _text_key("tail " + " ".join(words[-AFFIX_WORDS:]))
 
 
 def _shared(column: np.ndarray, min_count: int) -> np.ndarray:
@@ -142,10 +151,12 @@ def template_siblings(sigs: np.ndarray, eligible: np.ndarray, bands: np.ndarray,
         keep = leader != idx
         if not keep.any():
             continue
-        est = (sigs[idx[keep]] == sigs[leader[keep]]).mean(axis=1)
-        ok = est >= jaccard
-        sibling[idx[keep][ok]] = True
-        sibling[leader[keep][ok]] = True
+        members, leaders = idx[keep], leader[keep]
+        for start in range(0, len(members), SIBLING_CHUNK):  # two signature copies per pair: chunked
+            m, lead = members[start : start + SIBLING_CHUNK], leaders[start : start + SIBLING_CHUNK]
+            ok = (sigs[m] == sigs[lead]).mean(axis=1) >= jaccard
+            sibling[m[ok]] = True
+            sibling[lead[ok]] = True
     return sibling
 
 
@@ -158,10 +169,59 @@ class TemplateKeys:
     weights: np.ndarray  # (BANDS + 2,) weight of each key column in account comparisons
 
 
-def template_keys(texts: Sequence[str], jaccard: float, min_group: int, seed: int = 0) -> TemplateKeys:
-    sigs, eligible = minhash(texts, seed)
+@dataclass(frozen=True)
+class TemplateParts:
+    """What template keys need of each distinct prompt, a function of its text alone (so the
+    nightly job caches it by prompt hash: ``nightly.FeatureCache``)."""
+
+    sigs: np.ndarray  # (P, N_PERM) uint64 MinHash signature of the skeleton's shingles (``minhash``)
+    eligible: np.ndarray  # (P,) bool: enough shingles for a signature
+    affixes: np.ndarray  # (P, 2) uint64 wrapper head and tail keys (``affix_keys``)
+
+    @classmethod
+    def empty(cls, n: int) -> "TemplateParts":
+        """``n`` rows to fill: the values ``template_parts`` gives a text too short for keys."""
+        return cls(np.full((n, N_PERM), np.iinfo(np.uint64).max, dtype=np.uint64), np.zeros(n, dtype=bool),
+                   np.zeros((n, 2), dtype=np.uint64))
+
+
+def template_parts(texts: Sequence[str], seed: int = 0) -> TemplateParts:
+    """``minhash`` and ``affix_keys`` of each text, masking each text once."""
+    a, b = _permutations(seed)
+    parts = TemplateParts.empty(len(texts))
+    sigs, eligible, affixes = parts.sigs, parts.eligible, parts.affixes
+    for i, text in enumerate(texts):
+        skel = skeleton(text)
+        sh = _skeleton_shingles(skel)
+        if len(sh) >= MIN_SHINGLES:
+            eligible[i] = True
+            sigs[i] = ((np.multiply.outer(sh, a) % PRIME + b) % PRIME).min(axis=0)
+        _affix(skel, affixes[i])
+    return parts
+
+
+TEMPLATE_PARTS_VERSION = 1  # bump when skeleton, shingles, minhash or affix keys change meaning
+
+
+def template_parts_key(seed: int = 0) -> str:
+    """Digest of what ``template_parts`` depends on besides the text: names its cache."""
+    a, b = _permutations(seed)
+    spec = [TEMPLATE_PARTS_VERSION, N_PERM, SHINGLE, MIN_SHINGLES, EDGE_CHARS, AFFIX_WORDS, PRIME,
+            *(r.pattern for r in (_CODE, _QUOTED, _URL, _EMAIL, _NUMBER, _TOKEN))]
+    digest = hashlib.sha256(repr(spec).encode())
+    digest.update(a.tobytes())
+    digest.update(b.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def template_keys(
+    texts: Sequence[str], jaccard: float, min_group: int, seed: int = 0, parts: TemplateParts | None = None
+) -> TemplateKeys:
+    """Template flags and keys of the distinct prompts ``texts`` (or of their precomputed
+    ``parts``, in the same order: then ``texts`` is not read)."""
+    parts = parts if parts is not None else template_parts(texts, seed)
+    sigs, eligible, affixes = parts.sigs, parts.eligible, parts.affixes
     bands = band_keys(sigs, eligible)
-    affixes = affix_keys(texts)
     templated = template_siblings(sigs, eligible, bands, jaccard)
     templated |= _shared(affixes[:, 0], min_group) | _shared(affixes[:, 1], min_group)
     # a prompt's bands together weigh as much as one wrapper end: a whole-prompt template
@@ -193,10 +253,13 @@ def system_families(systems: Sequence[str | None], seed: int = 0) -> np.ndarray:
     return band_keys(sigs, eligible)
 
 
-def templates(frame: pd.DataFrame, ctx: SignalContext) -> tuple[pd.DataFrame, TemplateKeys]:
-    """Per account: template_share (share of requests instantiating a template)."""
+def templates(
+    frame: pd.DataFrame, ctx: SignalContext, parts: TemplateParts | None = None
+) -> tuple[pd.DataFrame, TemplateKeys]:
+    """Per account: template_share (share of requests instantiating a template). ``parts``:
+    the distinct prompts' precomputed ``template_parts`` (default: from ``ctx.texts``)."""
     cfg = ctx.config
-    tk = template_keys(ctx.texts, cfg.template_jaccard, cfg.template_min_group, cfg.seed)
+    tk = template_keys(ctx.texts, cfg.template_jaccard, cfg.template_min_group, cfg.seed, parts)
     flags = tk.templated[frame[ROW].to_numpy()]
     share = pd.Series(flags, index=frame.index).groupby(frame[ACCOUNT].to_numpy()).mean()
     return pd.DataFrame({"template_share": share}), tk
