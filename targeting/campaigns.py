@@ -164,13 +164,30 @@ def context_profiles(acc_idx: np.ndarray, n_accounts: int, context: ContextKeys)
     return _tfidf(_context_tf(acc_idx, n_accounts, context), n_accounts)
 
 
+SIMILAR_BLOCK = 1024  # accounts whose similarities are computed at once
+
+
 def _similar(profiles: sparse.csr_matrix, norms: np.ndarray, n: int, floor: float = LINK_SIM) -> sparse.csr_matrix:
-    """Cosine similarity of account profiles, for the pairs at ``floor`` or above."""
-    sims = (profiles @ profiles.T).tocoo()
-    denom = norms[sims.row] * norms[sims.col]
-    value = np.divide(sims.data, denom, out=np.zeros_like(sims.data), where=denom > 0)
-    keep = (sims.row != sims.col) & (value >= floor) & (value > 0)
-    return sparse.csr_matrix((value[keep], (sims.row[keep], sims.col[keep])), shape=(n, n))
+    """Cosine similarity of account profiles, for the pairs at ``floor`` or above.
+
+    The product is taken ``SIMILAR_BLOCK`` rows at a time and filtered as it goes: every pair
+    sharing any key at once took 3.2 GB for 20,383 accounts (a 1,000,000-request night); each
+    entry is summed as in one product, so the values are the same."""
+    profiles = sparse.csr_matrix(profiles)
+    right = profiles.T.tocsr()
+    rows, cols, values = [], [], []
+    for start in range(0, profiles.shape[0], SIMILAR_BLOCK):
+        sims = (profiles[start : start + SIMILAR_BLOCK] @ right).tocoo()
+        row = sims.row + start
+        denom = norms[row] * norms[sims.col]
+        value = np.divide(sims.data, denom, out=np.zeros_like(sims.data), where=denom > 0)
+        keep = (row != sims.col) & (value >= floor) & (value > 0)
+        rows.append(row[keep])
+        cols.append(sims.col[keep])
+        values.append(value[keep])
+    if not rows:
+        return sparse.csr_matrix((n, n))
+    return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
 
 
 def content_similarity(

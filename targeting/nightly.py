@@ -151,15 +151,21 @@ class FeatureCache:
     killed run leaves nothing (the next one computes them again), a committed one leaves them
     to the following nights. Without ``tx`` the cache is read-only."""
 
-    def __init__(self, ws: W.Workspace, seed: int, tx: W.Transaction | None = None,
-                 detector: CotDetector | None = None) -> None:
+    def __init__(self, ws: W.Workspace, seed: int, detector: CotDetector, tx: W.Transaction | None = None) -> None:
         self.ws, self.tx, self.seed = ws, tx, seed
-        self.detector = detector or train_cot_detector(*load_cot_exemplars(), seed=seed)
+        self.detector = detector
         self.keys = {COT: self.detector.key, TEMPLATES: template_parts_key(seed)}
         self._tables: dict[str, pa.Table] | None = None
         self.cached = 0  # prompts whose features were all cached
         self.computed = {COT: 0, TEMPLATES: 0}  # prompts whose features this run computed
         self._parts: dict[str, W.ParquetParts] = {}
+
+    @classmethod
+    def open(cls, ws: W.Workspace, seed: int, tx: W.Transaction | None = None,
+             detector: CotDetector | None = None) -> "FeatureCache":
+        """The cache of ``ws`` for the chain-of-thought detector trained on the shipped
+        exemplars with ``seed`` (or ``detector``); ``tx`` makes it writable."""
+        return cls(ws, seed, detector or train_cot_detector(*load_cot_exemplars(), seed=seed), tx)
 
     def load(self, hashes: set[str]) -> set[str]:
         """Read the cached features of ``hashes``; returns the hashes lacking any of them (the

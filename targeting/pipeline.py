@@ -135,7 +135,7 @@ def ingest(files: Sequence[Path], existing_ids: set[str], settings: Settings) ->
     return Ingested(requests, quarantine, rows_read, duplicates, list(files_info.values()))
 
 
-def _stage_partitioned(tx: W.Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str,
+def stage_partitioned(tx: W.Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str,
                        part: str | None = None) -> None:
     """Stage ``frame`` as one Parquet file per UTC day under ``table_name`` (file ``part-PART``,
     default the run id: the Ray engine's workers stage one file per batch)."""
@@ -561,7 +561,7 @@ def run(
             if got.quarantine.num_rows:
                 W.write_parquet(tx.path(ws.quarantine_path(result.run_id)), got.quarantine)
             if not got.requests.empty:
-                _stage_partitioned(tx, got.requests, S.REQUEST_SCHEMA, "requests")
+                stage_partitioned(tx, got.requests, S.REQUEST_SCHEMA, "requests")
 
             with stage("load model"):
                 encoder = encoder or load_encoder(settings.embed)
@@ -603,7 +603,7 @@ def run(
                 embed_texts(tx, encoder, store, *_context_texts(to_assign), "contexts")
                 assigned_new = assign_requests(cmap, to_assign, store, encoder.dim, settings)
                 if not assigned_new.empty:
-                    _stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
+                    stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
 
             with stage("index"):
                 ordered = sorted(all_hashes)
@@ -754,7 +754,7 @@ def score(
                         assigned_new, partial = ray_night.assign(tx, cmap, model_key, new[S.REQUEST_ID].to_numpy())
                     else:
                         assigned_new = assign_requests(cmap, new, store, encoder.dim, settings)
-                        _stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
+                        stage_partitioned(tx, assigned_new, S.ASSIGNMENT_SCHEMA, "assignments")
                         partial = activity.partial_activity(assigned_new)
                 with stage("drift"):
                     fresh = assigned_new.drop_duplicates(S.PROMPT_HASH)
@@ -780,7 +780,7 @@ def score(
                 window_hashes = set(assigned[S.PROMPT_HASH])
                 store = nightly.load_vectors(ws, model_key, window_hashes, store)
                 # per-prompt text features cached by earlier runs: only the other prompts' texts are read
-                features = nightly.FeatureCache(ws, settings.signals.seed, tx)
+                features = nightly.FeatureCache.open(ws, settings.signals.seed, tx)
                 texts = nightly.window_texts(ws, str(start), str(day), features.load(window_hashes), got.prompts)
                 assigned = attach_metadata(ws, assigned, new)
                 contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
@@ -933,7 +933,7 @@ def fit(
                     nightly.embed_checkpointed(ws, f"{result.run_id}-{day_s}", encoder, day_store,
                                                list(hashes_d) + ctx_hashes, list(part[S.PROMPT]) + ctx_texts,
                                                settings.nightly.embed_checkpoint, settings.embed.progress)
-                    _stage_partitioned(tx, assign_requests(cmap, part, day_store, encoder.dim, settings),
+                    stage_partitioned(tx, assign_requests(cmap, part, day_store, encoder.dim, settings),
                                        S.ASSIGNMENT_SCHEMA, "assignments")
                     result.rows_stored += len(part)
             with stage("index"):

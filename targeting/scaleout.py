@@ -43,7 +43,7 @@ from targeting import workspace as W
 from targeting.capmap import CapabilityMap
 from targeting.config import ScaleoutConfig, Settings
 from targeting.embed import VectorStore, load_encoder, text_hash
-from targeting.pipeline import BadInputError, _stage_partitioned, assign_requests
+from targeting.pipeline import BadInputError, assign_requests, stage_partitioned
 
 log = logging.getLogger("targeting")
 
@@ -109,7 +109,7 @@ class Assigner:
         store = nightly.load_vectors(self.ws, self.model_key, hashes)
         assigned = assign_requests(self.cmap, requests, store, self.dim, self.settings)
         part = f"{self.run_id}-r{_batch_name(requests[S.REQUEST_ID].tolist())}"
-        _stage_partitioned(self.tx, assigned, S.ASSIGNMENT_SCHEMA, "assignments", part=part)
+        stage_partitioned(self.tx, assigned, S.ASSIGNMENT_SCHEMA, "assignments", part=part)
         return activity.partial_to_arrow(activity.partial_activity(assigned))
 
 

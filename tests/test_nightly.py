@@ -170,7 +170,7 @@ def test_cached_prompt_features_equal_computed_ones_and_need_no_text(night1, set
     texts = dict(zip(rows[S.PROMPT_HASH], rows[S.PROMPT]))
     distinct = np.array(sorted(texts), dtype=object)
     seed = settings.signals.seed
-    cache = FeatureCache(ws, seed)  # read-only: no transaction
+    cache = FeatureCache.open(ws, seed)  # read-only: no transaction
     assert cache.load(set(distinct)) == set()  # every prompt of the night is cached: no text needed
     cot, parts, prompt_texts = _prompt_features(distinct, {}, cache.detector, seed, cache)
     assert set(prompt_texts) == {""} and cache.computed == {COT: 0, TEMPLATES: 0}
