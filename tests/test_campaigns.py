@@ -215,3 +215,22 @@ def test_a_system_prompt_family_sent_in_variations_links_accounts_by_itself():
     assert all(sims[pos["op0"], pos[o]] >= C.LINK_SIM for o in ("op1", "op2"))
     # one fixed prompt, even a rare one shared by three accounts, is what a product's accounts send
     assert sims[[pos["product1"], pos["product2"], pos["product3"]]].nnz == 0
+
+
+def test_similarities_in_row_blocks_equal_one_product(monkeypatch):
+    """``_similar`` takes the profile product a block of accounts at a time (memory): the
+    same entries, values and order as the whole product filtered at once."""
+    rng = np.random.default_rng(5)
+    dense = rng.random((23, 40)) * (rng.random((23, 40)) < 0.3)
+    profiles = C.sparse.csr_matrix(dense)
+    norms = np.sqrt((dense**2).sum(axis=1))
+    full = (profiles @ profiles.T).tocoo()
+    value = full.data / (norms[full.row] * norms[full.col])
+    keep = (full.row != full.col) & (value >= 0.2)
+    want = C.sparse.csr_matrix((value[keep], (full.row[keep], full.col[keep])), shape=(23, 23))
+    monkeypatch.setattr(C, "SIMILAR_BLOCK", 4)
+    got = C._similar(profiles, norms, 23, floor=0.2)
+    assert want.nnz > 0 and np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices) and np.array_equal(got.data, want.data)
+    assert C._similar(C.sparse.csr_matrix((0, 5)), np.zeros(0), 0).shape == (0, 0)
+

@@ -25,7 +25,7 @@ CONTEXT = "context_hash"
 @dataclass(frozen=True)
 class SignalContext:
     vectors: np.ndarray  # (P, d) float32 unit vectors, one per distinct prompt
-    texts: tuple[str, ...]  # (P,) the distinct prompts
+    texts: tuple[str, ...]  # (P,) the distinct prompts ('' where the nightly cache gave their text features)
     areas: tuple[str, ...]
     cluster_area: np.ndarray  # (C,) area index of each cluster
     target_areas: tuple[int, ...]  # areas worth extracting (all but the fallback area)
