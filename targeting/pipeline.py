@@ -793,9 +793,12 @@ def score(
                 table.insert(0, "as_of", str(day))
                 table["run_id"] = result.run_id
                 table["window_days"] = window_days
-                path = ws.scores_path(str(day))
+                # the configured window is the night's history; another one (a monthly view)
+                # is written beside it and leaves the history, "latest" and the night alone
+                primary = window_days == settings.nightly.window_days
+                path = ws.scores_path(str(day), None if primary else window_days)
                 W.write_parquet(tx.path(path), _scores_table(table))
-                if str(day) >= _latest_scored_day(state):  # a backfill of an older night leaves "latest" alone
+                if primary and str(day) >= _latest_scored_day(state):  # a backfill leaves "latest" alone
                     tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
             del assigned, texts, features
 
@@ -818,9 +821,10 @@ def score(
                 "active_accounts": len(night_activity),
                 "requests_by_area": {a: int(night_activity[activity.requests_column(a)].sum()) for a in cmap.areas},
             }
-            W.write_json(tx.path(ws.night_path(str(day))), night)
-            W.write_parquet(tx.path(ws.activity_path(str(day))),
-                            activity.activity_table(night_activity, str(day), result.run_id))
+            if primary or had_new:
+                W.write_json(tx.path(ws.night_path(str(day))), night)
+                W.write_parquet(tx.path(ws.activity_path(str(day))),
+                                activity.activity_table(night_activity, str(day), result.run_id))
             tx.commit(_manifest(result, settings, encoder, inputs_info, "score", window_days=window_days,
                                 night=night, versions=_light_versions(), peak_mib=result.peak_mib))
     return result

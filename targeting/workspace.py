@@ -97,8 +97,11 @@ class Workspace:
     def index_dir(self, map_id: str) -> Path:
         return self.root / "index" / map_id
 
-    def scores_path(self, as_of: str) -> Path:
-        return self.root / "scores" / f"as_of={as_of}" / "accounts.parquet"
+    def scores_path(self, as_of: str, window_days: int | None = None) -> Path:
+        """The night's account scores: ``accounts.parquet`` for the configured window (the
+        score history), ``accounts-wN.parquet`` beside it for another window of N days."""
+        name = "accounts.parquet" if window_days is None else f"accounts-w{window_days}.parquet"
+        return self.root / "scores" / f"as_of={as_of}" / name
 
     def scores_glob(self) -> str:
         """Every committed night's account scores (one file per ``as_of``)."""

@@ -314,3 +314,19 @@ def test_fit_if_drift_does_nothing_without_drift(night1, settings, tmp_path):
     if nights[-1]["drift"]["alert"]:
         pytest.skip("the first night reported drift on this data")
     assert result.skipped and W.read_state(ws)["map_id"] == before
+
+
+def test_another_window_is_written_beside_the_nights_history(night1, landing, settings, tmp_path):
+    ws_path = _copy(night1, tmp_path)
+    weekly = score(ws_path, settings, inputs=[landing], as_of=_day(1))
+    ws = W.open_workspace(ws_path)
+    state = W.read_state(ws)
+    night = (ws_path / "nights" / f"as_of={_day(1)}.json").read_text()
+    monthly = score(ws_path, settings, as_of=_day(1), window_days=30)
+    assert monthly.scores_path == str(ws.scores_path(str(_day(1)), 30))
+    assert (pd.read_parquet(monthly.scores_path)["window_days"] == 30).all()
+    assert (_scores(ws_path, _day(1))["run_id"] == weekly.run_id).all()  # the history is untouched
+    assert W.read_state(ws)["latest_scores"] == state["latest_scores"]
+    assert (ws_path / "nights" / f"as_of={_day(1)}.json").read_text() == night
+    history = W.read_score_history(ws).to_pandas()
+    assert set(history["window_days"]) == {settings.nightly.window_days}
