@@ -20,9 +20,10 @@ from targeting import schema as S
 from targeting import workspace as W
 from targeting.cli import EXIT_LOCKED, main
 from targeting.config import load_settings
-from targeting.distill import write_static_model
 from targeting.pipeline import fit, score
 from targeting.simulate import SimConfig, simulate
+
+from nightly_traffic import write_bow_model, write_landing
 
 DAYS = 4
 START = date(2026, 11, 1)
@@ -41,31 +42,13 @@ def traffic() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def landing(traffic, tmp_path_factory) -> Path:
-    """Logs as they land: one Parquet file per day under date=YYYY-MM-DD/."""
-    root = tmp_path_factory.mktemp("landing")
-    days = traffic["timestamp"].dt.date
-    for day in sorted(days.unique()):
-        folder = root / f"date={day}"
-        folder.mkdir()
-        traffic[days == day].to_parquet(folder / "part-0.parquet", index=False)
-    return root
+    return write_landing(traffic, tmp_path_factory.mktemp("landing"))
 
 
 @pytest.fixture(scope="module")
 def bow_model(traffic, tmp_path_factory) -> Path:
     """A static model written directly (no distillation): random vectors per lower-case word."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-
-    words = sorted({w for p in traffic["prompt"] for w in p.lower().split()})
-    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(words)}}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    weights = np.random.default_rng(0).normal(size=(len(vocab), DIM)).astype(np.float32)
-    out = tmp_path_factory.mktemp("models") / "bow"
-    write_static_model(out, tokenizer, weights, {"source": "test", "source_sha256": "0" * 64, "pca_dims": DIM,
-                                                 "sif_coefficient": None})
-    return out
+    return write_bow_model(traffic, tmp_path_factory.mktemp("models") / "bow", DIM)
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,10 @@ from targeting import workspace as W
 from targeting.capmap import load_map
 from targeting.cli import main
 from targeting.config import load_settings
-from targeting.distill import write_static_model
 from targeting.pipeline import BadInputError, score
 from targeting.simulate import SimConfig, simulate
+
+from nightly_traffic import write_bow_model, write_landing
 
 START = date(2026, 11, 1)
 DIM = 32
@@ -52,29 +53,13 @@ def traffic() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def landing(traffic, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("landing")
-    days = traffic["timestamp"].dt.date
-    for day in sorted(days.unique()):
-        (root / f"date={day}").mkdir()
-        traffic[days == day].to_parquet(root / f"date={day}" / "part-0.parquet", index=False)
-    return root
+    return write_landing(traffic, tmp_path_factory.mktemp("landing"))
 
 
 @pytest.fixture(scope="module")
 def bow_model(traffic, tmp_path_factory) -> Path:
     """A static model on disk (random vectors per lower-case word): the actors load it by path."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-
-    words = sorted({w for p in traffic["prompt"] for w in p.lower().split()})
-    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(words)}}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    weights = np.random.default_rng(0).normal(size=(len(vocab), DIM)).astype(np.float32)
-    out = tmp_path_factory.mktemp("models") / "bow"
-    write_static_model(out, tokenizer, weights, {"source": "test", "source_sha256": "0" * 64, "pca_dims": DIM,
-                                                 "sif_coefficient": None})
-    return out
+    return write_bow_model(traffic, tmp_path_factory.mktemp("models") / "bow", DIM)
 
 
 def _settings(bow_model: Path, engine: str):
