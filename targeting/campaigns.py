@@ -20,14 +20,15 @@ share a gateway and were created together.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
+from targeting.communities import (
+    account_centroids, affinity_reference, campaign_id, communities, content_affinity, pair_affinity,
+)
 from targeting.linking import Infrastructure
 from targeting.signals.areas import area_shares
 from targeting.signals.base import SignalContext
@@ -40,21 +41,19 @@ from targeting.signals.timing import timing
 LINK_SIM = 0.3  # cosine similarity of template profiles that links two accounts
 MAX_KEY_ACCOUNTS_SHARE = 0.05  # keys used by more accounts than this share are boilerplate
 MIN_KEY_ACCOUNTS_CAP = 50  # ... but never fewer than this many accounts
-MIN_CAMPAIGN = 3  # members of a campaign
-
-
-def campaign_id(members: list[str]) -> str:
-    return "k" + hashlib.sha256("\x1f".join(sorted(members)).encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
 class Links:
     accounts: np.ndarray  # (N,) account ids
-    similarity: sparse.csr_matrix  # (N, N) profile cosine similarity, links only (>= LINK_SIM)
+    similarity: sparse.csr_matrix  # (N, N) edge weights of the account graph
     campaign: pd.Series  # campaign id per account ('' when none)
     partners: pd.Series  # number of accounts linked by shared templates or wrappers
     max_similarity: pd.Series  # strongest template link
     infra_partners: pd.Series  # number of accounts linked by infrastructure only
+    tie: pd.Series  # mean edge weight to the other members of its campaign (0 outside one)
+    coherence: pd.Series  # its campaign's weighted density (0 outside one)
+    sizes: np.ndarray  # members of each campaign (for the run summary)
 
 
 @dataclass(frozen=True)
@@ -128,9 +127,13 @@ def _family_tf(acc_idx, n_accounts, context: ContextKeys) -> tuple[np.ndarray, n
     return accounts, per["family"].to_numpy(dtype=np.uint64), tf
 
 
-def _tfidf(triples: tuple[np.ndarray, np.ndarray, np.ndarray], n_accounts: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+def _tfidf(
+    triples: tuple[np.ndarray, np.ndarray, np.ndarray], n_accounts: int, centroids: np.ndarray | None = None
+) -> tuple[sparse.csr_matrix, np.ndarray]:
     """(tf-idf profile matrix restricted to linking keys, full profile norms) of (account,
-    key, tf) triples. Keys of one account or of more than the boilerplate cap never link."""
+    key, tf) triples. Keys of one account never link; nor do keys of more accounts than the
+    boilerplate cap, unless ``centroids`` (each account's mean prompt vector) show that the
+    accounts behind the key send related traffic (``signature_keys``)."""
     rows_acc, keys, tf = triples
     if len(keys) == 0:
         return sparse.csr_matrix((n_accounts, 0)), np.zeros(n_accounts)
@@ -144,11 +147,42 @@ def _tfidf(triples: tuple[np.ndarray, np.ndarray, np.ndarray], n_accounts: int) 
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
     cap = max(MAX_KEY_ACCOUNTS_SHARE * n_users, MIN_KEY_ACCOUNTS_CAP)
     linking = (df >= 2) & (df <= cap)
+    if centroids is not None:
+        linking |= signature_keys(sparse.csc_matrix(matrix), df, cap, centroids)
     return weighted[:, linking].tocsr(), norms
 
 
+SIGNATURE_MAX_SHARE = 0.25  # keys of more accounts than this share are boilerplate, whoever uses them
+SIGNATURE_AFFINITY = 0.8  # mean content affinity of a busy key's accounts that makes it a signature
+SIGNATURE_PAIRS = 40  # account pairs sampled per busy key
+
+
+def signature_keys(matrix: sparse.csc_matrix, df: np.ndarray, cap: float, centroids: np.ndarray) -> np.ndarray:
+    """Busy keys (more accounts than ``cap``, at most ``SIGNATURE_MAX_SHARE`` of them) that are
+    an operation's signature rather than boilerplate: the accounts behind them send related
+    traffic (mean ``communities.content_affinity`` of sampled pairs of them at least
+    ``SIGNATURE_AFFINITY``). A generic line ("You are a helpful assistant", "step by step")
+    is used by strangers asking unrelated things; a campaign's wording is used by accounts
+    that all work one area the same way. The cap alone dropped the signature of any campaign
+    larger than 5% of the accounts (a 70-account operation among 1,200 accounts)."""
+    n = matrix.shape[0]
+    keep = np.zeros(matrix.shape[1], dtype=bool)
+    busy = np.flatnonzero((df > cap) & (df <= SIGNATURE_MAX_SHARE * n))
+    if not len(busy):
+        return keep
+    rng = np.random.default_rng(0)
+    reference = affinity_reference(centroids)
+    for k in busy:
+        users = matrix.indices[matrix.indptr[k] : matrix.indptr[k + 1]]
+        a, b = rng.choice(users, SIGNATURE_PAIRS), rng.choice(users, SIGNATURE_PAIRS)
+        ok = a != b
+        keep[k] = ok.any() and pair_affinity(a[ok], b[ok], centroids, reference).mean() >= SIGNATURE_AFFINITY
+    return keep
+
+
 def account_profiles(
-    acc_idx: np.ndarray, n_accounts: int, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray
+    acc_idx: np.ndarray, n_accounts: int, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray,
+    centroids: np.ndarray | None = None,
 ) -> tuple[sparse.csr_matrix, np.ndarray]:
     """(tf-idf profile matrix restricted to linking keys, full profile norms).
 
@@ -156,7 +190,7 @@ def account_profiles(
     each request points to through ``row_of_request``; ``weights`` weighs the columns."""
     if len(row_of_request) == 0 or keys.shape[0] == 0:
         return sparse.csr_matrix((n_accounts, 0)), np.zeros(n_accounts)
-    return _tfidf(_prompt_tf(acc_idx, n_accounts, np.asarray(row_of_request), keys, weights), n_accounts)
+    return _tfidf(_prompt_tf(acc_idx, n_accounts, np.asarray(row_of_request), keys, weights), n_accounts, centroids)
 
 
 def context_profiles(acc_idx: np.ndarray, n_accounts: int, context: ContextKeys) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -192,9 +226,9 @@ def _similar(profiles: sparse.csr_matrix, norms: np.ndarray, n: int, floor: floa
 
 def content_similarity(
     acc_idx: np.ndarray, n: int, row_of_request: np.ndarray, keys: np.ndarray, weights: np.ndarray,
-    context: ContextKeys | None = None,
+    context: ContextKeys | None = None, floor: float = LINK_SIM,
 ) -> sparse.csr_matrix:
-    """Template similarity of account pairs (>= ``LINK_SIM``), completed by shared contexts.
+    """Template similarity of account pairs (>= ``floor``), completed by shared contexts.
 
     A shared system prompt never links two accounts on its own: a framework's default
     prompt is shared by strangers and chained 228 unrelated accounts of 600 into one
@@ -211,18 +245,35 @@ def content_similarity(
     cosine similarity links them at ``LINK_SIM`` like template profiles do."""
     profiles, norms = account_profiles(acc_idx, n, row_of_request, keys, weights)
     if context is None:
-        return _similar(profiles, norms, n)
-    text = _similar(profiles, norms, n, floor=CONTEXT_SUPPORT)
+        return _similar(profiles, norms, n, floor)
+    text = _similar(profiles, norms, n, floor=min(floor, CONTEXT_SUPPORT))
     cprof, cnorms = context_profiles(acc_idx, n, context)
     present = (cprof > 0).astype(float)
     variants = (present @ present.T) >= MIN_SHARED_CONTEXTS  # pairs sharing several rare system prompts
     shared = _similar(cprof, cnorms, n, floor=0.0).multiply(text > 0).multiply(variants).tocsr()
     combined = (text + shared - text.multiply(shared)).tocsr()
-    combined.data[combined.data < LINK_SIM] = 0
+    combined.data[combined.data < floor] = 0
     combined.eliminate_zeros()
     # a rare system-prompt family that both accounts send in variations links them by itself
-    family = _similar(*_tfidf(_family_tf(acc_idx, n, context), n), n)
+    family = _similar(*_tfidf(_family_tf(acc_idx, n, context), n), n, floor)
     return combined.maximum(family).tocsr()
+
+
+WEAK_LINK = 0.05  # template similarity from which a link is weighed (below LINK_SIM: times content affinity)
+INFRA_FULL = 4.0  # infrastructure evidence (``targeting.linking``) that counts as a full-weight edge
+
+
+def infrastructure_weights(infra: Infrastructure, centroids: np.ndarray, seed: int = 0) -> sparse.csr_matrix:
+    """Edge weights from shared infrastructure: pairs whose evidence reaches
+    ``linking.LINK_EVIDENCE`` weigh min(1, evidence / ``INFRA_FULL``), times how related the
+    two accounts' traffic is (``communities.content_affinity``): an address shared by people
+    who ask unrelated things is a gateway, not an actor."""
+    linked = infra.evidence.multiply(infra.links > 0).tocsr()
+    if linked.nnz == 0:
+        return sparse.csr_matrix(linked.shape)
+    strength = linked.copy()
+    strength.data = np.minimum(1.0, strength.data / INFRA_FULL)
+    return strength.multiply(content_affinity(linked, centroids, seed)).tocsr()
 
 
 def link_accounts(
@@ -232,37 +283,63 @@ def link_accounts(
     weights: np.ndarray,
     infra: Infrastructure | None = None,
     context: ContextKeys | None = None,
+    vectors: np.ndarray | None = None,
+    seed: int = 0,
+    phrases: np.ndarray | None = None,
 ) -> Links:
-    """Link accounts whose template profiles are similar, or (``infra``) that share rare
-    infrastructure; ``infra`` must be computed over ``np.unique(account_of_request)``."""
+    """The weighted account graph and its campaigns (``targeting.communities``).
+
+    Edges: template and system-prompt-family similarity (``content_similarity``), and, when
+    ``infra`` is given (computed over ``np.unique(account_of_request)``), shared rare
+    infrastructure weighed by how related the two accounts' traffic is; ``vectors`` holds
+    the distinct prompts' unit vectors that ``row_of_request`` points into (needed to judge
+    infrastructure; without them infrastructure does not link)."""
     accounts, acc_idx = np.unique(np.asarray(account_of_request).astype(str), return_inverse=True)
     n = len(accounts)
-    links = content_similarity(acc_idx, n, np.asarray(row_of_request), keys, weights, context)
-    partners = np.diff(links.indptr)
+    rows = np.asarray(row_of_request)
+    centroids = account_centroids(acc_idx, n, rows, vectors) if vectors is not None and len(vectors) else None
+    text = content_similarity(acc_idx, n, rows, keys, weights, context, floor=WEAK_LINK)
+    if phrases is not None and phrases.shape[0]:
+        shared = _similar(*account_profiles(acc_idx, n, rows, phrases, np.full(phrases.shape[1], 1.0 / phrases.shape[1]),
+                                            centroids), n, WEAK_LINK)
+        text = text.maximum(shared)
+    text = text.maximum(text.T).tocsr()
+    strong = text.multiply(text >= LINK_SIM).tocsr()
+    partners = np.diff(strong.indptr)
     max_sim = np.zeros(n)
-    if links.nnz:
-        max_sim = np.asarray(links.max(axis=1).todense()).ravel()
-    graph = links
+    if text.nnz:
+        max_sim = np.asarray(text.max(axis=1).todense()).ravel()
+    graph = strong
+    weak = (text - strong).tocsr()
+    weak.eliminate_zeros()
+    if weak.nnz and centroids is not None:
+        # a weak textual link counts as far as the two accounts' traffic is related
+        graph = graph.maximum(weak.multiply(content_affinity(weak, centroids, seed))).tocsr()
     infra_only = np.zeros(n)
-    if infra is not None and infra.links.nnz:
-        extra = infra.links - infra.links.multiply(links > 0)
-        extra.eliminate_zeros()
-        infra_only = np.diff(sparse.csr_matrix(extra).indptr)
-        graph = links + infra.links
-    _, comp = connected_components(graph, directed=False)
+    if infra is not None and infra.links.nnz and centroids is not None:
+        extra = infrastructure_weights(infra, centroids, seed)
+        extra = extra.maximum(extra.T).tocsr()
+        graph = graph.maximum(extra).tocsr()
+        only = extra - extra.multiply(text > 0)
+        only.eliminate_zeros()
+        infra_only = np.diff(sparse.csr_matrix(only).indptr)
+    found = communities(graph, seed)
     campaign = np.full(n, "", dtype=object)
-    for c in np.unique(comp):
-        members = np.flatnonzero(comp == c)
-        if len(members) >= MIN_CAMPAIGN:
-            campaign[members] = campaign_id([str(accounts[m]) for m in members])
+    for c in range(len(found.sizes)):
+        members = np.flatnonzero(found.label == c)
+        campaign[members] = campaign_id([str(accounts[m]) for m in members])
+    coherence = np.where(found.label >= 0, found.coherence[np.maximum(found.label, 0)] if len(found.sizes) else 0.0, 0.0)
     index = pd.Index(accounts, name="account_id")
     return Links(
         accounts=accounts,
-        similarity=links,
+        similarity=graph,
         campaign=pd.Series(campaign, index=index, name="campaign_id"),
         partners=pd.Series(partners, index=index, name="linked_accounts"),
         max_similarity=pd.Series(max_sim, index=index, name="max_link_similarity"),
         infra_partners=pd.Series(infra_only, index=index, name="infra_linked_accounts"),
+        tie=pd.Series(found.tie, index=index, name="campaign_tie"),
+        coherence=pd.Series(coherence, index=index, name="campaign_coherence"),
+        sizes=found.sizes,
     )
 
 
@@ -304,7 +381,7 @@ def campaign_signals(
             "campaign_size": members.value_counts(),
             "campaign_requests": cframe.groupby("account_id").size(),
             "campaign_target_share": areas["target_share"],
-            "campaign_coverage": cov["coverage"],
+            "campaign_coverage": cov["coverage_ratio"],
             "campaign_covered_clusters": cov["covered_clusters"],
             "campaign_expected_clusters": cov["expected_clusters"],
             "campaign_exact_repeat_share": novelty(cframe, ctx)["exact_repeat_share"],

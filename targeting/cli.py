@@ -77,6 +77,13 @@ def _print_result(result, title: str) -> None:
         f"  accounts scored {result.accounts:,} (as of {result.as_of}); flagged {result.flagged:,} "
         f"(threshold {result.threshold:.3f}); campaigns {result.campaigns:,}"
     )
+    if result.campaigns:
+        coherence = sorted(result.campaign_coherence.values())
+        typer.echo(
+            "  campaign sizes: " + ", ".join(f"{band}: {n}" for band, n in result.campaign_sizes.items() if n)
+            + (f"; coherence (mean tie) median {coherence[len(coherence) // 2]:.2f}, lowest {coherence[0]:.2f}"
+               if coherence else "")
+        )
     typer.echo(f"  scores: {result.scores_path}")
     typer.echo("  stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
 

@@ -58,6 +58,7 @@ class SignalConfig:
 class RiskConfig:
     fp_budget: float = 0.01  # share of benign-looking accounts allowed to be flagged
     allowlist: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()  # evidence families left out of the risk (ablation; see risk.FAMILIES)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import pyarrow as pa
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
+from targeting.communities import size_distribution
 from targeting.capmap import CapabilityMap, assign, context_text, fit_map, load_map, load_taxonomy, save_map
 from targeting.capmap.assign import anchor_index, context_area_probs, mix_context
 from targeting import activity, nightly
@@ -58,6 +59,8 @@ class RunResult:
     accounts: int = 0
     flagged: int = 0
     campaigns: int = 0
+    campaign_sizes: dict[str, int] = field(default_factory=dict)  # campaigns by size band (communities.size_distribution)
+    campaign_coherence: dict[str, float] = field(default_factory=dict)  # campaign id -> coherence (mean tie)
     map_id: str = ""
     map_fitted: bool = False
     as_of: str = ""
@@ -405,10 +408,11 @@ def score_frame(
     infra = _infrastructure(assigned, settings) if settings.signals.use_metadata else None
     links = link_accounts(
         frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights, infra,
-        _context_keys(assigned, contexts),
+        _context_keys(assigned, contexts), vectors=ctx.vectors, seed=settings.signals.seed, phrases=keys.phrases,
     )
     actor = campaign_signals(frame, ctx, links, prompt_cot, signals["dominant_area"])
-    signals = signals.join([links.campaign, links.partners, links.max_similarity, links.infra_partners, actor])
+    signals = signals.join([links.campaign, links.partners, links.max_similarity, links.infra_partners,
+                            links.tie, links.coherence, actor])
     risk, threshold = score_accounts(signals, settings.risk)
     table = signals.join(risk)
     table = table.reset_index()
@@ -522,6 +526,16 @@ def _read_texts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = 
     return texts
 
 
+def _campaign_summary(result: RunResult, table: pd.DataFrame) -> None:
+    """Campaign count, size distribution and each campaign's coherence, for the run summary."""
+    members = table[table["campaign_id"].fillna("") != ""]
+    g = members.groupby("campaign_id")
+    result.campaigns = int(g.ngroups)
+    result.campaign_sizes = size_distribution(g.size().to_numpy())
+    if "campaign_coherence" in members:
+        result.campaign_coherence = {str(k): round(float(v), 3) for k, v in g["campaign_coherence"].first().items()}
+
+
 def _scores_table(table: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(table, preserve_index=False)
 
@@ -630,7 +644,7 @@ def run(
             result.as_of, result.scores_path, result.threshold = as_of, str(path), threshold
             result.accounts = len(table)
             result.flagged = int(table["flagged"].sum())
-            result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
+            _campaign_summary(result, table)
             tx.commit(_manifest(result, settings, encoder, got.files, "run"))
     return result
 
@@ -808,7 +822,7 @@ def score(
 
             result.as_of, result.scores_path, result.threshold = str(day), str(path), threshold
             result.accounts, result.flagged = len(table), int(table["flagged"].sum())
-            result.campaigns = int(table.loc[table["campaign_id"] != "", "campaign_id"].nunique())
+            _campaign_summary(result, table)
             result.drift = drift.to_dict() if drift is not None else None
             file_info = {f["file"]: f for f in got.files}
             inputs_info = [dict(file_info.get(str(p), {"file": str(p)}), sha256=e["sha256"], size=e["size"])
@@ -965,6 +979,8 @@ def _manifest(result: RunResult, settings: Settings, encoder: Encoder | None, fi
             "flagged": result.flagged,
             "campaigns": result.campaigns,
         },
+        "campaign_sizes": result.campaign_sizes,
+        "campaign_coherence": result.campaign_coherence,
         "map_id": result.map_id,
         "map_fitted": result.map_fitted,
         "as_of": result.as_of,

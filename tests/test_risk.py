@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from targeting.config import RiskConfig
-from targeting.risk import calibrate_threshold, combine, evidence, score_accounts
+from targeting.risk import (
+    FAMILIES, calibrate_threshold, evidence, family_values, group_evidence, own_evidence, score_accounts, with_campaign,
+)
 
 
 def signals_frame(n: int, rng: np.random.Generator, attackers: int = 0) -> pd.DataFrame:
@@ -22,25 +24,29 @@ def signals_frame(n: int, rng: np.random.Generator, attackers: int = 0) -> pd.Da
         "area_clusters": 40,
         "novelty": rng.uniform(0.5, 1.0, n),
         "template_share": rng.uniform(0, 0.2, n) * (rng.uniform(size=n) < 0.2),
-        "linked_accounts": rng.integers(0, 2, n),
         "cot_share": rng.uniform(0, 0.3, n),
+        "hour_coverage": rng.uniform(0.2, 0.7, n),
+        "interarrival_cv": rng.uniform(1.0, 3.0, n),
+        "regularity": rng.uniform(0.6, 1.1, n),
     }
     frame = pd.DataFrame(benign, index=[f"b{i}" for i in range(n)])
     if attackers:
         attack = pd.DataFrame(
             {
-                "n_requests": rng.integers(20, 300, attackers),
+                "n_requests": rng.integers(20, 200, attackers),
                 "target_share": rng.uniform(0.85, 1.0, attackers),
                 "target_area": "reasoning",
                 "dominant_area": "reasoning",
                 "coverage": rng.uniform(0.9, 1.3, attackers),
-                "covered_clusters": rng.integers(20, 40, attackers),
+                "covered_clusters": rng.integers(12, 40, attackers),
                 "expected_clusters": rng.uniform(15, 30, attackers),
                 "area_clusters": 40,
                 "novelty": rng.uniform(0.95, 1.0, attackers),
                 "template_share": rng.uniform(0.7, 1.0, attackers),
-                "linked_accounts": rng.integers(10, 40, attackers),
                 "cot_share": rng.uniform(0.5, 1.0, attackers),
+                "hour_coverage": rng.uniform(0.8, 1.0, attackers),
+                "interarrival_cv": rng.uniform(0.7, 1.0, attackers),
+                "regularity": rng.uniform(1.0, 1.3, attackers),
             },
             index=[f"a{i}" for i in range(attackers)],
         )
@@ -48,23 +54,37 @@ def signals_frame(n: int, rng: np.random.Generator, attackers: int = 0) -> pd.Da
     return frame
 
 
-def test_risk_is_monotone_in_every_evidence_term():
+def test_raising_any_family_never_lowers_the_evidence():
     rng = np.random.default_rng(0)
-    base = evidence(signals_frame(200, rng))
-    risk = combine(base)
-    for column in base.columns:
-        bumped = base.copy()
-        bumped[column] = np.minimum(bumped[column] + 0.1, 1.0)
-        assert (combine(bumped) >= risk - 1e-12).all(), column
-    assert risk.between(0, 1).all()
+    s = signals_frame(300, rng)
+    base = own_evidence(evidence(s))
+    values = family_values(s)
+    for column, signal in (("coverage", "covered_clusters"), ("novelty", "novelty"), ("cot_share", "cot_share"),
+                           ("regularity", "regularity"), ("hour_coverage", "hour_coverage")):
+        bumped = s.copy()
+        bumped.loc["b7", signal] = s[signal].max() + 1
+        assert own_evidence(evidence(bumped)).loc["b7"] >= base.loc["b7"] - 1e-12, signal
+    assert set(FAMILIES) <= set(values.columns)
 
 
-def test_repeating_accounts_score_low_whatever_else_they_show():
+def test_a_value_is_judged_against_accounts_of_its_volume():
+    # 20 clusters is what every 300-request account reaches, and far more than any 30-request one
+    n = 400
+    s = signals_frame(n, np.random.default_rng(1))
+    s["n_requests"] = np.r_[np.full(n // 2, 300), np.full(n // 2, 30)]
+    s["covered_clusters"] = np.r_[np.random.default_rng(2).integers(18, 25, n // 2), np.full(n // 2, 4)]
+    s.loc["b0", "covered_clusters"] = 20  # a heavy account: ordinary
+    s.loc[f"b{n - 1}", "covered_clusters"] = 20  # a light account: rarer than all its peers
+    p = evidence(s)["p_breadth"]
+    assert p.loc["b0"] > 0.2
+    assert p.loc[f"b{n - 1}"] < 0.02
+
+
+def test_a_repeating_account_gets_no_freshness_evidence():
     rng = np.random.default_rng(1)
-    s = signals_frame(1, rng, attackers=1)
-    s.loc[:, "novelty"] = 0.2
-    ev = evidence(s)
-    assert (combine(ev) <= 0.2).all()
+    s = signals_frame(200, rng, attackers=1)
+    s.loc["a0", "novelty"] = 0.05
+    assert evidence(s).loc["a0", "freshness"] < 0.1
 
 
 def test_threshold_keeps_benign_flags_near_the_budget_despite_contamination():
@@ -91,7 +111,7 @@ def test_score_accounts_flags_attackers_not_the_bulk_and_explains_itself():
     assert set(flagged["severity"]) <= {"low", "medium", "high", "critical"}
     assert (out.loc[~out["flagged"], "severity"] == "none").all()
     assert all(any(ch.isdigit() for ch in r) for r in flagged["reasons"])
-    assert flagged["reasons"].str.contains("shares rare templates").mean() > 0.5
+    assert flagged["reasons"].str.contains("rarer than").mean() > 0.9
 
 
 def test_allowlisted_accounts_are_never_flagged():
@@ -120,27 +140,41 @@ def test_the_budget_is_spent_when_the_benign_tail_is_short():
     assert (benign >= threshold).mean() <= 0.01
 
 
-def test_clumped_prompts_lower_risk_only_when_enough_prompts_show_it():
-    rng = np.random.default_rng(5)
-    s = signals_frame(4, rng, attackers=0)
-    s["regularity"] = [1.2, 0.5, 0.5, 1.0]
-    s["distinct_in_area"] = [400, 400, 3, 400]
-    ev = evidence(s)
-    assert ev["evenness"].tolist()[0] == pytest.approx(1.0)  # spread out: no change
-    assert ev["evenness"].tolist()[3] == pytest.approx(1.0)  # typical spacing: no change
-    assert ev["evenness"].iloc[1] < 0.1  # clearly clumped over 400 prompts
-    assert ev["evenness"].iloc[2] > 0.9  # three prompts show nothing either way
-    risk = combine(ev)
-    assert risk.iloc[1] == pytest.approx(combine(ev.assign(evenness=1.0)).iloc[1] * (1 - 0.5 * (1 - ev["evenness"].iloc[1])))
-    assert "prompts clump" in score_accounts(s, RiskConfig())[0]["reasons"].iloc[1]
-
-
-def test_a_campaign_is_as_clumped_as_its_members_not_as_its_pooled_prompts():
+def test_a_member_keeps_its_own_evidence_and_its_campaign_adds_by_tie():
     rng = np.random.default_rng(6)
-    s = signals_frame(6, rng, attackers=0)
-    s["regularity"] = [0.5, 0.5, 0.5, 1.3, 1.3, 1.3]
-    s["distinct_in_area"] = 300
-    s["campaign_id"] = ["kA", "kA", "kA", "kB", "kB", "kB"]
-    s["campaign_size"] = 3
+    s = signals_frame(400, rng, attackers=30)
+    s["campaign_id"] = ""
+    s["campaign_tie"] = 0.0
+    attackers = [f"a{i}" for i in range(30)]
+    s.loc[attackers, "campaign_id"] = "kA"
+    s.loc[attackers, "campaign_tie"] = 0.6
+    s.loc["a0", "campaign_tie"] = 0.1  # at the campaign's edge
+    quiet = "a1"  # a member with almost no traffic of its own
+    s.loc[quiet, ["n_requests", "covered_clusters", "cot_share", "template_share"]] = [6, 2, 0.1, 0.0]
     ev = evidence(s)
-    assert (ev["evenness"].iloc[:3] < 0.2).all() and (ev["evenness"].iloc[3:] == 1.0).all()
+    own = own_evidence(ev)
+    final = with_campaign(own, s)
+    assert (final >= own - 1e-12).all()  # nobody loses their own evidence
+    assert final.loc[quiet] > own.loc[quiet] + 3  # the operation lifts its quiet member
+    raised = final - own
+    assert raised.loc["a0"] < raised.loc["a2"]  # a weak tie takes less of the campaign
+    assert (final.drop(attackers) == own.drop(attackers)).all()
+
+
+def test_a_group_of_ordinary_accounts_is_ordinary_as_a_group():
+    rng = np.random.default_rng(7)
+    own = pd.Series(rng.gamma(8, 1.0, 1000), index=[f"u{i}" for i in range(1000)])
+    campaign = pd.Series("", index=own.index)
+    campaign.iloc[:40] = "kCohort"  # 40 ordinary accounts that share a gateway
+    group = group_evidence(own, campaign)
+    assert group.loc["kCohort"] < 3.0
+    own.iloc[40:80] += 4.0  # 40 accounts each a little unusual, tied together
+    campaign.iloc[40:80] = "kOp"
+    assert group_evidence(own, campaign).loc["kOp"] > 15.0
+
+
+def test_disabled_families_leave_the_evidence():
+    rng = np.random.default_rng(8)
+    s = signals_frame(100, rng, attackers=5)
+    out, _ = score_accounts(s, RiskConfig(disable=("breadth", "cadence")))
+    assert "evidence_breadth" not in out and "evidence_cadence" not in out and "evidence_focus" in out

@@ -78,9 +78,9 @@ def test_systematic_coverage_beats_a_clumpy_user_of_the_same_volume():
     dom = area_shares(frame, ctx)["dominant_area"]
     out = coverage(frame, ctx, dom)
     assert out.loc["spreader", "covered_clusters"] == 20
-    assert out.loc["spreader", "coverage"] > 0.9
-    assert out.loc["clumpy", "coverage"] < 0.2
-    assert out.loc["spreader", "coverage"] > 3 * out["coverage"].median()
+    assert out.loc["spreader", "coverage_ratio"] > 0.9
+    assert out.loc["clumpy", "coverage_ratio"] < 0.2
+    assert out.loc["spreader", "coverage_ratio"] > 3 * out["coverage_ratio"].median()
 
 
 

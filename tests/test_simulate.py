@@ -256,8 +256,14 @@ def test_volume_scale():
     assert 0.35 < len(half) / len(req) < 0.7
 
 
-def test_default_volume():
-    req, lab = simulate(SimConfig(n_accounts=1000, seed=0))
+@pytest.fixture(scope="module")
+def big():
+    """The default-size population, where company roll-outs appear."""
+    return simulate(SimConfig(n_accounts=1000, seed=0))
+
+
+def test_default_volume(big):
+    req, lab = big
     assert 40_000 <= len(req) <= 60_000
     acc = lab.drop_duplicates(SC.ACCOUNT_ID)
     assert len(acc) == 1000
@@ -298,3 +304,77 @@ def test_campaigns_of_one_kind_word_their_templates_differently():
         shares = [own_wordings(bank, j, 2) for j in (1, 2)]
         assert not set(shares[0]) & set(shares[1])  # two actors never share a wording
         assert set(shares[0]) | set(shares[1]) == set(bank)
+
+
+def _accounts(req, lab) -> pd.DataFrame:
+    df = _joined(req, lab)
+    return df.groupby(SC.ACCOUNT_ID).agg(
+        role=("role", "first"), kind=("kind", "first"), created=(SC.ACCOUNT_CREATED_AT, "first"),
+        dominant=(SC.AREA, lambda s: s.value_counts().index[0]), n=(SC.PROMPT, "size"))
+
+
+def test_company_rollouts_share_one_gateway(big):
+    """A company's colleagues: created within one hour, all behind one address, unrelated work."""
+    req, lab = big
+    acc = _accounts(req, lab)
+    ent = acc[acc["kind"] == "enterprise"]
+    assert (ent["role"] == "benign").all()
+    benign = (lab["role"] == "benign").groupby(lab[SC.ACCOUNT_ID]).first()
+    assert 0.05 <= len(ent) / benign.sum() <= 0.1
+    assert ent["n"].median() <= 15 and ent["n"].quantile(0.9) > 10  # low volume, a few heavier
+    per_ip = req[SC.IP].groupby(req[SC.ACCOUNT_ID]).agg(set)
+    found = 0
+    for ip, ids in req.groupby(SC.IP)[SC.ACCOUNT_ID].unique().items():
+        a = acc.loc[ids]
+        if len(a) < 15 or not (a["role"] == "benign").all():
+            continue
+        if a["created"].max() - a["created"].min() > pd.Timedelta(hours=1):
+            continue
+        dom = a["dominant"].value_counts(normalize=True)
+        assert len(dom) >= 3 and dom.iloc[0] <= 0.6, ip  # different people, different work
+        assert all(ip in per_ip[i] for i in ids)
+        # office hours in the company's (unknown) timezone: weekdays, 7:00-20:00 local
+        ts = req.loc[req[SC.IP] == ip, SC.TIMESTAMP]
+        office = max((((loc := ts + pd.Timedelta(hours=tz)).dt.day_of_week < 5) & loc.dt.hour.between(7, 19)).mean()
+                     for tz in range(-12, 15))
+        assert office > 0.9, ip
+        found += 1
+    assert 2 <= found <= 4
+
+
+def test_no_company_rollouts_in_small_populations(base):
+    _, lab = base
+    assert "enterprise" not in set(lab["kind"])
+
+
+def test_attackers_share_cloud_egress_with_benign_apps(big):
+    """Some exact address carries both attacker traffic and an unrelated app's or script's."""
+    df = _joined(*big)
+    by_ip = df.groupby(SC.IP).agg(roles=("role", set), kinds=("kind", set))
+    shared = by_ip[by_ip["roles"].map(lambda r: "attacker" in r)
+                   & by_ip["kinds"].map(lambda k: bool(k & {"app_wrapper", "scheduled_script"}))]
+    assert len(shared) >= 2
+    # and unrelated benign apps and scripts meet on the shared egress too
+    apps = df[df["kind"].isin(["app_wrapper", "scheduled_script"])]
+    assert apps.groupby(SC.IP)[SC.ACCOUNT_ID].nunique().max() >= 3
+
+
+def test_attack_batches_mix_with_cohort_signups(big):
+    """Some attacker accounts are created within half an hour of several cohort members."""
+    acc = _accounts(*big)
+    coh = acc.loc[acc["kind"] == "cohort", "created"]
+    att = acc.loc[acc["role"] == "attacker", "created"]
+    near = [((coh - t).abs() <= pd.Timedelta(minutes=30)).sum() for t in att]
+    assert sum(k >= 3 for k in near) >= 3
+
+
+def test_some_organic_prompts_carry_pasted_material(big):
+    df = _joined(*big)
+    org = df[df["kind"] == "organic"][SC.PROMPT].str.len()
+    assert 0.12 <= (org > 300).mean() <= 0.3
+    assert (org > 1000).mean() >= 0.03
+    assert org.max() <= 3000
+    # pasted logs, code and documents, not just longer questions
+    long = df[(df["kind"] == "organic") & (org.reindex(df.index, fill_value=0) > 600)][SC.PROMPT]
+    assert long.str.contains(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?:INFO|ERROR|WARN|DEBUG)").any()
+    assert long.str.contains("```").any()

@@ -110,7 +110,7 @@ def coverage(
     out["covered_clusters"] = stats["covered"].astype(int)
     out["expected_clusters"] = expected
     out["area_clusters"] = [int((ctx.cluster_area == a).sum()) for a in dom_idx]
-    out["coverage"] = np.divide(
+    out["coverage_ratio"] = np.divide(
         stats["covered"].to_numpy(float), expected, out=np.zeros(len(stats)), where=expected > 0
     )
     if TIME in frame:

@@ -167,6 +167,7 @@ class TemplateKeys:
     templated: np.ndarray  # (P,) bool
     keys: np.ndarray  # (P, BANDS + 2) uint64: LSH bands, then wrapper head and tail; 0 = none
     weights: np.ndarray  # (BANDS + 2,) weight of each key column in account comparisons
+    phrases: np.ndarray | None = None  # (P, PHRASE_PERMS) uint64 sampled shingle keys (``phrase_keys``)
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,25 @@ def template_keys(
     # a prompt's bands together weigh as much as one wrapper end: a whole-prompt template
     # and an injected instruction count alike
     weights = np.r_[np.full(BANDS, 1.0 / BANDS), 1.0, 1.0]
-    return TemplateKeys(templated, np.hstack([bands, affixes]), weights)
+    return TemplateKeys(templated, np.hstack([bands, affixes]), weights, phrase_keys(sigs, eligible))
+
+
+PHRASE_PERMS = 32  # MinHash components kept as phrase keys (of N_PERM)
+
+
+def phrase_keys(sigs: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """(n, PHRASE_PERMS) uint64 keys of single MinHash components: component k of a
+    signature names the shingle (word 3-gram of the skeleton) that is smallest under
+    permutation k, so two prompts share component k with probability equal to the Jaccard
+    similarity of their shingle sets. Where whole-skeleton bands need most of two prompts to
+    agree, these keys sample the *phrases* they share: an operation's wording bank (an
+    instruction, a connective such as "then, using the result,") recombined around
+    different task texts. Rare shared phrases link accounts like rare templates do
+    (``targeting.campaigns``); common ones are boilerplate and link nobody."""
+    k = np.arange(PHRASE_PERMS, dtype=np.uint64)
+    keys = _mix64(_mix64(k + np.uint64(1001))[None, :] ^ sigs[:, :PHRASE_PERMS])
+    keys[~eligible] = 0
+    return keys
 
 
 def system_keys(systems: Sequence[str | None]) -> np.ndarray:

@@ -13,7 +13,8 @@ by timestamp.
 capability area of that request's content), role, kind, campaign, target_area.
 
 role / kind:
-  benign         organic, cohort, app_wrapper, scheduled_script
+  benign         organic, cohort, app_wrapper, scheduled_script, and from 500 accounts enterprise
+                 (company roll-outs: colleagues created within one hour behind one gateway)
   hard_negative  eval_harness, stress_test, agent_product
   attacker       reasoning, tool_use, agentic_coding, relay   (the campaign kind)
 campaign is e.g. ``"relay-1"`` for attackers and ``""`` otherwise; target_area is the

@@ -143,8 +143,20 @@ def _frame(r: R, bank: list[str], para: bool) -> str:
 
 
 class Campaign:
-    def __init__(self, cfg: SimConfig, w: TM.Window, kind: str, j: int, n_accounts: int, n_same: int = 1) -> None:
+    """One campaign's accounts.
+
+    ``pools`` are the network pools the benign population uses (rebuilt from the seed when not
+    given): a share of the proxy exits are the same shared cloud egress addresses benign apps
+    run from. ``cohort_created`` are the creation times of benign cohorts (classes, hackathons):
+    an operator registering a batch of accounts does so on an ordinary day, so now and then a
+    batch lands in the same hour as a class signing up, and creation hour alone does not tell
+    the two apart.
+    """
+
+    def __init__(self, cfg: SimConfig, w: TM.Window, kind: str, j: int, n_accounts: int, n_same: int = 1,
+                 pools: N.SharedPools | None = None, cohort_created: tuple[float, ...] = ()) -> None:
         self.cfg, self.w, self.kind, self.j = cfg, w, kind, j
+        self.cohort_created = tuple(cohort_created)
         self.n_same = n_same
         self.name = f"{kind}-{j}"
         self.target = TARGET[kind]
@@ -168,6 +180,7 @@ class Campaign:
         self.relay_instr = self._own(RELAY_INSTR)[0] if not cfg.paraphrase else None
         self.pool = [N.residential(r, v6=0.05) for _ in range(max(20, int(n_accounts * r.uniform(3, 10))))]
         self.dc_pool = [N.cloud(r) for _ in range(max(3, n_accounts // 4))]
+        self._share_egress(pools or N.SharedPools(cfg.seed))
         # when: bursts (default) or thinly spread (slow)
         days = w.days
         if cfg.slow:
@@ -176,6 +189,19 @@ class Campaign:
             length = min(days, r.uniform(3.5, 8.0)) * TM.DAY
             s = w.t0 + r.uniform(0, max(0.0, days * TM.DAY - length))
             self.span = (s, s + length)
+
+    def _share_egress(self, pools: N.SharedPools) -> None:
+        """Mix shared cloud egress addresses into the proxy pools.
+
+        Proxy providers resell datacenter exits on the same clouds (and NAT gateways) that
+        ordinary apps and scripts use, so a few of the pool's exits (1-3 residential-pool
+        entries, 1-2 datacenter ones) are addresses from the small shared egress list: exact
+        matches with unrelated benign apps, without making the shared list an attacker
+        fingerprint. A private stream keeps every other campaign draw unchanged.
+        """
+        r = self.r.child("egress")
+        self.pool.extend(r.pick(pools.cloud_egress) for _ in range(r.randint(1, 3)))
+        self.dc_pool.extend(r.pick(pools.cloud_egress) for _ in range(r.randint(1, 2)))
 
     # ------------------------------------------------------------------ content
     def _own(self, bank: list[str]) -> list[str]:
@@ -304,17 +330,35 @@ class Campaign:
             cache[key] = r.pick(pool)
         return cache[key]
 
+    def _mixed_batch_base(self, first: float) -> float | None:
+        """Start of a batch created in the same hour as a benign cohort, or None.
+
+        About half the campaigns register one batch right when a class or hackathon signs up
+        (any cohort created at least two hours before the campaign starts), so "many accounts
+        created in one hour" mixes attackers with benign cohort members.
+        """
+        r = self.r.child("created-mix")
+        if not r.maybe(0.5):
+            return None
+        eligible = [c for c in self.cohort_created if c < first - 2 * TM.HOUR]
+        if not eligible:
+            return None
+        return r.pick(eligible) - r.uniform(0, 0.5 * TM.HOUR)
+
     def _created(self, accs: list[Account]) -> None:
         r = self.r.child("created")
         order = list(range(len(accs)))
         r.shuffle(order)
         first = min(min(a.times) for a in accs)
+        mixed = self._mixed_batch_base(first)
         i = 0
         while i < len(order):
             b = order[i:i + r.randint(3, 12)]
-            i += len(b)
             day = first - r.uniform(1, 40) * TM.DAY
             base = day - (day % TM.DAY) + r.uniform(0, TM.DAY)
+            if i == 0 and mixed is not None:
+                base = mixed
+            i += len(b)
             for k, idx in enumerate(b):
                 a = accs[idx]
                 if r.maybe(0.12):  # bought or recycled older account

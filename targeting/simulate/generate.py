@@ -17,7 +17,29 @@ from .config import SimConfig
 from .rand import R, stable_hex
 
 MIN_ACCOUNTS = 30
+# company roll-outs only from this size: 15-40 people behind one gateway would dwarf a smaller
+# population, and the smaller sizes that tests and benchmarks use keep their persona mix
+ENTERPRISE_MIN_ACCOUNTS = 500
+ENTERPRISE_SHARE = 0.08  # of benign accounts
 LABEL_COLUMNS = (SC.REQUEST_ID, SC.ACCOUNT_ID, SC.AREA, "role", "kind", "campaign", "target_area")
+
+
+def _enterprise_sizes(cfg: SimConfig, n_ben: int) -> list[int]:
+    """Company sizes (15-40 each) adding up to about ENTERPRISE_SHARE of the benign accounts:
+    2-4 companies at 1,000 accounts, more in bigger populations. A stream of their own keeps
+    every other planned size unchanged."""
+    if cfg.n_accounts < ENTERPRISE_MIN_ACCOUNTS:
+        return []
+    r = R(cfg.seed, "plan-enterprise")
+    left = round(ENTERPRISE_SHARE * n_ben)
+    out: list[int] = []
+    while left >= 15:
+        s = min(left, r.randint(15, 40))
+        if left - s < 15 and left <= 40:
+            s = left
+        out.append(s)
+        left -= s
+    return out
 
 
 def plan(cfg: SimConfig) -> dict:
@@ -43,7 +65,8 @@ def plan(cfg: SimConfig) -> dict:
         left -= s
     n_app = max(2, round(0.035 * n_ben))
     n_script = max(2, round(0.035 * n_ben))
-    n_org = n_ben - sum(cohorts) - n_app - n_script
+    companies = _enterprise_sizes(cfg, n_ben)
+    n_org = n_ben - sum(cohorts) - sum(companies) - n_app - n_script
     if n_org < 1:
         raise ValueError("n_accounts too small for the persona mix")
     # campaign sizes: uneven, at least 2 accounts each
@@ -58,8 +81,8 @@ def plan(cfg: SimConfig) -> dict:
     for k, s in zip(kinds, sizes):
         counter[k] = counter.get(k, 0) + 1
         camps.append((k, counter[k], s))
-    return {"organic": n_org, "cohorts": cohorts, "app_wrapper": n_app, "scheduled_script": n_script,
-            "hard_negative": hn, "campaigns": camps}
+    return {"organic": n_org, "cohorts": cohorts, "enterprise": companies, "app_wrapper": n_app,
+            "scheduled_script": n_script, "hard_negative": hn, "campaigns": camps}
 
 
 def _accounts(cfg: SimConfig) -> list[P.Account]:
@@ -70,8 +93,14 @@ def _accounts(cfg: SimConfig) -> list[P.Account]:
     accs: list[P.Account] = []
     for i in range(pl["organic"]):
         accs.append(P.organic(R(s, "organic", i), w, pools, sc))
+    cohort_created: list[float] = []
     for j, size in enumerate(pl["cohorts"]):
-        accs.extend(P.cohort(R(s, "cohort", j), w, pools, size, sc))
+        members = P.cohort(R(s, "cohort", j), w, pools, size, sc)
+        accs.extend(members)
+        # the cohort's signup hour (its median member), for campaigns that register alongside
+        cohort_created.append(sorted(a.created_at for a in members)[len(members) // 2])
+    for j, size in enumerate(pl["enterprise"]):
+        accs.extend(P.enterprise(R(s, "enterprise", j), w, pools, size, sc))
     for i in range(pl["app_wrapper"]):
         accs.append(P.app_wrapper(R(s, "app", i), w, pools, sc))
     for i in range(pl["scheduled_script"]):
@@ -92,7 +121,8 @@ def _accounts(cfg: SimConfig) -> list[P.Account]:
         accs.append(H.agent_product(R(s, "agent", i), w, pools, sc))
     same = Counter(kind for kind, _, _ in pl["campaigns"])
     for kind, j, size in pl["campaigns"]:
-        accs.extend(A.Campaign(cfg, w, kind, j, size, n_same=same[kind]).accounts())
+        accs.extend(A.Campaign(cfg, w, kind, j, size, n_same=same[kind], pools=pools,
+                               cohort_created=tuple(cohort_created)).accounts())
     return accs
 
 

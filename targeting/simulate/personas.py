@@ -1,4 +1,4 @@
-"""Benign accounts: organic users, cohorts, small apps and scheduled scripts.
+"""Benign accounts: organic users, cohorts, company roll-outs, small apps and scheduled scripts.
 
 A ``Voice`` is how one person (or one app's user base) writes: favourite areas and topics,
 writing habits, the toolset or repository they work with. Sessions are topical: a first
@@ -11,6 +11,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 
 from . import network as N
+from . import paste as PA
 from . import style as S
 from . import text_coding as TC
 from . import text_common as C
@@ -44,6 +45,10 @@ class Account:
     ips: list[str] = field(default_factory=list)
 
 
+# how often a person pastes long material (a document, a log, code) with a prompt: most never,
+# some now and then, a few nearly always; about an eighth of English prompts overall
+PASTE_RATES, PASTE_WEIGHTS = (0.0, 0.1, 0.3, 0.6), (0.5, 0.25, 0.17, 0.08)
+
 GENERIC_SYSTEMS = [
     "You are a helpful assistant.", "You are a helpful assistant.", "You are a helpful assistant.",
     "You are a helpful assistant. Answer concisely.", "You are a helpful, harmless and honest assistant.",
@@ -59,7 +64,8 @@ class Voice:
                  tool_entities: list[str] | None = None, tools_json: str | None = None,
                  tool_funcs: list[dict] | None = None, tool_system: str | None = None,
                  repo: TC.Repo | None = None, agent_system: str | None = None,
-                 agent_tools: str | None = None, system: str | None | bool = False) -> None:
+                 agent_tools: str | None = None, system: str | None | bool = False,
+                 paste: float | None = None) -> None:
         self.style = style or S.random_style(r)
         if areas is None:
             primary = r.wpick(list(AREAS), [0.3, 0.1, 0.18, 0.42])
@@ -80,6 +86,9 @@ class Voice:
             u = r.random()
             system = None if u < 0.66 else r.pick(GENERIC_SYSTEMS)
         self.system = system
+        # a private stream, so pasting leaves every other draw of the voice as it was
+        self._paste_r = r.child("voice-paste")
+        self.paste = self._paste_r.wpick(PASTE_RATES, PASTE_WEIGHTS) if paste is None else paste
 
     def _init_tools(self) -> None:
         if self._tools_ready:
@@ -184,11 +193,22 @@ class Voice:
                     out.append(Req(S.decorate(r, text, st, allow_context=not self.agent_system), system, tools, area))
                 else:
                     out.append(Req(S.decorate(r, TC.followup(r, self.repo), st, allow_context=False), system, tools, area))
+        if self.paste > 0:
+            self._add_pasted(out, area, date)
         # people re-send the same question now and then
         for i in range(1, len(out)):
             if r.maybe(0.04):
                 out[i] = out[i - 1]
         return out
+
+    def _add_pasted(self, reqs: list[Req], area: str, date: str) -> None:
+        """Paste long material (a document, a log, code, a problem sheet) around some prompts."""
+        pr = self._paste_r
+        for i, q in enumerate(reqs):
+            if pr.maybe(self.paste):
+                text = PA.attach(pr, q.prompt, area, topics=self.rtopics, date=date,
+                                 repo=getattr(self, "repo", None), entities=getattr(self, "tool_entities", None))
+                reqs[i] = Req(text, q.system, q.tools, q.area)
 
 
 def _date_of(w: TM.Window, t: float) -> str:
@@ -312,7 +332,63 @@ def cohort(r: R, w: TM.Window, pools: N.SharedPools, size: int, scale: float) ->
     return out
 
 
+# ----------------------------------------------------------------------------- company roll-outs
+_COMPANY_AREAS = {"agentic_coding": 0.32, "other": 0.38, "reasoning": 0.2, "tool_use": 0.1}
+
+
+def _rollout_time(r: R, w: TM.Window, tz: float) -> tuple[float, list[int]]:
+    """When the admin created the accounts (a morning, local time) and the working days on
+    which members can be active: the window's weekdays after the roll-out (all of them when
+    it was before the window; weekends too if the window has no weekday)."""
+    first = 0
+    if w.days >= 4 and r.maybe(0.4):
+        day = r.randint(0, min(3, w.days - 3))
+        first = day + 1
+    else:
+        day = -r.randint(1, 30)
+    pool = [d for d in range(first, w.days) if w.weekday(d) < 5] or list(range(first, w.days))
+    return w.t0 + day * TM.DAY + (r.uniform(8.5, 11.5) - tz) * TM.HOUR, pool
+
+
+def enterprise(r: R, w: TM.Window, pools: N.SharedPools, size: int, scale: float) -> list[Account]:
+    """A company roll-out: ``size`` colleagues whose accounts an admin created within one hour,
+    every request leaving through the company's one gateway address (a second office's gateway
+    for a few who visit it).
+
+    Unlike a class they share nothing else: each person brings their own work (code, writing,
+    a calculation) in their own voice, at office hours and low volume (most send 1-15 requests).
+    Same address + same creation hour is exactly what a campaign looks like on metadata alone.
+    """
+    tz = TM.pick_tz(r)
+    gateway = N.gateway(r)
+    office2 = N.gateway(r) if r.maybe(0.5) else None
+    created, day_pool = _rollout_time(r, w, tz)
+    out = []
+    for i in range(size):
+        ri = r.child("member", i)
+        acc = Account("benign", "enterprise")
+        primary = ri.wpick(list(_COMPANY_AREAS), list(_COMPANY_AREAS.values()))
+        areas = {primary: 1.0}
+        if ri.maybe(0.35):
+            areas[ri.pick([a for a in AREAS if a != primary])] = ri.uniform(0.15, 0.5)
+        voice = Voice(ri, areas=areas)
+        n = max(1, int(round(ri.lognormal_int(5, 0.95, 1, 150) * scale)))
+        visit = ri.uniform(0.3, 0.6) if office2 and ri.maybe(0.2) else 0.0
+        sizes = TM.session_sizes(ri, n, ri.uniform(1.5, 3.5))
+        times = TM.human_sessions(ri, w, sizes, tz, weekend_w=0.04, owl=0.0, day_pool=day_pool, work_hours=True)
+        for si, (k, ts) in enumerate(zip(sizes, times)):
+            ip = office2 if si > 0 and ri.maybe(visit) else gateway
+            for t, q in zip(ts, voice.session(ri, k, _date_of(w, ts[0]))):
+                acc.times.append(t)
+                acc.reqs.append(q)
+                acc.ips.append(ip)
+        acc.created_at = min(created + ri.uniform(0, 50 * 60), min(acc.times) - 60)
+        out.append(acc)
+    return out
+
+
 # ----------------------------------------------------------------------------- small apps
+SHARED_EGRESS_SHARE = 0.55  # apps and scripts on serverless platforms / provider NAT (shared exits)
 _APP_NAMES = ["StudyPal", "MathMate", "QuillBot Lite", "DraftHelper", "HomeworkHero", "AskAnna", "TutorBee",
               "WriteRight", "CodeBuddy", "LinguaLeap", "Brainy", "NoteGenie", "PromptPad", "Sparky"]
 
@@ -358,7 +434,9 @@ def app_wrapper(r: R, w: TM.Window, pools: N.SharedPools, scale: float) -> Accou
     # a population of end users, each with their own voice
     users = [Voice(r.child("user", i), areas=areas, system=None) for i in range(max(3, n // 6))]
     unames = [f"{C.first(r).lower()}{r.randint(1, 999)}" for _ in users]
-    ips = [N.cloud(r) for _ in range(r.randint(2, 5))]
+    # on a serverless platform the app's exits are the platform's shared egress addresses
+    shared = r.child("egress").maybe(SHARED_EGRESS_SHARE)
+    ips = [N.cloud_exit(r, pools, shared) for _ in range(r.randint(2, 5))]
     change_every = r.uniform(0.7, 3.0) * TM.DAY
     i = 0
     while len(acc.reqs) < n:
@@ -375,7 +453,7 @@ def app_wrapper(r: R, w: TM.Window, pools: N.SharedPools, scale: float) -> Accou
             acc.times.append(t)
             epoch = int((t - w.t0) // change_every)
             if epoch >= len(ips) - 1 or r.maybe(0.02):
-                ips.append(N.cloud(r))
+                ips.append(N.cloud_exit(r, pools, shared))
             acc.ips.append(ips[min(epoch, len(ips) - 1)] if r.maybe(0.8) else r.pick(ips))
         i += 1
     acc.created_at = N.created_before(r, min(acc.times), old_days=(20, 900), recent_share=0.1)
@@ -447,8 +525,9 @@ def scheduled_script(r: R, w: TM.Window, pools: N.SharedPools, scale: float) -> 
     interval = interval_h * 3600 / scale
     per_run = r.wpick([1, 1, 2, 3, 5], [6, 2, 1, 1, 1])
     offset = r.uniform(0, interval)
-    ip = N.cloud(r)
-    ip2 = N.cloud(r) if r.maybe(0.3) else ip
+    shared = r.child("egress").maybe(SHARED_EGRESS_SHARE)
+    ip = N.cloud_exit(r, pools, shared)
+    ip2 = N.cloud_exit(r, pools, shared) if r.maybe(0.3) else ip
     t = w.t0 + offset
     run = 0
     while t < w.t1 - 1:

@@ -64,6 +64,12 @@ def local_hour(r: R, owl: float = 0.05) -> float:
     return min(max(h, 6.0), 24.8)
 
 
+def work_hour(r: R) -> float:
+    """Local hour of a request sent from the office: a morning and an afternoon block."""
+    h = r.gauss(10.5, 1.1) if r.maybe(0.45) else r.gauss(14.8, 1.5)
+    return min(max(h, 8.0), 18.5)
+
+
 def pick_days(r: R, w: Window, k: int, weekend_w: float = 0.45, pool: list[int] | None = None) -> list[int]:
     days = pool if pool is not None else list(range(w.days))
     weights = [weekend_w if w.weekday(d) >= 5 else 1.0 for d in days]
@@ -78,15 +84,16 @@ def pick_days(r: R, w: Window, k: int, weekend_w: float = 0.45, pool: list[int] 
 
 def human_sessions(r: R, w: Window, sizes: list[int], tz: float, *, weekend_w: float = 0.45,
                    owl: float = 0.05, day_pool: list[int] | None = None,
-                   gap_median: float = 75.0) -> list[list[float]]:
-    """Times for sessions of the given sizes: daytime in the user's timezone, clumpy days."""
+                   gap_median: float = 75.0, work_hours: bool = False) -> list[list[float]]:
+    """Times for sessions of the given sizes: daytime in the user's timezone, clumpy days
+    (office hours only with ``work_hours``)."""
     n_sess = len(sizes)
     k_days = max(1, min(w.days, int(math.ceil(n_sess * r.uniform(0.35, 0.9)))))
     active = pick_days(r, w, k_days, weekend_w, day_pool)
     out: list[list[float]] = []
     for size in sizes:
         day = r.pick(active)
-        start = w.t0 + day * DAY + (local_hour(r, owl) - tz) * HOUR
+        start = w.t0 + day * DAY + ((work_hour(r) if work_hours else local_hour(r, owl)) - tz) * HOUR
         ts = [start]
         for _ in range(size - 1):
             gap = math.exp(math.log(gap_median) + 0.9 * r.gauss(0, 1))

@@ -1,0 +1,87 @@
+"""How unusual a value is among comparable accounts: empirical tail probabilities.
+
+A signal only means something against the accounts it should be compared with. An account
+of 300 requests reaches more clusters, more hours of the day and more distinct prompts than
+one of 5, whatever it is; an account of the reasoning area elicits step-by-step answers more
+often than one of the tool-use area. So each value is judged against its *peers*: the
+``PEERS`` accounts of the same dominant area closest to it in request volume (on a log
+scale), or the whole population's closest when the area has too few accounts.
+
+The tail probability of a value is the share of its peers at least as extreme, with one
+pseudo-observation on each side (``(1 + #{peers >= x}) / (1 + #peers)``), so it is never 0
+and never depends on the scale of the signal: a heavy benign tail (a few huge products or
+harnesses) moves the probabilities of the others by ranks, not by magnitudes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+PEERS = 150  # accounts each value is compared with
+MIN_AREA_PEERS = 60  # an area with fewer accounts is judged against the whole population
+
+
+def nearest_windows(sorted_values: np.ndarray, k: int) -> np.ndarray:
+    """For each position i of an ascending array, the start s of the ``k`` consecutive
+    entries holding i whose farthest entry is nearest to entry i: the k nearest neighbours
+    of i on a line, found by a vectorised bisection over s in [i - k + 1, i]."""
+    n = len(sorted_values)
+    i = np.arange(n)
+    lo = np.clip(i - k + 1, 0, n - k)
+    hi = np.clip(i, 0, n - k)
+    v = sorted_values
+    # f(s) = v[s + k - 1] - v[i] grows with s, g(s) = v[i] - v[s] shrinks: find the smallest
+    # s with f(s) >= g(s), then take s or s - 1, whichever has the smaller larger gap
+    while (lo < hi).any():
+        mid = (lo + hi) // 2
+        right_far = v[mid + k - 1] - v >= v - v[mid]
+        hi = np.where(right_far & (lo < hi), mid, hi)
+        lo = np.where(~right_far & (lo < hi), mid + 1, lo)
+    prev = np.maximum(lo - 1, np.clip(i - k + 1, 0, n - k))
+    worse = np.maximum(v[lo + k - 1] - v, v - v[lo]) > np.maximum(v[prev + k - 1] - v, v - v[prev])
+    return np.where(worse, prev, lo)
+
+
+def _tail_in_group(values: np.ndarray, log_volume: np.ndarray, k: int, mid: bool = False) -> np.ndarray:
+    """Tail probability of each value among the ``k`` accounts of the group nearest in
+    volume (itself included): (1 + #{others >= x}) / (k + 1); ``mid``: ties count half."""
+    n = len(values)
+    order = np.argsort(log_volume, kind="stable")
+    v = values[order]
+    k = min(k, n)
+    starts = nearest_windows(log_volume[order], k)
+    windows = np.lib.stride_tricks.sliding_window_view(v, k)[starts]  # (n, k)
+    at_least = (windows >= v[:, None]).sum(axis=1).astype(float)  # counts the account itself: the pseudo-observation
+    if mid:
+        at_least -= 0.5 * ((windows == v[:, None]).sum(axis=1) - 1)
+    out = np.empty(n)
+    out[order] = at_least / (k + 1.0)
+    return out
+
+
+def tail_probability(
+    values: pd.Series, volume: pd.Series, group: pd.Series | None = None, k: int = PEERS, mid: bool = False
+) -> pd.Series:
+    """P(a peer's value >= this value) for each account: small when the value is unusually
+    high for accounts of its volume (and ``group``, e.g. dominant area). NaN values are
+    treated as unremarkable (probability 1). ``mid``: peers with the same value count half
+    (a mid-rank), for percentiles rather than evidence."""
+    x = values.astype(float).to_numpy()
+    missing = np.isnan(x)
+    x = np.where(missing, -np.inf, x)
+    lv = np.log1p(volume.astype(float).to_numpy())
+    out = np.ones(len(x))
+    groups = np.zeros(len(x), dtype=int) if group is None else pd.factorize(group.to_numpy())[0]
+    small = np.zeros(len(x), dtype=bool)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        if len(rows) < MIN_AREA_PEERS:
+            small[rows] = True
+            continue
+        out[rows] = _tail_in_group(x[rows], lv[rows], k, mid)
+    if small.any():  # judged against everyone of their volume
+        whole = _tail_in_group(x, lv, k, mid)
+        out[small] = whole[small]
+    out[missing] = 1.0
+    return pd.Series(np.clip(out, 1.0 / (k + 1.0), 1.0), index=values.index)
