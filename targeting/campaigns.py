@@ -318,7 +318,7 @@ def link_accounts(
     infra_only = np.zeros(n)
     if infra is not None and infra.links.nnz and centroids is not None:
         extra = infrastructure_weights(infra, centroids, seed)
-        extra = extra.maximum(extra.T).tocsr()
+        extra = extra.maximum(extra.T).multiply(text > 0).tocsr()  # corroborated by shared wording
         graph = graph.maximum(extra).tocsr()
         only = extra - extra.multiply(text > 0)
         only.eliminate_zeros()

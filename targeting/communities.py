@@ -31,6 +31,8 @@ from scipy import sparse
 DENSITY = 0.08  # CPM resolution: the mean tie a group's members need to stay one community
 MIN_TIE = 0.05  # a member tied to its campaign by less than this (mean edge weight) leaves it
 TIE_RATIO = 0.5  # ... or by less than this share of the members' median tie
+MIN_PARTNERS = 2  # members each member must share evidence with
+MIN_LINKED_SHARE = 0.25  # ... and at least this share of the other members
 MIN_CAMPAIGN = 3  # members of a campaign
 AFFINITY_SAMPLE = 20_000  # random account pairs that describe how related strangers' traffic is
 AFFINITY_FLOOR = 0.5  # pairs less related than the median stranger pair: infrastructure counts for nothing
@@ -115,16 +117,21 @@ def _mean_tie(graph: sparse.csr_matrix, members: np.ndarray) -> np.ndarray:
 def _coherent(graph: sparse.csr_matrix, members: np.ndarray) -> np.ndarray:
     """The members left after the peripheral ones have left, one at a time (the weakest
     first: its leaving lowers the others' ties). A member is peripheral when its tie is below
-    ``MIN_TIE`` or below ``TIE_RATIO`` of the members' median tie: it shares a little with
-    many members (a public benchmark item, a common wrapper) where the members share their
-    wording with each other."""
+    ``MIN_TIE`` or below ``TIE_RATIO`` of the members' median tie (it shares a little with
+    many members, a public benchmark item or a common wrapper, where the members share their
+    wording with each other), or when it shares evidence with fewer than ``MIN_PARTNERS``
+    members or ``MIN_LINKED_SHARE`` of them: a chain of pairwise links, however strong, loses
+    its ends one after the other and leaves nothing."""
     members = np.asarray(members)
     while len(members) >= MIN_CAMPAIGN:
-        tie = _mean_tie(graph, members)
-        weakest = int(np.argmin(tie))
-        if tie[weakest] >= max(MIN_TIE, TIE_RATIO * float(np.median(tie))):
+        sub = graph[members][:, members]
+        tie = np.asarray(sub.sum(axis=1)).ravel() / (len(members) - 1)
+        linked = np.diff(sub.indptr)
+        enough = np.maximum(MIN_PARTNERS, MIN_LINKED_SHARE * (len(members) - 1))
+        weak = (tie < max(MIN_TIE, TIE_RATIO * float(np.median(tie)))) | (linked < enough)
+        if not weak.any():
             return members
-        members = np.delete(members, weakest)
+        members = np.delete(members, int(np.argmin(np.where(weak, tie, np.inf))))
     return members[:0]
 
 

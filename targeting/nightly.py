@@ -28,7 +28,7 @@ from targeting import schema as S
 from targeting import workspace as W
 from targeting.embed import Encoder, VectorStore, progress_bar
 from targeting.signals.elicitation import CotDetector, load_cot_exemplars, train_cot_detector
-from targeting.signals.templates import N_PERM, TemplateParts, template_parts_key
+from targeting.signals.templates import N_PERM, SKETCH, TemplateParts, template_parts_key
 
 log = logging.getLogger("targeting")
 
@@ -206,6 +206,7 @@ class FeatureCache:
                 parts.eligible[hit] = table.column("eligible").to_numpy(zero_copy_only=False)[rows]
                 parts.affixes[hit, 0] = table.column("head").to_numpy()[rows]
                 parts.affixes[hit, 1] = table.column("tail").to_numpy()[rows]
+                parts.sketch[hit] = table.column("sketch").combine_chunks().flatten().to_numpy().reshape(-1, SKETCH)[rows]
                 del sigs
             del table
         self.cached = int((found[COT] & found[TEMPLATES]).sum())
@@ -229,6 +230,8 @@ class FeatureCache:
                 "eligible": pa.array(values.eligible),
                 "head": pa.array(np.ascontiguousarray(values.affixes[:, 0])),
                 "tail": pa.array(np.ascontiguousarray(values.affixes[:, 1])),
+                "sketch": pa.FixedSizeListArray.from_arrays(
+                    pa.array(np.ascontiguousarray(values.sketch, dtype=np.uint64).reshape(-1), type=pa.uint64()), SKETCH),
             })
         if name not in self._parts:
             path = self.ws.features_dir(name, self.keys[name]) / f"part-{self.tx.run_id}.parquet"

@@ -447,6 +447,7 @@ def _prompt_features(
         if len(rows):
             got = template_parts([prompt_texts[i] for i in rows], seed)
             parts.sigs[rows], parts.eligible[rows], parts.affixes[rows] = got.sigs, got.eligible, got.affixes
+            parts.sketch[rows] = got.sketch
             if cache is not None:
                 cache.add(nightly.TEMPLATES, distinct[rows], got)
     if cache is not None:

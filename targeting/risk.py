@@ -38,14 +38,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import binom
 
 from targeting.config import RiskConfig
 from targeting.peers import tail_probability
 
 FAMILIES = ("focus", "breadth", "freshness", "elicitation", "automation", "cadence", "templates", "evenness",
             "coordination")
-TIE_FULL = 0.5  # a member whose mean edge weight to its campaign reaches this takes the campaign's level
+UNUSUAL_SHARE = 0.25  # a member is unusual when its own evidence is in the population's top quarter
+PERIPHERY = 0.5  # a member tied by half the campaign's median tie takes none of its evidence; at the median, all
 PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every account's shares
 EPS = 1e-4
 UPPER_QUANTILE = 0.65  # with the median, describes the benign bulk (see calibrate_threshold)
@@ -95,7 +96,9 @@ def evidence(signals: pd.DataFrame, disable: tuple[str, ...] = ()) -> pd.DataFra
     for family in FAMILIES:
         if family in disable:
             continue
-        p = tail_probability(values[family], volume, area)
+        # focus is judged against every account of its volume: within its own area, nearly every
+        # account is focused on that area, and an "other" account's focus is what matters
+        p = tail_probability(values[family], volume, None if family == "focus" else area)
         out[family] = -np.log(p)
         out[f"p_{family}"] = p
     return pd.DataFrame(out, index=signals.index)
@@ -125,19 +128,19 @@ def own_evidence(ev: pd.DataFrame) -> pd.Series:
 
 
 def group_evidence(own: pd.Series, campaign: pd.Series) -> pd.Series:
-    """-ln P(a group of m accounts drawn at random has a mean own evidence this high), per
-    campaign, from the population's robust centre and spread of own evidence (median and
-    MAD) and a normal approximation of the mean of m draws. A campaign of 70 accounts each
-    a little unusual is very unusual as a group; a classroom or a company behind one gateway,
-    whose members are each ordinary, is ordinary as a group too."""
+    """-ln P(at least k of m accounts drawn at random are unusual), per campaign of m members
+    of which k are unusual (own evidence in the population's top ``UNUSUAL_SHARE``): a sign
+    test. A campaign of 70 accounts each a little unusual is very unusual as a group; a
+    classroom or a company behind one gateway, whose members are each ordinary, is ordinary
+    as a group too; and how extreme a few members are does not matter, only how many of the
+    tied accounts are unusual (a mean would let two extreme members carry any group)."""
     member = campaign != ""
     if not member.any():
         return pd.Series(dtype=float)
-    centre = float(own.median())
-    spread = 1.4826 * float((own - centre).abs().median()) or float(own.std()) or 1.0
-    g = own[member].groupby(campaign[member])
-    z = (g.mean() - centre) * np.sqrt(g.size()) / spread
-    return pd.Series(-norm.logsf(z.to_numpy()), index=z.index).clip(lower=0.0)
+    bar = float(np.quantile(own, 1.0 - UNUSUAL_SHARE))
+    g = (own[member] > bar).groupby(campaign[member])
+    above, size = g.sum(), g.size()
+    return pd.Series(-binom.logsf(above.to_numpy() - 1, size.to_numpy(), UNUSUAL_SHARE), index=above.index).clip(lower=0.0)
 
 
 def with_campaign(own: pd.Series, signals: pd.DataFrame) -> pd.Series:
@@ -148,7 +151,9 @@ def with_campaign(own: pd.Series, signals: pd.DataFrame) -> pd.Series:
     if not member.any():
         return own.rename("evidence_final")
     group = group_evidence(own, campaign).reindex(campaign[member].to_numpy()).to_numpy()
-    pull = (_col(signals, "campaign_tie")[member] / TIE_FULL).clip(0, 1)
+    tie = _col(signals, "campaign_tie")[member]
+    ratio = tie / tie.groupby(campaign[member]).transform("median").clip(lower=EPS)
+    pull = ((ratio - PERIPHERY) / (1.0 - PERIPHERY)).clip(0, 1)
     out = own.copy()
     out[member] = own[member] + pull * group
     return out.rename("evidence_final")
@@ -199,7 +204,7 @@ def _family_text(family: str, s: pd.Series, p: float) -> str | None:
         return f"{100 * s['target_share']:.0f}% of requests in {str(s['target_area']).replace('_', ' ')}"
     if family == "breadth" and s.get("expected_clusters", 0) > 0:
         return (f"covers {int(s['covered_clusters'])} of {int(s['area_clusters'])} {area} clusters "
-                f"(expected {s['expected_clusters']:.1f} for this volume; ratio {s['coverage_ratio']:.2f})")
+                f"(expected {s['expected_clusters']:.1f} for this volume; ratio {s.get('coverage_ratio', float('nan')):.2f})")
     if family == "freshness":
         return f"{100 * s['novelty']:.0f}% of requests repeat none of its earlier prompts"
     if family == "elicitation":

@@ -89,42 +89,59 @@ def test_a_gateway_shared_by_many_accounts_is_no_evidence():
     assert infra.links.nnz == 0 and infra.evidence.nnz == 0
 
 
-def _pool_traffic(related: bool, seed: int = 0):
+PER_ACCOUNT = 8  # requests of each pool account; one of them carries a rare phrase the four share
+
+
+def _pool_traffic(related: bool, shared_phrase: bool = True, seed: int = 0):
     """Four accounts rotating through one small proxy pool, and 60 strangers elsewhere; the
-    pool's accounts send related prompts (one direction plus noise) or unrelated ones."""
+    pool's accounts send related prompts (one direction plus noise) or unrelated ones, and
+    share one rare phrase in one of their eight prompts each (a weak textual link, below
+    what makes a campaign on its own) or nothing."""
     rng = np.random.default_rng(seed)
     pool = [f"5.{i}.{i}.{i}" for i in range(1, 7)]
     rows = []
     for k, a in enumerate("wxyz"):
-        rows += [(a, pool[(k + j) % len(pool)]) for j in range(4)]
+        rows += [(a, pool[(k + j) % len(pool)]) for j in range(PER_ACCOUNT)]
     rows += [(f"s{i:02d}", f"9.9.{i}.{j}") for i in range(60) for j in range(2)]
     accounts, acc, ips = _requests(rows)
+    n_pool = 4 * PER_ACCOUNT
     vectors = rng.normal(size=(len(rows), 16))
     if related:
-        vectors[:16] = rng.normal(size=16) + 0.2 * rng.normal(size=(16, 16))
+        vectors[:n_pool] = rng.normal(size=16) + 0.2 * rng.normal(size=(n_pool, 16))
     else:  # w and x ask the opposite of each other, y and z too, and the two pairs are unrelated
         d1, d2 = np.eye(16)[0], np.eye(16)[1]
         for k, direction in enumerate((d1, -d1, d2, -d2)):
-            vectors[4 * k : 4 * k + 4] = direction + 0.05 * rng.normal(size=(4, 16))
+            block = slice(PER_ACCOUNT * k, PER_ACCOUNT * (k + 1))
+            vectors[block] = direction + 0.05 * rng.normal(size=(PER_ACCOUNT, 16))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    keys = np.zeros((len(rows), 34), dtype=np.uint64)  # no shared text at all
-    keys[:, 32] = np.arange(1, len(rows) + 1)
+    keys = np.zeros((len(rows), 34), dtype=np.uint64)
+    keys[:, 32] = np.arange(1, len(rows) + 1)  # every prompt its own template
+    if shared_phrase:
+        keys[np.arange(4) * PER_ACCOUNT, 33] = 999
     return accounts, acc, ips, keys, vectors
 
 
-def test_infrastructure_links_related_accounts_into_a_campaign():
+def test_shared_infrastructure_completes_a_weak_textual_link():
     accounts, acc, ips, keys, vectors = _pool_traffic(related=True)
     infra = infrastructure(accounts, acc, ips, None)
     assert infra.links.nnz > 0
     rows, weights = np.arange(len(acc)), np.ones(34)
     plain = link_accounts(acc, rows, keys, weights, vectors=vectors)
-    assert (plain.campaign == "").all()
+    assert (plain.campaign == "").all()  # one phrase in one prompt of eight: not a campaign
     joined = link_accounts(acc, rows, keys, weights, infra, vectors=vectors)
     pool = joined.campaign.loc[list("wxyz")]
     assert pool.nunique() == 1 and (pool != "").all()
     assert (joined.campaign.drop(list("wxyz")) == "").all()
-    assert (joined.partners == 0).all() and (joined.infra_partners.loc[list("wxyz")] > 0).all()
+    assert (joined.partners == 0).all() and (joined.infra_partners == 0).all()
     assert (joined.tie.loc[list("wxyz")] > 0.5).all() and joined.coherence.loc["w"] > 0.5
+
+
+def test_infrastructure_alone_makes_no_campaign():
+    accounts, acc, ips, keys, vectors = _pool_traffic(related=True, shared_phrase=False)
+    infra = infrastructure(accounts, acc, ips, None)
+    assert infra.links.nnz > 0
+    joined = link_accounts(acc, np.arange(len(acc)), keys, np.ones(34), infra, vectors=vectors)
+    assert (joined.campaign == "").all()
 
 
 def test_an_address_shared_by_accounts_with_unrelated_traffic_is_a_gateway_not_an_actor():

@@ -18,7 +18,7 @@ def signals_frame(n: int, rng: np.random.Generator, attackers: int = 0) -> pd.Da
         "target_share": rng.uniform(0.3, 1.0, n),
         "target_area": "reasoning",
         "dominant_area": "reasoning",
-        "coverage": rng.uniform(0.1, 0.7, n),
+        "coverage_ratio": rng.uniform(0.1, 0.7, n),
         "covered_clusters": rng.integers(1, 10, n),
         "expected_clusters": rng.uniform(2, 12, n),
         "area_clusters": 40,
@@ -37,7 +37,7 @@ def signals_frame(n: int, rng: np.random.Generator, attackers: int = 0) -> pd.Da
                 "target_share": rng.uniform(0.85, 1.0, attackers),
                 "target_area": "reasoning",
                 "dominant_area": "reasoning",
-                "coverage": rng.uniform(0.9, 1.3, attackers),
+                "coverage_ratio": rng.uniform(0.9, 1.3, attackers),
                 "covered_clusters": rng.integers(12, 40, attackers),
                 "expected_clusters": rng.uniform(15, 30, attackers),
                 "area_clusters": 40,
@@ -59,7 +59,7 @@ def test_raising_any_family_never_lowers_the_evidence():
     s = signals_frame(300, rng)
     base = own_evidence(evidence(s))
     values = family_values(s)
-    for column, signal in (("coverage", "covered_clusters"), ("novelty", "novelty"), ("cot_share", "cot_share"),
+    for column, signal in (("coverage_ratio", "covered_clusters"), ("novelty", "novelty"), ("cot_share", "cot_share"),
                            ("regularity", "regularity"), ("hour_coverage", "hour_coverage")):
         bumped = s.copy()
         bumped.loc["b7", signal] = s[signal].max() + 1

@@ -276,11 +276,11 @@ def test_compute_signals_returns_every_contract_signal_per_account():
     rows += [("o", i, len(templated_prompts()) + i, 3, 3) for i in range(len(ORGANIC))]
     ctx = make_ctx(unit(rng, len(texts)), texts)
     out, keys = compute_signals(frame_of(rows), ctx, np.zeros(len(texts)))
-    for col in ("n_requests", "first_seen", "last_seen", "dominant_area", "coverage", "diversity",
+    for col in ("n_requests", "first_seen", "last_seen", "dominant_area", "coverage_ratio", "diversity",
                 "regularity", "novelty", "template_share", "cot_share"):
-        assert col in out.columns
+        assert col in out.columns  # the headline coverage is the risk's peer percentile (targeting.risk)
     assert len(out) == 4 and len(keys.templated) == len(texts)
-    assert out[["coverage", "diversity", "regularity", "novelty"]].notna().all().all()
+    assert out[["coverage_ratio", "diversity", "regularity", "novelty"]].notna().all().all()
 
 
 # --- timing --------------------------------------------------------------------------------------------

@@ -167,7 +167,7 @@ class TemplateKeys:
     templated: np.ndarray  # (P,) bool
     keys: np.ndarray  # (P, BANDS + 2) uint64: LSH bands, then wrapper head and tail; 0 = none
     weights: np.ndarray  # (BANDS + 2,) weight of each key column in account comparisons
-    phrases: np.ndarray | None = None  # (P, PHRASE_PERMS) uint64 sampled shingle keys (``phrase_keys``)
+    phrases: np.ndarray | None = None  # (P, SKETCH) uint64 phrase keys (``phrase_sketch``)
 
 
 @dataclass(frozen=True)
@@ -178,12 +178,13 @@ class TemplateParts:
     sigs: np.ndarray  # (P, N_PERM) uint64 MinHash signature of the skeleton's shingles (``minhash``)
     eligible: np.ndarray  # (P,) bool: enough shingles for a signature
     affixes: np.ndarray  # (P, 2) uint64 wrapper head and tail keys (``affix_keys``)
+    sketch: np.ndarray  # (P, SKETCH) uint64 phrase keys (``phrase_sketch``); 0 = none
 
     @classmethod
     def empty(cls, n: int) -> "TemplateParts":
         """``n`` rows to fill: the values ``template_parts`` gives a text too short for keys."""
         return cls(np.full((n, N_PERM), np.iinfo(np.uint64).max, dtype=np.uint64), np.zeros(n, dtype=bool),
-                   np.zeros((n, 2), dtype=np.uint64))
+                   np.zeros((n, 2), dtype=np.uint64), np.zeros((n, SKETCH), dtype=np.uint64))
 
 
 def template_parts(texts: Sequence[str], seed: int = 0) -> TemplateParts:
@@ -197,17 +198,34 @@ def template_parts(texts: Sequence[str], seed: int = 0) -> TemplateParts:
         if len(sh) >= MIN_SHINGLES:
             eligible[i] = True
             sigs[i] = ((np.multiply.outer(sh, a) % PRIME + b) % PRIME).min(axis=0)
+            phrase_sketch(sh, parts.sketch[i])
         _affix(skel, affixes[i])
     return parts
 
 
-TEMPLATE_PARTS_VERSION = 1  # bump when skeleton, shingles, minhash or affix keys change meaning
+SKETCH = 64  # phrase keys kept per prompt
+
+
+def phrase_sketch(shingles: np.ndarray, out: np.ndarray) -> None:
+    """The ``SKETCH`` smallest hashed shingles (word 3-grams of the skeleton) of one prompt,
+    into ``out``: a bottom-k sketch under one hash function shared by every prompt, so a
+    phrase whose hash is small is kept in *every* prompt that contains it (where MinHash
+    components keep a phrase only where it beats all of the prompt's other phrases). Two
+    prompts that recombine an operation's wording bank ("then, using the result,", "make
+    the function calls in sequence") around different task texts share those keys; rare
+    shared phrases link accounts like rare templates do (``targeting.campaigns``), common ones
+    are boilerplate and link nobody."""
+    mixed = np.unique(_mix64(shingles ^ np.uint64(0x5EED_F00D)))[:SKETCH]
+    out[: len(mixed)] = mixed
+
+
+TEMPLATE_PARTS_VERSION = 2  # bump when skeleton, shingles, minhash or affix keys change meaning
 
 
 def template_parts_key(seed: int = 0) -> str:
     """Digest of what ``template_parts`` depends on besides the text: names its cache."""
     a, b = _permutations(seed)
-    spec = [TEMPLATE_PARTS_VERSION, N_PERM, SHINGLE, MIN_SHINGLES, EDGE_CHARS, AFFIX_WORDS, PRIME,
+    spec = [TEMPLATE_PARTS_VERSION, N_PERM, SHINGLE, MIN_SHINGLES, EDGE_CHARS, AFFIX_WORDS, PRIME, SKETCH,
             *(r.pattern for r in (_CODE, _QUOTED, _URL, _EMAIL, _NUMBER, _TOKEN))]
     digest = hashlib.sha256(repr(spec).encode())
     digest.update(a.tobytes())
@@ -228,25 +246,7 @@ def template_keys(
     # a prompt's bands together weigh as much as one wrapper end: a whole-prompt template
     # and an injected instruction count alike
     weights = np.r_[np.full(BANDS, 1.0 / BANDS), 1.0, 1.0]
-    return TemplateKeys(templated, np.hstack([bands, affixes]), weights, phrase_keys(sigs, eligible))
-
-
-PHRASE_PERMS = 32  # MinHash components kept as phrase keys (of N_PERM)
-
-
-def phrase_keys(sigs: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    """(n, PHRASE_PERMS) uint64 keys of single MinHash components: component k of a
-    signature names the shingle (word 3-gram of the skeleton) that is smallest under
-    permutation k, so two prompts share component k with probability equal to the Jaccard
-    similarity of their shingle sets. Where whole-skeleton bands need most of two prompts to
-    agree, these keys sample the *phrases* they share: an operation's wording bank (an
-    instruction, a connective such as "then, using the result,") recombined around
-    different task texts. Rare shared phrases link accounts like rare templates do
-    (``targeting.campaigns``); common ones are boilerplate and link nobody."""
-    k = np.arange(PHRASE_PERMS, dtype=np.uint64)
-    keys = _mix64(_mix64(k + np.uint64(1001))[None, :] ^ sigs[:, :PHRASE_PERMS])
-    keys[~eligible] = 0
-    return keys
+    return TemplateKeys(templated, np.hstack([bands, affixes]), weights, parts.sketch)
 
 
 def system_keys(systems: Sequence[str | None]) -> np.ndarray:

@@ -1,0 +1,67 @@
+"""Campaign communities: density, not mere connection; coherence; content affinity."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from targeting.communities import (
+    MIN_CAMPAIGN, communities, content_affinity, size_distribution,
+)
+
+
+def _graph(n: int, edges: list[tuple[int, int, float]]) -> sparse.csr_matrix:
+    r, c, w = zip(*edges) if edges else ((), (), ())
+    m = sparse.csr_matrix((w, (r, c)), shape=(n, n))
+    return m.maximum(m.T).tocsr()
+
+
+def _clique(members: range, weight: float) -> list[tuple[int, int, float]]:
+    return [(a, b, weight) for a in members for b in members if a < b]
+
+
+def test_a_chain_of_pairwise_links_is_no_campaign():
+    # 300 strangers, each sharing one gateway or one generic line with the next: connected,
+    # and exactly what chained 719 accounts into one "campaign" before
+    n = 300
+    found = communities(_graph(n, [(i, i + 1, 0.6) for i in range(n - 1)]))
+    assert len(found.sizes) == 0 and (found.label == -1).all()
+
+
+def test_two_dense_groups_joined_by_a_bridge_stay_two_campaigns():
+    edges = _clique(range(0, 20), 0.4) + _clique(range(20, 45), 0.3) + [(5, 30, 0.9)]
+    found = communities(_graph(60, edges))
+    assert len(found.sizes) == 2
+    assert sorted(found.sizes.tolist()) == [20, 25]
+    assert len(set(found.label[:20])) == 1 and len(set(found.label[20:45])) == 1
+    assert (found.label[45:] == -1).all()
+    assert found.coherence.min() >= 0.29
+
+
+def test_a_member_tied_to_the_group_by_a_thread_leaves_it():
+    edges = _clique(range(10), 0.5) + [(10, 0, 0.4), (10, 1, 0.4)]  # 10 shares a little with two members
+    found = communities(_graph(11, edges))
+    assert found.label[10] == -1 and found.tie[10] == 0
+    assert (found.label[:10] == found.label[0]).all() and found.tie[:10].min() > 0.45
+
+
+def test_pairs_and_isolated_accounts_are_no_campaign():
+    found = communities(_graph(6, [(0, 1, 1.0), (2, 3, 1.0)]))
+    assert (found.label == -1).all() and MIN_CAMPAIGN == 3
+
+
+def test_content_affinity_separates_related_from_unrelated_accounts():
+    rng = np.random.default_rng(0)
+    centroids = rng.normal(size=(200, 32))
+    base = rng.normal(size=32)
+    centroids[:5] = base + 0.1 * rng.normal(size=(5, 32))  # one operation's accounts
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    pairs = sparse.coo_matrix((np.ones(3), ([0, 1, 10], [1, 2, 11])), shape=(200, 200))
+    aff = content_affinity(pairs, centroids).toarray()
+    assert aff[0, 1] == 1.0 and aff[1, 2] == 1.0
+    assert aff[10, 11] < 1.0
+
+
+def test_size_distribution_bands():
+    assert size_distribution(np.array([3, 4, 7, 30, 200])) == {
+        "3-5": 2, "6-10": 1, "11-25": 0, "26-50": 1, "51-100": 0, "101+": 1}

@@ -1,0 +1,51 @@
+"""Tail probabilities among peers of comparable volume (and area)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from targeting.peers import nearest_windows, tail_probability
+
+
+@pytest.mark.parametrize("k", [1, 7, 50])
+def test_nearest_windows_hold_the_k_nearest(k):
+    v = np.sort(np.random.default_rng(k).exponential(size=120))
+    starts = nearest_windows(v, k)
+    for i in range(len(v)):
+        best = np.sort(np.abs(v - v[i]))[k - 1]
+        got = max(v[starts[i] + k - 1] - v[i], v[i] - v[starts[i]])
+        assert starts[i] <= i < starts[i] + k and got == pytest.approx(best)
+
+
+def test_tail_probability_ranks_within_volume_and_is_scale_free():
+    rng = np.random.default_rng(0)
+    volume = pd.Series(np.r_[np.full(300, 5), np.full(300, 500)])
+    values = pd.Series(np.r_[rng.uniform(0, 1, 300), rng.uniform(10, 11, 300)])
+    p = tail_probability(values, volume)
+    # the small accounts' best value is as rare among small accounts as the large ones' among large
+    assert p.iloc[values.iloc[:300].idxmax()] == pytest.approx(p.iloc[300 + values.iloc[300:].reset_index(drop=True).idxmax()])
+    assert p.min() >= 1 / 151 and p.max() <= 1.0
+    # a heavy tail moves ranks, not magnitudes: one huge value changes nobody else's probability much
+    heavy = values.copy()
+    heavy.iloc[599] = 1e9
+    q = tail_probability(heavy, volume)
+    assert (q - p).abs().drop(599).max() <= 1 / 150 + 1e-12
+
+
+def test_ties_and_missing_values_are_unremarkable():
+    volume = pd.Series(np.full(200, 10))
+    values = pd.Series(np.r_[np.zeros(199), np.nan])
+    p = tail_probability(values, volume)
+    assert (p == 1.0).all() or p.min() > 0.99
+    mid = tail_probability(pd.Series(np.zeros(200)), volume, mid=True)
+    assert mid.between(0.4, 0.6).all()
+
+
+def test_small_groups_are_judged_against_everyone():
+    volume = pd.Series(np.full(300, 20))
+    values = pd.Series(np.r_[np.zeros(295), np.full(5, 3.0)])
+    group = pd.Series(["big"] * 295 + ["tiny"] * 5)
+    p = tail_probability(values, volume, group)
+    assert p.iloc[-5:].max() < 0.05  # rare against the whole population, not 1 within five alike accounts
