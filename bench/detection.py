@@ -11,8 +11,8 @@ into a workspace, then for "with metadata" and "without metadata"
 scorer (``../shared/tools/score_detection.py`` by default). The simulator's labels are first
 written in the external set's layout (``labels.parquet``, ``request_labels.parquet``,
 ``account_meta.parquet``), so both sets are judged by one piece of code the detector never
-sees. ``--ablation`` re-scores with each evidence family of ``targeting.risk`` off in turn
-(``TARGETING_RISK__DISABLE``). Prints one table row per (set, metadata, ablation) and writes
+sees. ``--ablation`` re-scores (with metadata) with each evidence family of ``targeting.risk``
+off in turn (``TARGETING_RISK__DISABLE``). Prints one table row per (set, metadata, ablation) and writes
 every scorer output to ``WORKDIR/figures.json``.
 """
 
@@ -120,9 +120,9 @@ def main() -> None:
     print("set       meta ablation       AUROC  AUPRC  R@1%   per campaign                slow  HN-FPR flag P/R  area  ARI   pur.  size")
     for name, requests, truth in sets:
         ws = prepare(name, requests, args.workdir, args.reuse)
-        variants = [("", {})] + ([(f, {"TARGETING_RISK__DISABLE": f}) for f in FAMILIES] if args.ablation else [])
+        ablations = [(f, {"TARGETING_RISK__DISABLE": f}) for f in FAMILIES] if args.ablation else []
         for meta in ("yes", "no"):
-            for ablation, env in variants:
+            for ablation, env in [("", {})] + (ablations if meta == "yes" else []):
                 env = {**env, "TARGETING_SIGNALS__USE_METADATA": "true" if meta == "yes" else "false"}
                 key = f"{name}/{meta}/{ablation or 'all'}"
                 m = measure(ws, truth, args.workdir / "out" / key.replace("/", "-"), args.scorer, env)

@@ -42,7 +42,10 @@ class UsageProblem(ValueError):
 
 
 def _settings(config: Optional[Path], overrides: dict | None = None) -> Settings:
-    return load_settings(config, overrides=overrides)
+    try:
+        return load_settings(config, overrides=overrides)
+    except ValueError as exc:  # a setting that cannot be: a usage problem, exit 2
+        raise UsageProblem(str(exc)) from None
 
 
 def _setup_logging(quiet: bool) -> None:

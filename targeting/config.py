@@ -54,11 +54,21 @@ class SignalConfig:
     seed: int = 0
 
 
+EVIDENCE_FAMILIES = ("focus", "breadth", "freshness", "elicitation", "automation", "cadence", "templates",
+                     "evenness", "coordination")  # targeting.risk: what each one measures
+
+
 @dataclass(frozen=True)
 class RiskConfig:
     fp_budget: float = 0.01  # share of benign-looking accounts allowed to be flagged
     allowlist: tuple[str, ...] = ()
-    disable: tuple[str, ...] = ()  # evidence families left out of the risk (ablation; see risk.FAMILIES)
+    disable: tuple[str, ...] = ()  # evidence families left out of the risk (ablation; EVIDENCE_FAMILIES)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.disable) - set(EVIDENCE_FAMILIES))
+        if unknown:
+            raise ValueError(f"risk.disable: unknown evidence famil{'y' if len(unknown) == 1 else 'ies'} "
+                             f"{', '.join(unknown)}; use {', '.join(EVIDENCE_FAMILIES)}")
 
 
 @dataclass(frozen=True)

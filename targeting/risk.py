@@ -40,11 +40,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from targeting.config import RiskConfig
+from targeting.config import EVIDENCE_FAMILIES, RiskConfig
 from targeting.peers import tail_probability
 
-FAMILIES = ("focus", "breadth", "freshness", "elicitation", "automation", "cadence", "templates", "evenness",
-            "coordination")
+FAMILIES = EVIDENCE_FAMILIES
 UNUSUAL_SHARE = 0.25  # a member is unusual when its own evidence is in the population's top quarter
 PERIPHERY = 0.5  # a member tied by half the campaign's median tie takes none of its evidence; at the median, all
 PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every account's shares
@@ -240,15 +239,15 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, final: pd.Series, n_top: in
         texts = [t for _, t in items[:n_top]]
         raised = float(final[account] - own[account])
         if raised > 0.05:
-            texts.append(f"raised by its campaign {s['campaign_id']} (members' mean evidence; tie "
-                         f"{s.get('campaign_tie', 0):.2f}): +{raised:.1f}")
+            texts.append(f"raised by its campaign {s['campaign_id']} ({int(s.get('campaign_size', 0))} accounts, "
+                         f"many of them unusual; its tie {s.get('campaign_tie', 0):.2f}): +{raised:.1f}")
         out[account] = "; ".join(texts) or "nothing unusual for its area and volume"
     return pd.Series(out, name="reasons")
 
 
 def score_accounts(signals: pd.DataFrame, config: RiskConfig) -> tuple[pd.DataFrame, float]:
     """risk_score, flagged, severity, reasons (and the evidence terms). Returns the threshold."""
-    disable = tuple(getattr(config, "disable", ()))
+    disable = config.disable
     ev = evidence(signals, disable)
     own = own_evidence(ev)
     final = with_campaign(own, signals)

@@ -30,12 +30,16 @@ def _enterprise_sizes(cfg: SimConfig, n_ben: int) -> list[int]:
     every other planned size unchanged."""
     if cfg.n_accounts < ENTERPRISE_MIN_ACCOUNTS:
         return []
-    r = R(cfg.seed, "plan-enterprise")
-    left = round(ENTERPRISE_SHARE * n_ben)
+    return split_sizes(R(cfg.seed, "plan-enterprise"), round(ENTERPRISE_SHARE * n_ben), 15, 40)
+
+
+def split_sizes(r: R, total: int, lo: int, hi: int) -> list[int]:
+    """Group sizes of ``lo``-``hi`` adding up to about ``total`` (a remainder under ``lo`` is dropped)."""
     out: list[int] = []
-    while left >= 15:
-        s = min(left, r.randint(15, 40))
-        if left - s < 15 and left <= 40:
+    left = total
+    while left >= lo:
+        s = min(left, r.randint(lo, hi))
+        if left - s < lo and left <= hi:
             s = left
         out.append(s)
         left -= s
@@ -54,15 +58,7 @@ def plan(cfg: SimConfig) -> dict:
     hn = {"eval_harness": n_hn // 3, "stress_test": n_hn // 3, "agent_product": n_hn - 2 * (n_hn // 3)}
     n_ben = n - n_att - n_hn
     r = R(cfg.seed, "plan")
-    target_cohort = max(10, round(0.06 * n_ben))
-    cohorts: list[int] = []
-    left = target_cohort
-    while left >= 10:
-        s = min(left, r.randint(10, 30))
-        if left - s < 10 and left <= 30:
-            s = left
-        cohorts.append(s)
-        left -= s
+    cohorts = split_sizes(r, max(10, round(0.06 * n_ben)), 10, 30)
     n_app = max(2, round(0.035 * n_ben))
     n_script = max(2, round(0.035 * n_ben))
     companies = _enterprise_sizes(cfg, n_ben)
