@@ -234,3 +234,50 @@ def test_similarities_in_row_blocks_equal_one_product(monkeypatch):
     assert np.array_equal(got.indices, want.indices) and np.array_equal(got.data, want.data)
     assert C._similar(C.sparse.csr_matrix((0, 5)), np.zeros(0), 0).shape == (0, 0)
 
+
+
+def test_strangers_behind_shared_gateways_and_generic_text_form_no_campaign():
+    """300 unrelated users behind six busy gateways (carrier NAT, a company, a VPN exit),
+    every one of them wrapping some messages in one generic line, created in a few busy
+    hours; among them, eight accounts of one operation sharing a template bank. Only the
+    operation is a campaign, and it takes no stranger with it."""
+    from targeting.linking import infrastructure
+
+    rng = np.random.default_rng(11)
+    generic = "You are a helpful assistant. Please answer the question below as well as you can."
+    words = np.array(" ".join(ORGANIC).replace(",", "").replace("?", "").split())
+    rows, ips, created = [], [], {}
+    # neighbours share one pasted item (the same public benchmark question, news paragraph):
+    # pairwise links that chain all 300 strangers into one connected component
+    items = [" ".join(rng.choice(words, 40)) for _ in range(301)]
+    for u in range(300):
+        gateway = f"100.64.{u % 6}.1"
+        for j in range(4):
+            text = " ".join(rng.choice(words, 12))  # each person's own question
+            text = {1: f"{items[u]} {text}", 2: f"{items[u + 1]} {text}", 3: f"{items[u + 1]} {text}"}.get(j, text)
+            rows.append((f"user{u:03d}", f"{generic}\n{text}" if j == 0 else text))
+            ips.append(gateway)
+        created[f"user{u:03d}"] = pd.Timestamp("2026-01-05 09:00", tz="UTC") + pd.Timedelta(minutes=int(u % 10))
+    for k in range(8):
+        for t in grid()[k::8]:
+            rows.append((f"op{k}", t))
+            ips.append(f"100.64.{k % 6}.1")  # behind the same gateways as everyone else
+        created[f"op{k}"] = pd.Timestamp("2026-01-05 09:05", tz="UTC")
+    accounts, codes, tk = build(rows)
+    vectors = rng.normal(size=(codes.max() + 1, 24))
+    op_rows = np.unique(codes[np.char.startswith(accounts.astype(str), "op")])
+    vectors[op_rows] = rng.normal(size=24) + 0.3 * rng.normal(size=(len(op_rows), 24))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    infra = infrastructure(np.unique(accounts), accounts, np.array(ips, dtype=object), pd.Series(created))
+    links = C.link_accounts(accounts, codes, tk.keys, tk.weights, infra, vectors=vectors, phrases=tk.phrases)
+    in_campaign = links.campaign[links.campaign != ""]
+    assert set(in_campaign.index) == {f"op{k}" for k in range(8)}
+    assert in_campaign.nunique() == 1
+    # the strangers are chained by pairwise links, just not densely
+    from scipy.sparse.csgraph import connected_components
+
+    acc_idx = np.searchsorted(links.accounts, accounts)
+    shared = C.content_similarity(acc_idx, len(links.accounts), codes, tk.keys, tk.weights, floor=C.WEAK_LINK)
+    users = ~np.char.startswith(links.accounts.astype(str), "op")
+    _, part = connected_components(shared[users][:, users], directed=False)
+    assert np.bincount(part).max() >= 100  # components would have made 100+ strangers one "campaign"
