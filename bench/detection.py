@@ -57,7 +57,7 @@ def truth_from_simulator(labels: pd.DataFrame, out: Path) -> None:
 
 def _targeting(args: list[str], env: dict[str, str] | None = None) -> None:
     subprocess.run(TARGETING + ["--quiet", *args],
-                   check=True, env={**os.environ, **(env or {})}, cwd=ROOT)
+                   check=True, env={**os.environ, **(env or {})}, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def prepare(name: str, requests: Path, workdir: Path, reuse: bool) -> Path:
