@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-DENSITY = 0.08  # CPM resolution: the mean tie a group's members need to stay one community
-MIN_TIE = 0.05  # a member tied to its campaign by less than this (mean edge weight) leaves it
+DENSITY = 0.05  # CPM resolution: the mean tie a group's members need to stay one community (= WEAK_LINK, the weakest link weighed)
+MIN_TIE = DENSITY  # a member tied to its campaign by less than this (mean edge weight) leaves it
 TIE_RATIO = 0.5  # ... or by less than this share of the members' median tie
 MIN_PARTNERS = 2  # members each member must share evidence with
 MIN_LINKED_SHARE = 0.25  # ... and at least this share of the other members

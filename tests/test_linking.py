@@ -121,19 +121,22 @@ def _pool_traffic(related: bool, shared_phrase: bool = True, seed: int = 0):
     return accounts, acc, ips, keys, vectors
 
 
-def test_shared_infrastructure_completes_a_weak_textual_link():
+def test_shared_infrastructure_strengthens_a_weak_textual_link():
     accounts, acc, ips, keys, vectors = _pool_traffic(related=True)
     infra = infrastructure(accounts, acc, ips, None)
     assert infra.links.nnz > 0
     rows, weights = np.arange(len(acc)), np.ones(34)
     plain = link_accounts(acc, rows, keys, weights, vectors=vectors)
-    assert (plain.campaign == "").all()  # one phrase in one prompt of eight: not a campaign
     joined = link_accounts(acc, rows, keys, weights, infra, vectors=vectors)
-    pool = joined.campaign.loc[list("wxyz")]
-    assert pool.nunique() == 1 and (pool != "").all()
-    assert (joined.campaign.drop(list("wxyz")) == "").all()
-    assert (joined.partners == 0).all() and (joined.infra_partners == 0).all()
+    for links in (plain, joined):
+        pool = links.campaign.loc[list("wxyz")]
+        assert pool.nunique() == 1 and (pool != "").all()
+        assert (links.campaign.drop(list("wxyz")) == "").all()
+    # one phrase in one prompt of eight ties them weakly; the proxy pool they rotate through
+    # makes the same group a tight one
+    assert (plain.tie.loc[list("wxyz")] < 0.2).all()
     assert (joined.tie.loc[list("wxyz")] > 0.5).all() and joined.coherence.loc["w"] > 0.5
+    assert (joined.partners == 0).all() and (joined.infra_partners == 0).all()
 
 
 def test_infrastructure_alone_makes_no_campaign():
