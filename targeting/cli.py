@@ -241,14 +241,12 @@ def distill(
 
 
 def _write_frame(frame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(out, index=False)
-    elif suffix in (".parquet", ".pq"):
-        frame.to_parquet(out, index=False)
-    else:
-        raise UsageProblem(f"--out {out}: use a .csv or .parquet file name")
+    from targeting.exports import write_table
+
+    try:
+        write_table(frame, out)  # CSV cells a spreadsheet will not run; atomic, owner-only
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 @export_app.command("accounts")

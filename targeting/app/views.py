@@ -16,6 +16,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from targeting.exports import csv_bytes
+
 TRUNCATE_CHARS = 160  # prompts are shown cut to this length unless full text is asked for
 MAP_POINTS = 6_000  # background points drawn on the capability map (a stable sample)
 PLACE_K = 5  # anchors whose 2-D positions place a prompt on the map
@@ -148,7 +150,8 @@ def export_frame(scores: pd.DataFrame, contract_columns: Sequence[str]) -> pd.Da
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    """CSV for a download, formula-like text cells neutralised (``targeting.exports``)."""
+    return csv_bytes(frame)
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
