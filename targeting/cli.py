@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import shutil
 import sys
 from datetime import date, datetime, timezone
@@ -427,15 +428,28 @@ def demo(
     )
     typer.echo(format_report(metrics))
     top = W.read_latest_scores(ws).to_pandas().sort_values("risk_score", ascending=False).iloc[0]["account_id"]
+    cmd, q = _command(), shlex.quote
     typer.echo(
         f"\nresults: {result.scores_path}\n"
-        f"export:  targeting export accounts --workspace {workspace} --out accounts.csv\n"
-        f"explain: targeting explain {top} --workspace {workspace}\n"
-        f"app:     targeting app --workspace {workspace}"
+        f"export:  {cmd} export accounts --workspace {q(str(workspace))} --out accounts.csv\n"
+        f"explain: {cmd} explain {q(str(top))} --workspace {q(str(workspace))}\n"
+        f"app:     {cmd} app --workspace {q(str(workspace))}"
     )
     if not no_app:
         typer.echo("\nstarting the analyst app on 127.0.0.1 (Ctrl-C to stop); its address follows")
         _serve_app(workspace, None)
+
+
+def _command() -> str:
+    """How to call this command so that a pasted line works: ``targeting`` when it is on the
+    PATH, else the script beside this Python (a virtual environment not activated), else
+    ``python -m targeting.cli``."""
+    if shutil.which("targeting"):
+        return "targeting"
+    beside = Path(sys.executable).parent / "targeting"
+    if beside.exists():
+        return shlex.quote(str(beside))
+    return f"{shlex.quote(sys.executable)} -m targeting.cli"
 
 
 def _serve_app(workspace: Path, port: Optional[int]) -> None:
