@@ -35,14 +35,20 @@ EVIDENCE_KINDS = ("wrapper", "system_prompt", "tools", "template")  # coverage h
 # quality"): cited when the workspace records no evaluation of its own. tests/test_report.py
 # checks that these figures still appear in the README, so the two cannot drift apart.
 REFERENCE_EVALUATION: tuple[tuple[str, str, str], ...] = (
-    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "account-level AUROC", "1.000"),
-    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "recall at 1% false-positive rate", "1.000"),
-    ("generated traffic, seed 0, 1,000 accounts, four campaigns", "false-positive rate of `flagged`", "0.000"),
-    ("every evasion at once, 1,500 accounts, with client addresses", "account-level AUROC", "0.999"),
-    ("every evasion at once, 1,500 accounts, with client addresses", "recall at 1% false-positive rate", "0.993"),
-    ("every evasion at once, 1,500 accounts, prompts and timestamps only", "account-level AUROC", "0.997"),
-    ("every evasion at once, 1,500 accounts, prompts and timestamps only", "recall at 1% false-positive rate",
-     "0.973"),
+    ("independently generated traffic (external-s3), 1,223 accounts, with client addresses",
+     "account-level AUROC", "0.996"),
+    ("independently generated traffic (external-s3), 1,223 accounts, with client addresses",
+     "recall at 1% false-positive rate", "0.963"),
+    ("independently generated traffic (external-s3), 1,223 accounts, with client addresses",
+     "precision of `flagged`", "0.996"),
+    ("independently generated traffic (external-s3), prompts and timestamps only",
+     "recall at 1% false-positive rate", "0.959"),
+    ("this project's generated traffic, every evasion at once, 1,500 accounts, with client addresses",
+     "account-level AUROC", "0.994"),
+    ("this project's generated traffic, every evasion at once, 1,500 accounts, with client addresses",
+     "recall at 1% false-positive rate", "0.827"),
+    ("this project's generated traffic, every evasion at once, prompts and timestamps only",
+     "recall at 1% false-positive rate", "0.860"),
 )
 
 CANNOT_SEE = (
@@ -52,10 +58,11 @@ CANNOT_SEE = (
     "Identity and payment: accounts are linked by what their prompts share (templates, wrappers, "
     "system-prompt variants) and, where the logs carry them, by rare shared client addresses and "
     "account-creation batches; payment data is not used.",
-    "Paraphrased or very small operations: campaigns that rewrite every frame and spread over many "
-    "10-30 request accounts are caught somewhat less often when the logs carry no client addresses "
-    "(recall 0.973 against 0.993 with them in the reference figures; 0.91 for the reasoning campaigns), "
-    "and on generated traffic only: real operations may hide better.",
+    "Operations that look like apps: unrelated apps that wrap their users' messages in one public "
+    "instruction form a dense group, as a relay operation's accounts do; on this project's generated "
+    "traffic a small relay campaign ranks below such apps (recall 0.827 with client addresses, 0.860 "
+    "without, in the reference figures; 0.963 and 0.959 on independently generated traffic), and "
+    "agent products that send the same public benchmarks as an operation sit at its edge.",
     "Intent: a high score means the traffic looks like systematic capability extraction; evaluation "
     "harnesses, agent products and apps that wrap users' messages can look alike, which is why every "
     "flag carries evidence for an analyst to check.",
