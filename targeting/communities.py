@@ -36,6 +36,7 @@ MIN_LINKED_SHARE = 0.25  # ... and at least this share of the other members
 MIN_CAMPAIGN = 3  # members of a campaign
 AFFINITY_SAMPLE = 20_000  # random account pairs that describe how related strangers' traffic is
 AFFINITY_FLOOR = 0.5  # pairs less related than the median stranger pair: infrastructure counts for nothing
+PAIR_CHUNK = 65_536  # account pairs whose centroid cosines are computed at once
 AFFINITY_FULL = 0.95  # ... more related than 95% of stranger pairs: infrastructure counts fully
 
 
@@ -54,7 +55,7 @@ class Communities:
 def account_centroids(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """(N, dim) unit mean vector of each account's distinct prompts."""
     pairs = np.unique(np.c_[acc_idx, rows], axis=0)
-    sums = np.zeros((n_accounts, vectors.shape[1]))
+    sums = np.zeros((n_accounts, vectors.shape[1]), dtype=np.float32)
     np.add.at(sums, pairs[:, 0], vectors[pairs[:, 1]])
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
@@ -74,7 +75,10 @@ def pair_affinity(a: np.ndarray, b: np.ndarray, centroids: np.ndarray, reference
     """How related the traffic of accounts ``a[i]`` and ``b[i]`` is, in [0, 1]: their centroid
     cosine as a percentile among stranger pairs (``reference``), 0 up to ``AFFINITY_FLOOR``,
     1 from ``AFFINITY_FULL``."""
-    cos = np.einsum("ij,ij->i", centroids[a], centroids[b])
+    cos = np.empty(len(a))
+    for start in range(0, len(a), PAIR_CHUNK):  # (pairs, dim) copies of the centroids, a chunk at a time
+        end = start + PAIR_CHUNK
+        cos[start:end] = np.einsum("ij,ij->i", centroids[a[start:end]], centroids[b[start:end]])
     pct = np.searchsorted(reference, cos, side="right") / max(len(reference), 1)
     return np.clip((pct - AFFINITY_FLOOR) / (AFFINITY_FULL - AFFINITY_FLOOR), 0.0, 1.0)
 
@@ -101,8 +105,8 @@ def _leiden(graph: sparse.csr_matrix, seed: int) -> np.ndarray:
     import leidenalg
 
     upper = sparse.triu(graph, k=1).tocoo()
-    g = ig.Graph(n=graph.shape[0], edges=list(zip(upper.row.tolist(), upper.col.tolist())), directed=False)
-    g.es["weight"] = upper.data.tolist()
+    g = ig.Graph(n=graph.shape[0], edges=np.c_[upper.row, upper.col], directed=False)
+    g.es["weight"] = upper.data
     part = leidenalg.find_partition(
         g, leidenalg.CPMVertexPartition, weights="weight", resolution_parameter=DENSITY, seed=seed, n_iterations=-1
     )
