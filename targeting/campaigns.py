@@ -1,21 +1,23 @@
 """Coordinated groups of accounts: an account graph over shared templates, and its communities.
 
 Each account is described by the template keys of its distinct prompts (LSH bands of the
-masked skeleton, wrapper heads and tails; see ``signals.templates``), each key weighted by
-the share of the account's prompts carrying it (tf) and by its rarity across accounts (idf).
-Two accounts are linked when the cosine similarity of these profiles reaches ``LINK_SIM``:
-they spend a large part of their traffic on the same rare templates or wrappers. Keys used by
-more than ``MAX_KEY_ACCOUNTS_SHARE`` of all accounts are boilerplate and never link anyone
-(shared text is weighted by rarity, so "You are a helpful assistant" does not make a
-campaign). Connected groups of at least ``MIN_CAMPAIGN`` accounts are campaigns; their ids
-are derived from the sorted member ids, so the same group keeps its id across runs.
+masked skeleton, wrapper heads and tails) and by their phrase keys (see
+``signals.templates``), each key weighted by the share of the account's prompts carrying it
+(tf) and by its rarity across accounts (idf). The cosine similarity of these profiles weighs
+the edge between two accounts: at ``LINK_SIM`` or more as it is, from ``WEAK_LINK`` times how
+related the two accounts' traffic is (``communities.content_affinity``). Keys used by more
+than ``MAX_KEY_ACCOUNTS_SHARE`` of all accounts are boilerplate and never link anyone unless
+the accounts behind them are related (``signature_keys``), so "You are a helpful assistant"
+does not make a campaign. Campaigns are the dense, coherent communities of this weighted
+graph (``targeting.communities``); their ids are derived from the sorted member ids, so the
+same group keeps its id across runs.
 
 When the logs carry client addresses or account creation times, infrastructure links
 (``targeting.linking``: rare addresses shared, creation batches) join the same graph: a
 pool of small accounts that rotates through one proxy pool is one actor even when its
-prompts are paraphrased. Such links make the group; they count for less as coordination
-evidence than shared templates (``risk``), since a company's or classroom's accounts also
-share a gateway and were created together.
+prompts are paraphrased. Such evidence only strengthens a link that shared wording starts,
+and only as far as the two accounts' traffic is related: a company's or classroom's accounts
+share a gateway and were created together too, and a cloud egress serves strangers.
 """
 
 from __future__ import annotations
@@ -263,7 +265,7 @@ WEAK_LINK = 0.05  # template similarity from which a link is weighed (below LINK
 INFRA_FULL = 4.0  # infrastructure evidence (``targeting.linking``) that counts as a full-weight edge
 
 
-def infrastructure_weights(infra: Infrastructure, centroids: np.ndarray, seed: int = 0) -> sparse.csr_matrix:
+def infrastructure_weights(infra: Infrastructure, centroids: np.ndarray, reference: np.ndarray) -> sparse.csr_matrix:
     """Edge weights from shared infrastructure: pairs whose evidence reaches
     ``linking.LINK_EVIDENCE`` weigh min(1, evidence / ``INFRA_FULL``), times how related the
     two accounts' traffic is (``communities.content_affinity``): an address shared by people
@@ -273,7 +275,7 @@ def infrastructure_weights(infra: Infrastructure, centroids: np.ndarray, seed: i
         return sparse.csr_matrix(linked.shape)
     strength = linked.copy()
     strength.data = np.minimum(1.0, strength.data / INFRA_FULL)
-    return strength.multiply(content_affinity(linked, centroids, seed)).tocsr()
+    return strength.multiply(content_affinity(linked, centroids, reference=reference)).tocsr()
 
 
 def link_accounts(
@@ -312,23 +314,20 @@ def link_accounts(
     graph = strong
     weak = (text - strong).tocsr()
     weak.eliminate_zeros()
+    reference = affinity_reference(centroids, seed) if centroids is not None else None
     if weak.nnz and centroids is not None:
         # a weak textual link counts as far as the two accounts' traffic is related
-        graph = graph.maximum(weak.multiply(content_affinity(weak, centroids, seed))).tocsr()
-    infra_only = np.zeros(n)
+        graph = graph.maximum(weak.multiply(content_affinity(weak, centroids, reference=reference))).tocsr()
     if infra is not None and infra.links.nnz and centroids is not None:
-        extra = infrastructure_weights(infra, centroids, seed)
-        extra = extra.maximum(extra.T).multiply(text > 0).tocsr()  # corroborated by shared wording
-        graph = graph.maximum(extra).tocsr()
-        only = extra - extra.multiply(text > 0)
-        only.eliminate_zeros()
-        infra_only = np.diff(sparse.csr_matrix(only).indptr)
+        extra = infrastructure_weights(infra, centroids, reference)
+        graph = graph.maximum(extra.maximum(extra.T).multiply(text > 0)).tocsr()  # corroborated by shared wording
     found = communities(graph, seed)
     campaign = np.full(n, "", dtype=object)
+    coherence = np.zeros(n)
     for c in range(len(found.sizes)):
         members = np.flatnonzero(found.label == c)
         campaign[members] = campaign_id([str(accounts[m]) for m in members])
-    coherence = np.where(found.label >= 0, found.coherence[np.maximum(found.label, 0)] if len(found.sizes) else 0.0, 0.0)
+        coherence[members] = found.coherence[c]
     index = pd.Index(accounts, name="account_id")
     return Links(
         accounts=accounts,
@@ -336,7 +335,9 @@ def link_accounts(
         campaign=pd.Series(campaign, index=index, name="campaign_id"),
         partners=pd.Series(partners, index=index, name="linked_accounts"),
         max_similarity=pd.Series(max_sim, index=index, name="max_link_similarity"),
-        infra_partners=pd.Series(infra_only, index=index, name="infra_linked_accounts"),
+        # infrastructure no longer links by itself (it strengthens links shared wording starts):
+        # the column stays for the app and exports, always 0
+        infra_partners=pd.Series(np.zeros(n), index=index, name="infra_linked_accounts"),
         tie=pd.Series(found.tie, index=index, name="campaign_tie"),
         coherence=pd.Series(coherence, index=index, name="campaign_coherence"),
         sizes=found.sizes,

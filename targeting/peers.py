@@ -7,8 +7,9 @@ often than one of the tool-use area. So each value is judged against its *peers*
 ``PEERS`` accounts of the same dominant area closest to it in request volume (on a log
 scale), or the whole population's closest when the area has too few accounts.
 
-The tail probability of a value is the share of its peers at least as extreme, with one
-pseudo-observation on each side (``(1 + #{peers >= x}) / (1 + #peers)``), so it is never 0
+The tail probability of a value is the share of its peers at least as extreme, the account
+itself counted as a pseudo-observation (``(1 + #{others >= x}) / (k + 1)`` over the ``k``
+accounts of its window, itself included), so it is never 0
 and never depends on the scale of the signal: a heavy benign tail (a few huge products or
 harnesses) moves the probabilities of the others by ranks, not by magnitudes.
 """

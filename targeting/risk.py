@@ -4,30 +4,33 @@ Every signal family gives one value per account, oriented so that higher is more
 extraction (``FAMILIES``):
 
 - focus: share of the account's requests in its most-used area worth extracting;
-- breadth: volume-adjusted coverage of the dominant area's clusters (``signals.coverage``);
+- breadth: distinct clusters of the dominant area reached (``signals.coverage``);
 - freshness: share of requests that repeat none of its earlier prompts (harnesses and load
   tests repeat themselves; extraction wants new outputs);
 - elicitation: share of prompts eliciting articulated reasoning or grading;
 - automation: round-the-clock activity (hours of the day used against those expected);
+- cadence: steady inter-arrival times (minus their coefficient of variation): people come
+  in sessions;
 - templates: share of prompts instantiating a template shared with other prompts;
 - evenness: regularity, how evenly its prompts fill their area (organic users clump);
 - coordination: the account's tie to a coherent campaign (``targeting.communities``):
   tie x coherence x log(size).
 
 Each value is turned into an empirical tail probability among the account's peers, the
-accounts of the same dominant area and comparable volume (``targeting.peers``), and the
+accounts of the same dominant area (every area for focus) and comparable volume
+(``targeting.peers``), and the
 account's own evidence is Fisher's combination of them, ``E = sum_j -ln p_j``: every family
 counts the same (no weight is fitted to any data set), a family on which the account is
 ordinary adds about 1, one on which it is rarer than all its peers adds about ln(PEERS + 1).
 The ranking is by how unusual the account is among accounts that could be mistaken for it.
 
-Members keep their own evidence. A campaign raises a member towards the mean own evidence of
-its members, in proportion to the member's tie to the campaign (``TIE_FULL``), so a
-member with little traffic of its own is judged with the operation it belongs to, and a
-benign group (a classroom, a company behind one gateway) whose members are each ordinary
-raises nobody::
+Members keep their own evidence. A campaign adds its group evidence (``group_evidence``: a
+sign test over how many of its members are unusual) to each member in proportion to the
+member's tie relative to the campaign's median tie (``PERIPHERY``), so a member with little
+traffic of its own is judged with the operation it belongs to, and a benign group (a
+classroom, a company behind one gateway) whose members are each ordinary raises nobody::
 
-    E_final = E_own + min(1, tie / TIE_FULL) * max(0, mean_campaign(E_own) - E_own)
+    E_final = E_own + clip((tie / median tie - PERIPHERY) / (1 - PERIPHERY), 0, 1) * E_group
 
 ``risk_score = 1 - exp(-E_final / J)`` maps it to [0, 1) (J = families in use), monotone.
 
@@ -162,7 +165,7 @@ def to_risk(total: pd.Series, n_families: int) -> pd.Series:
     return (1.0 - np.exp(-total / max(n_families, 1))).rename("risk_score")
 
 
-def calibrate_threshold(risk: np.ndarray, budget: float) -> float:  # noqa: D401 - any monotone score
+def calibrate_threshold(risk: np.ndarray, budget: float) -> float:
     """Value above which about ``budget`` of benign-looking accounts would fall.
 
     The benign bulk is summarised by the median and the 65th percentile of all scores:
