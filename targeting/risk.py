@@ -195,9 +195,10 @@ def severity(risk: pd.Series, flagged: pd.Series, threshold: float) -> pd.Series
     return labels
 
 
-def _rarer(p: float) -> str:
-    """'rarer than 97% of peers' from a tail probability."""
-    return f"rarer than {100 * (1 - p):.0f}% of accounts of its area and volume"
+def _rarer(p: float, family: str = "") -> str:
+    """'rarer than 97% of peers' from a tail probability (focus is judged across areas)."""
+    peers = "accounts of its volume" if family == "focus" else "accounts of its area and volume"
+    return f"rarer than {100 * (1 - p):.0f}% of {peers}"
 
 
 def _family_text(family: str, s: pd.Series, p: float) -> str | None:
@@ -237,7 +238,7 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, final: pd.Series, n_top: in
                 continue
             text = _family_text(family, s, p)
             if text:
-                items.append((-np.log(p), f"{text} ({_rarer(p)})"))
+                items.append((-np.log(p), f"{text} ({_rarer(p, family)})"))
         items.sort(key=lambda t: -t[0])
         texts = [t for _, t in items[:n_top]]
         raised = float(final[account] - own[account])
