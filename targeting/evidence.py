@@ -184,17 +184,9 @@ def _campaign_requests(ws: W.Workspace, members: pd.DataFrame) -> pd.DataFrame:
     request id), so a campaign of thousands of accounts stays cheap to explain.
     """
     accounts = members["account_id"].astype(str).tolist()
-    quoted = ", ".join("'" + a.replace("'", "''") + "'" for a in accounts)
     start = pd.Timestamp(members["first_seen"].min()).to_pydatetime()
     end = pd.Timestamp(members["last_seen"].max()).to_pydatetime()
-    reqs = W.query(
-        "SELECT r.account_id, r.request_id, r.timestamp, r.prompt, r.system, r.tools, a.area, a.cluster_id "
-        f"FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false) r "
-        f"LEFT JOIN read_parquet('{ws.assignments_glob()}', hive_partitioning=false) a USING (request_id) "
-        f"WHERE r.account_id IN ({quoted}) AND r.timestamp >= ? AND r.timestamp <= ? "
-        f"ORDER BY hash(r.request_id) LIMIT {CAMPAIGN_MAX_REQUESTS}",
-        [start, end],
-    ).to_pandas()
+    reqs = W.request_sample(ws, accounts, start=start, end=end, limit=CAMPAIGN_MAX_REQUESTS).to_pandas()
     window = members.set_index("account_id")[["first_seen", "last_seen"]]
     ts = pd.to_datetime(reqs["timestamp"], utc=True)
     lo = pd.to_datetime(reqs["account_id"].map(window["first_seen"]), utc=True)

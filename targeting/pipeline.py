@@ -478,13 +478,10 @@ def attach_metadata(ws: W.Workspace, assigned: pd.DataFrame, fresh: pd.DataFrame
     parts = []
     if fresh is not None and not fresh.empty and all(c in fresh for c in cols):
         parts.append(fresh[cols])
-    if W.has_files(ws.requests_glob()):
+    if W.has_partitions(ws, "requests"):
         dates = pd.to_datetime(assigned[S.DATE]).dt.date if len(assigned) else pd.Series([], dtype=object)
         if len(dates):
-            parts.append(
-                W.read_requests(ws, cols, where=f"date BETWEEN DATE '{dates.min()}' AND DATE '{dates.max()}'")
-                .to_pandas()
-            )
+            parts.append(W.read_requests(ws, cols, start_date=dates.min(), end_date=dates.max()).to_pandas())
     base = assigned.drop(columns=[c for c in cols[1:] if c in assigned])
     if not parts:
         return base.assign(**{S.IP: None, S.ACCOUNT_CREATED_AT: pd.NaT, S.CONTEXT_HASH: None})
@@ -587,10 +584,7 @@ def run(
 
             with stage("embed"):
                 store = load_vector_store(ws, encoder.model_key)
-                stored_hashes = W.read_requests(ws, [f"DISTINCT {S.PROMPT_HASH}"])
-                all_hashes = set(got.requests[S.PROMPT_HASH]) | (
-                    set(stored_hashes.column(0).to_pylist()) if stored_hashes.num_rows else set()
-                )
+                all_hashes = set(got.requests[S.PROMPT_HASH]) | W.distinct_prompt_hashes(ws)
                 texts = _read_texts(ws, all_hashes - set(store) if cmap is not None else all_hashes, got.requests)
                 todo = sorted(h for h in all_hashes if h not in store)
                 embed_texts(tx, encoder, store, todo, [texts[h] for h in todo], "prompts")
@@ -611,7 +605,7 @@ def run(
                 if result.map_fitted:
                     to_assign = pd.concat(
                         [W.read_requests(ws).to_pandas(), got.requests], ignore_index=True
-                    ) if W.has_files(ws.requests_glob()) else got.requests
+                    ) if W.has_partitions(ws, "requests") else got.requests
                 else:
                     to_assign = got.requests
                 # system prompts + tools are area evidence: embed the ones not seen yet

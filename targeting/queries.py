@@ -48,21 +48,11 @@ def search_prompts(
     hits = pd.DataFrame({"prompt_hash": hashes[0].astype(str), "similarity": sims[0]})
     if hits.empty:
         return hits.assign(prompt=[], accounts=[], requests=[])
-    quoted = ", ".join("'" + h.replace("'", "") + "'" for h in hits["prompt_hash"])
-    rows = W.query(
-        "SELECT prompt_hash, any_value(prompt) AS prompt, list(DISTINCT account_id) AS accounts, "
-        f"count(*) AS requests FROM read_parquet('{ws.requests_glob()}') "
-        f"WHERE prompt_hash IN ({quoted}) GROUP BY prompt_hash"
-    ).to_pandas()
+    rows = W.prompt_hash_usage(ws, hits["prompt_hash"].tolist()).to_pandas()
     out = hits.merge(rows, on="prompt_hash", how="left")
     return out.sort_values("similarity", ascending=False, ignore_index=True)
 
 
 def requests_of(ws: W.Workspace, accounts: list[str]) -> pd.DataFrame:
     """The accounts' requests with their area and cluster, oldest first."""
-    quoted = ", ".join("'" + a.replace("'", "''") + "'" for a in accounts)
-    return W.query(
-        "SELECT r.account_id, r.request_id, r.timestamp, r.prompt, r.prompt_hash, a.area, a.cluster_id "
-        f"FROM read_parquet('{ws.requests_glob()}') r JOIN read_parquet('{ws.assignments_glob()}') a "
-        f"USING (request_id) WHERE r.account_id IN ({quoted}) ORDER BY r.timestamp"
-    ).to_pandas()
+    return W.requests_with_assignments(ws, accounts).to_pandas()

@@ -425,10 +425,6 @@ def campaign_summaries(scores: pd.DataFrame, history: pd.DataFrame | None = None
 
 
 # --- clusters -------------------------------------------------------------------------------------------
-def _quoted(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def cluster_keywords(ws: W.Workspace, n: int = 6) -> dict[str, str]:
     """Cluster id -> its first ``n`` c-TF-IDF keywords (comma-separated), from the current map."""
     from targeting.capmap import load_map
@@ -456,16 +452,13 @@ def targeted_clusters(
     frame = with_actors(scores)
     flagged = _flagged(frame)
     flagged = flagged[flagged["actor_area"] == area]
-    if flagged.empty or not W.has_files(ws.assignments_glob()):
+    if flagged.empty or not W.has_partitions(ws, "assignments"):
         return pd.DataFrame(columns=columns)
-    start, end = pd.Timestamp(frame["first_seen"].min()), pd.Timestamp(frame["last_seen"].max())
-    glob = ws.assignments_glob()
-    params = [start.to_pydatetime(), end.to_pydatetime(), area]
-    reqs = W.query(
-        "SELECT account_id, cluster_id, timestamp FROM "
-        f"read_parquet('{glob}', hive_partitioning=false) WHERE timestamp >= ? AND timestamp <= ? AND area = ? "
-        f"AND account_id IN ({_quoted(flagged['account_id'].astype(str).tolist())})",
-        params,
+    start = pd.Timestamp(frame["first_seen"].min()).to_pydatetime()
+    end = pd.Timestamp(frame["last_seen"].max()).to_pydatetime()
+    reqs = W.assignments_of(
+        ws, flagged["account_id"].astype(str).tolist(), ["account_id", "cluster_id", "timestamp"],
+        area=area, start=start, end=end,
     ).to_pandas()
     if reqs.empty:
         return pd.DataFrame(columns=columns)
@@ -477,11 +470,8 @@ def targeted_clusters(
         flagged_requests=("account_id", "size"), flagged_accounts=("account_id", "nunique"),
         actors=("actor_id", "nunique"),
     ).sort_values(["flagged_requests", "flagged_accounts"], ascending=False).head(top)
-    totals = W.query(
-        f"SELECT cluster_id, count(*) AS requests FROM read_parquet('{glob}', hive_partitioning=false) "
-        f"WHERE timestamp >= ? AND timestamp <= ? AND cluster_id IN ({_quoted(ranked.index.astype(str).tolist())}) "
-        "GROUP BY cluster_id",
-        params[:2],
+    totals = W.cluster_request_counts(
+        ws, ranked.index.astype(str).tolist(), start=start, end=end
     ).to_pandas().set_index("cluster_id")["requests"]
     keywords = cluster_keywords(ws) if keywords is None else keywords
     out = ranked.reset_index()

@@ -1,6 +1,11 @@
 """The workspace on disk: layout, atomic commits, run manifests, the lock, DuckDB reads.
 
-The only module that knows paths. Layout::
+The only module that knows paths and the only one that speaks SQL. Every read lists its files
+with Python (``Path.glob`` below a folder of the workspace, so the workspace's own path is
+never a pattern) and hands DuckDB the list as a value, never as SQL text (a path DuckDB would
+expand as a glob is opened by Arrow instead: ``_register_files``); values to match (account
+ids, hashes, dates) go in as parameters or as a registered Arrow table, and column names only
+from code constants, checked against ``_IDENTIFIER``. Layout::
 
     WS/
       state.json                         committed state: current map, latest scores, runs
@@ -36,17 +41,23 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from targeting import schema as S
 
 STATE_FILE = "state.json"
 JOURNAL_FILE = "JOURNAL.json"
@@ -73,12 +84,6 @@ class Workspace:
     def state_path(self) -> Path:
         return self.root / STATE_FILE
 
-    def requests_glob(self) -> str:
-        return str(self.root / "requests" / "date=*" / "*.parquet")
-
-    def assignments_glob(self) -> str:
-        return str(self.root / "assignments" / "date=*" / "*.parquet")
-
     def partition_path(self, table: str, day: str, run_id: str) -> Path:
         """One run's file of a date-partitioned table (requests, assignments)."""
         return self.root / table / f"date={day}" / f"part-{run_id}.parquet"
@@ -103,10 +108,6 @@ class Workspace:
         name = "accounts.parquet" if window_days is None else f"accounts-w{window_days}.parquet"
         return self.root / "scores" / f"as_of={as_of}" / name
 
-    def scores_glob(self) -> str:
-        """Every committed night's account scores (one file per ``as_of``)."""
-        return str(self.root / "scores" / "as_of=*" / "accounts.parquet")
-
     @property
     def evaluation_path(self) -> Path:
         """The latest evaluation against labels (``targeting evaluate --save``); the report cites it."""
@@ -117,9 +118,6 @@ class Workspace:
 
     def quarantine_path(self, run_id: str) -> Path:
         return self.root / "quarantine" / f"part-{run_id}.parquet"
-
-    def quarantine_glob(self) -> str:
-        return str(self.root / "quarantine" / "*.parquet")
 
     def runs_dir(self) -> Path:
         return self.root / "runs"
@@ -133,9 +131,6 @@ class Workspace:
     def night_path(self, as_of: str) -> Path:
         """One night's summary (counts, drift, map, run id); a re-run of the night replaces it."""
         return self.root / "nights" / f"as_of={as_of}.json"
-
-    def nights_glob(self) -> str:
-        return str(self.root / "nights" / "as_of=*.json")
 
     def activity_path(self, as_of: str) -> Path:
         """The night's per-account activity (``targeting.activity``); a re-run of the night replaces it."""
@@ -367,17 +362,71 @@ def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-# --- reads ---------------------------------------------------------------------------------
-def has_files(pattern: str) -> bool:
-    from glob import glob
+# --- reads: the engine -------------------------------------------------------------------------
+QueryError = duckdb.Error  # what a read raises when DuckDB fails (a file replaced while read...)
 
-    return bool(glob(pattern))
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_GLOB_CHARS = ("*", "?", "[")
+_EMPTY = {"requests": S.REQUEST_SCHEMA, "assignments": S.ASSIGNMENT_SCHEMA}  # a table with no file yet
 
 
-def query(sql: str, params: list[Any] | None = None) -> pa.Table:
-    """Run a read-only query on a short-lived in-memory DuckDB connection."""
+def _identifiers(names: Iterable[str]) -> list[str]:
+    """``names`` as a list, each checked to be a plain identifier (ValueError otherwise).
+
+    Column and relation names are the only words a read writes into SQL; they come from code
+    constants, and this refuses anything else rather than quote it."""
+    names = list(names)
+    for name in names:
+        if not isinstance(name, str) or not _IDENTIFIER.match(name):
+            raise ValueError(f"not a column name: {name!r}")
+    return names
+
+
+def _select_list(columns: Iterable[str] | None, prefix: str = "") -> str:
+    """``a, b`` (``s.a, s.b`` with ``prefix="s."``) for checked ``columns``; ``*`` for None or none."""
+    names = _identifiers(columns or [])
+    return ", ".join(prefix + c for c in names) if names else "*"
+
+
+def _arrow_dataset(paths: list[str]) -> ds.Dataset:
+    """``paths``, exactly those files, as one Arrow dataset; columns matched by name across
+    files (a column missing from a file reads as null), like DuckDB's ``union_by_name``."""
+    local = pafs.LocalFileSystem()
+    schema = pa.unify_schemas([pq.read_schema(p, filesystem=local) for p in paths], promote_options="permissive")
+    return ds.dataset(paths, schema=schema, format="parquet", filesystem=local)
+
+
+def _register_files(con: duckdb.DuckDBPyConnection, name: str, files: list[Path], union_by_name: bool) -> None:
+    """Make ``name`` a relation on ``con`` over exactly ``files``; with ``union_by_name``,
+    columns are matched by name across files (one missing from a file reads as null).
+
+    DuckDB takes the list as a value, never as SQL text. It expands ``*``, ``?`` and ``[``
+    even in the paths of a list (DuckDB 2.0.1 read ``.../ws1/...`` when given
+    ``.../ws[1]/...``), so a list with such a path is opened by Arrow instead, which takes
+    each path as it is. No file: the table's empty schema (``_EMPTY``)."""
+    paths = [str(f) for f in files]
+    if not paths:
+        con.register(name, _EMPTY[name].empty_table())
+    elif any(ch in p for p in paths for ch in _GLOB_CHARS):
+        con.register(name, _arrow_dataset(paths))
+    else:
+        con.read_parquet(paths, hive_partitioning=False, union_by_name=union_by_name).create_view(name)
+
+
+def _query(sql: str, params: dict[str, Any] | None = None, tables: dict[str, list[Path] | pa.Table] | None = None,
+           *, union_by_name: bool = False) -> pa.Table:
+    """Run ``sql`` on a short-lived in-memory DuckDB connection, with ``params`` (``$name``
+    parameters) and ``tables``: each name either a list of Parquet files (``_register_files``;
+    ``union_by_name`` where they may differ in columns, which costs a read of every file's
+    schema first) or an Arrow table registered as it is."""
     con = duckdb.connect()
     try:
+        for name, source in (tables or {}).items():
+            _identifiers([name])
+            if isinstance(source, pa.Table):
+                con.register(name, source)
+            else:
+                _register_files(con, name, source, union_by_name)
         relation = con.sql(sql, params=params or None)
         fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb 2 / 1
         return fetch()
@@ -385,23 +434,59 @@ def query(sql: str, params: list[Any] | None = None) -> pa.Table:
         con.close()
 
 
-def read_requests(ws: Workspace, columns: list[str] | None = None, where: str = "") -> pa.Table:
-    if not has_files(ws.requests_glob()):
-        return pa.table({})
-    cols = ", ".join(columns) if columns else "*"
-    sql = f"SELECT {cols} FROM read_parquet('{ws.requests_glob()}', hive_partitioning=false)"
-    if where:
-        sql += f" WHERE {where}"
-    return query(sql)
+def _probe(column: str, values) -> pa.Table:
+    """``values`` (a list, set, array or other iterable of strings) as a one-column Arrow
+    table: how a set of values reaches a query, to be joined on, never quoted into it."""
+    if not isinstance(values, (pa.Array, np.ndarray, list)):
+        values = list(values)  # sets and other iterables
+    return pa.table({column: pa.array(values, type=pa.string())})
 
 
-def read_assignments(ws: Workspace, columns: list[str] | None = None) -> pa.Table:
-    if not has_files(ws.assignments_glob()):
-        return pa.table({})
-    cols = ", ".join(columns) if columns else "*"
-    return query(
-        f"SELECT {cols} FROM read_parquet('{ws.assignments_glob()}', hive_partitioning=false)"
-    )
+def _range(column: str, start: Any, end: Any, prefix: str = "") -> tuple[list[str], dict[str, Any]]:
+    """WHERE conditions ``column >= $start`` / ``column <= $end`` for the bounds that are not
+    None (inclusive), with their parameters."""
+    _identifiers([column])
+    where, params = [], {}
+    if start is not None:
+        where.append(f"{prefix}{column} >= $start")
+        params["start"] = start
+    if end is not None:
+        where.append(f"{prefix}{column} <= $end")
+        params["end"] = end
+    return where, params
+
+
+def _where(conditions: list[str]) -> str:
+    """`` WHERE a AND b`` for the conditions (all written by this module), or nothing."""
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+# --- reads: files ------------------------------------------------------------------------------
+def partition_files(ws: Workspace, table: str, start: str | None = None, end: str | None = None) -> list[Path]:
+    """The Parquet files of a date-partitioned table with ``start <= date <= end`` (ISO, inclusive).
+
+    Partition pruning by folder name: the nightly job reads its window without touching the
+    rest of the history. Listed below the table's folder: the workspace path is no pattern."""
+    root = ws.table_dir(table)
+    if not root.exists():
+        return []
+    files = []
+    for folder in sorted(root.glob("date=*")):
+        day = folder.name[len("date="):]
+        if (start is None or day >= start) and (end is None or day <= end):
+            files.extend(sorted(folder.glob("*.parquet")))
+    return files
+
+
+def has_partitions(ws: Workspace, table: str) -> bool:
+    """Whether the date-partitioned ``table`` (requests, assignments) holds any file."""
+    return bool(partition_files(ws, table))
+
+
+def score_files(ws: Workspace) -> list[Path]:
+    """Every committed night's account scores (``scores_path``), oldest night first."""
+    folder = ws.root / "scores"
+    return sorted(folder.glob("as_of=*/accounts.parquet")) if folder.exists() else []
 
 
 def read_embeddings(ws: Workspace, model_key: str, only: set[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -436,68 +521,65 @@ def read_features(ws: Workspace, name: str, key: str, only: set[str]) -> pa.Tabl
     return table
 
 
-def partition_files(ws: Workspace, table: str, start: str | None = None, end: str | None = None) -> list[Path]:
-    """The Parquet files of a date-partitioned table with ``start <= date <= end`` (ISO, inclusive).
+# --- reads: whole tables -----------------------------------------------------------------------
+def read_requests(ws: Workspace, columns: list[str] | None = None, *,
+                  start_date: date | None = None, end_date: date | None = None) -> pa.Table:
+    """The stored requests' ``columns`` (default all), only those whose ``date`` is within
+    ``start_date..end_date`` (inclusive; either may be None). An empty table with no column
+    when the workspace stores no request."""
+    files = partition_files(ws, "requests")
+    if not files:
+        return pa.table({})
+    where, params = _range(S.DATE, start_date, end_date)
+    return _query(f"SELECT {_select_list(columns)} FROM requests{_where(where)}", params, {"requests": files})
 
-    Partition pruning by folder name: the nightly job reads its window without touching the
-    rest of the history."""
-    root = ws.table_dir(table)
-    if not root.exists():
-        return []
-    files = []
-    for folder in sorted(root.glob("date=*")):
-        day = folder.name[len("date="):]
-        if (start is None or day >= start) and (end is None or day <= end):
-            files.extend(sorted(folder.glob("*.parquet")))
-    return files
+
+def read_assignments(ws: Workspace, columns: list[str] | None = None) -> pa.Table:
+    """Every stored assignment's ``columns`` (default all); an empty table with no column when none."""
+    return read_partitions(ws, "assignments", columns=columns)
 
 
 def read_partitions(ws: Workspace, table: str, start: str | None = None, end: str | None = None,
                     columns: list[str] | None = None) -> pa.Table:
     """Rows of the partitions of ``table`` between ``start`` and ``end`` (empty table if none)."""
-    files = partition_files(ws, table, start, end)
+    files = partition_files(ws, _identifiers([table])[0], start, end)
     if not files:
         return pa.table({})
-    cols = ", ".join(columns) if columns else "*"
-    listed = ", ".join(f"'{f}'" for f in files)
-    return query(f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning=false, union_by_name=true)")
+    return _query(f"SELECT {_select_list(columns)} FROM {table}", tables={table: files}, union_by_name=True)
 
 
-def _semi_join(source: str, key: str, values, select: str, tail: str = "") -> pa.Table:
-    """``SELECT {select} FROM {source} s SEMI JOIN probe ON key {tail}``, the probe being
-    ``values``: only the matching rows are read into memory."""
-    if not isinstance(values, (pa.Array, np.ndarray, list)):
-        values = list(values)  # sets and other iterables
-    probe = pa.table({key: pa.array(values, type=pa.string())})
-    con = duckdb.connect()
-    try:
-        con.register("probe", probe)
-        sql = f"SELECT {select} FROM {source} s SEMI JOIN probe p ON s.{key} = p.{key} {tail}"
-        return con.sql(sql).to_arrow_table()
-    finally:
-        con.close()
-
-
-def _parquet_source(ws: Workspace, files: list[Path] | None) -> str | None:
-    """A DuckDB table expression over ``files`` (default: every request partition)."""
-    if files is None:
-        if not has_files(ws.requests_glob()):
-            return None
-        return f"read_parquet('{ws.requests_glob()}', hive_partitioning=false)"
+def distinct_prompt_hashes(ws: Workspace) -> set[str]:
+    """Every prompt hash the stored requests hold, once each."""
+    files = partition_files(ws, "requests")
     if not files:
-        return None
-    listed = ", ".join(f"'{f}'" for f in files)
-    return f"read_parquet([{listed}], hive_partitioning=false)"
+        return set()
+    found = _query(f"SELECT DISTINCT {S.PROMPT_HASH} FROM requests", tables={"requests": files})
+    return set(found.column(0).to_pylist())
 
 
+def read_score_history(ws: Workspace, start: str | None = None, end: str | None = None) -> pa.Table:
+    """Every committed night's account rows with ``start <= as_of <= end`` (ISO dates, inclusive).
+
+    Nights scored by older code may lack newer columns: they are read by name and come back null.
+    """
+    files = score_files(ws)
+    if not files:
+        return pa.table({})
+    where, params = _range("as_of", start or None, end or None)
+    sql = f"SELECT * FROM scores{_where(where)} ORDER BY as_of, account_id"
+    return _query(sql, params, {"scores": files}, union_by_name=True)
+
+
+# --- reads: rows matching a set of values --------------------------------------------------------
 def stored_ids_among(ws: Workspace, ids: pa.Array | list[str]) -> set[str]:
     """The request ids among ``ids`` that the workspace already stores (a DuckDB semi-join: the
     history's ids are never all held in memory)."""
-    source = _parquet_source(ws, None)
-    if source is None or len(ids) == 0:
+    files = partition_files(ws, "requests")
+    if not files or len(ids) == 0:
         return set()
-    found = _semi_join(source, "request_id", ids, "DISTINCT s.request_id")
-    return set(found.column("request_id").to_pylist())
+    sql = f"SELECT DISTINCT s.{S.REQUEST_ID} FROM requests s SEMI JOIN probe p ON s.{S.REQUEST_ID} = p.{S.REQUEST_ID}"
+    found = _query(sql, tables={"requests": files, "probe": _probe(S.REQUEST_ID, ids)})
+    return set(found.column(0).to_pylist())
 
 
 def read_distinct(
@@ -505,12 +587,13 @@ def read_distinct(
 ) -> pd.DataFrame:
     """One stored row per ``key`` value in ``values`` (``columns`` taken from any of its
     requests), from ``files`` (default: every request partition)."""
-    cols = [key, *columns]
-    source = _parquet_source(ws, files)
-    if source is None or not values:
+    cols = _identifiers([key, *columns])
+    files = partition_files(ws, "requests") if files is None else files
+    if not files or not values:
         return pd.DataFrame(columns=cols)
-    picked = ", ".join(f"any_value(s.{c}) AS {c}" for c in columns)
-    return _semi_join(source, key, values, f"s.{key} AS {key}, {picked}", f"GROUP BY s.{key}").to_pandas()[cols]
+    picked = ", ".join([f"s.{key} AS {key}", *(f"any_value(s.{c}) AS {c}" for c in cols[1:])])
+    sql = f"SELECT {picked} FROM requests s SEMI JOIN probe p ON s.{key} = p.{key} GROUP BY s.{key}"
+    return _query(sql, tables={"requests": files, "probe": _probe(key, values)}).to_pandas()[cols]
 
 
 def read_ingested_files(ws: Workspace) -> dict[str, dict[str, Any]]:
@@ -531,9 +614,9 @@ def write_cache_parquet(path: Path, table: pa.Table) -> None:
 
 def read_nights(ws: Workspace) -> list[dict[str, Any]]:
     """Every committed night's summary, oldest first."""
-    from glob import glob
-
-    return [json.loads(Path(p).read_text()) for p in sorted(glob(ws.nights_glob()))]
+    folder = ws.root / "nights"
+    files = sorted(folder.glob("as_of=*.json")) if folder.exists() else []
+    return [json.loads(path.read_text()) for path in files]
 
 
 def embeddings_table(hashes: np.ndarray, vectors: np.ndarray) -> pa.Table:
@@ -561,20 +644,6 @@ def read_latest_scores(ws: Workspace) -> pa.Table | None:
     return pq.read_table(path)
 
 
-def read_score_history(ws: Workspace, start: str | None = None, end: str | None = None) -> pa.Table:
-    """Every committed night's account rows with ``start <= as_of <= end`` (ISO dates, inclusive).
-
-    Nights scored by older code may lack newer columns: they are read by name and come back null.
-    """
-    if not has_files(ws.scores_glob()):
-        return pa.table({})
-    where = [f"as_of {op} ?" for op, value in ((">=", start), ("<=", end)) if value]
-    params = [value for value in (start, end) if value]
-    sql = (f"SELECT * FROM read_parquet('{ws.scores_glob()}', hive_partitioning=false, union_by_name=true)"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY as_of, account_id")
-    return query(sql, params)
-
-
 def read_manifest(ws: Workspace, run_id: str) -> dict[str, Any]:
     return json.loads((ws.runs_dir() / f"{run_id}.json").read_text())
 
@@ -583,3 +652,81 @@ def read_evaluation(ws: Workspace) -> dict[str, Any] | None:
     """The recorded evaluation against labels, or None when none was recorded."""
     path = ws.evaluation_path
     return json.loads(path.read_text()) if path.exists() else None
+
+
+# --- reads: the questions of the summaries, queries, evidence and the app ----------------------------
+def assignments_of(ws: Workspace, accounts, columns: list[str], *, area: str | None = None,
+                   start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+    """The ``columns`` of the stored assignments of ``accounts`` (any iterable of ids) with
+    ``start <= timestamp <= end`` (either may be None) and, when given, in ``area``."""
+    where, params = _range(S.TIMESTAMP, start, end)
+    if area is not None:
+        where.append(f"{S.AREA} = $area")
+        params["area"] = area
+    where.append(f"{S.ACCOUNT_ID} IN (SELECT {S.ACCOUNT_ID} FROM probe)")
+    sql = f"SELECT {_select_list(columns)} FROM assignments{_where(where)}"
+    tables = {"assignments": partition_files(ws, "assignments"), "probe": _probe(S.ACCOUNT_ID, accounts)}
+    return _query(sql, params, tables)
+
+
+def cluster_request_counts(ws: Workspace, cluster_ids, *, start: datetime | None = None,
+                           end: datetime | None = None) -> pa.Table:
+    """Requests per cluster among ``cluster_ids``, all accounts, with ``start <= timestamp <= end``
+    (either may be None): cluster_id, requests. A cluster with none has no row."""
+    where, params = _range(S.TIMESTAMP, start, end)
+    where.append(f"{S.CLUSTER_ID} IN (SELECT {S.CLUSTER_ID} FROM probe)")
+    sql = f"SELECT {S.CLUSTER_ID}, count(*) AS requests FROM assignments{_where(where)} GROUP BY {S.CLUSTER_ID}"
+    tables = {"assignments": partition_files(ws, "assignments"), "probe": _probe(S.CLUSTER_ID, cluster_ids)}
+    return _query(sql, params, tables)
+
+
+def prompt_hash_usage(ws: Workspace, hashes) -> pa.Table:
+    """Per stored prompt hash among ``hashes``: prompt_hash, prompt (one of its texts),
+    accounts (the distinct accounts that sent it, a list), requests (how many times)."""
+    sql = ("SELECT prompt_hash, any_value(prompt) AS prompt, list(DISTINCT account_id) AS accounts, "
+           "count(*) AS requests FROM requests WHERE prompt_hash IN (SELECT prompt_hash FROM probe) "
+           "GROUP BY prompt_hash")
+    tables = {"requests": partition_files(ws, "requests"), "probe": _probe(S.PROMPT_HASH, hashes)}
+    return _query(sql, tables=tables)
+
+
+def requests_with_assignments(ws: Workspace, accounts) -> pa.Table:
+    """The stored requests of ``accounts`` that have an assignment, oldest first: account_id,
+    request_id, timestamp, prompt, prompt_hash, area, cluster_id."""
+    sql = ("SELECT r.account_id, r.request_id, r.timestamp, r.prompt, r.prompt_hash, a.area, a.cluster_id "
+           "FROM requests r JOIN assignments a USING (request_id) "
+           "WHERE r.account_id IN (SELECT account_id FROM probe) ORDER BY r.timestamp")
+    tables = {"requests": partition_files(ws, "requests"), "assignments": partition_files(ws, "assignments"),
+              "probe": _probe(S.ACCOUNT_ID, accounts)}
+    return _query(sql, tables=tables)
+
+
+def request_sample(ws: Workspace, accounts, *, start: datetime, end: datetime, limit: int) -> pa.Table:
+    """At most ``limit`` stored requests of ``accounts`` with ``start <= timestamp <= end``, with
+    their area and cluster (null where unassigned): account_id, request_id, timestamp, prompt,
+    system, tools, area, cluster_id. The same sample on every call (ordered by a hash of the
+    request id), so a campaign of thousands of accounts stays cheap to read."""
+    where, params = _range(S.TIMESTAMP, start, end, prefix="r.")
+    where.append("r.account_id IN (SELECT account_id FROM probe)")
+    sql = ("SELECT r.account_id, r.request_id, r.timestamp, r.prompt, r.system, r.tools, a.area, a.cluster_id "
+           f"FROM requests r LEFT JOIN assignments a USING (request_id){_where(where)} "
+           "ORDER BY hash(r.request_id) LIMIT $limit")
+    tables = {"requests": partition_files(ws, "requests"), "assignments": partition_files(ws, "assignments"),
+              "probe": _probe(S.ACCOUNT_ID, accounts)}
+    return _query(sql, {**params, "limit": int(limit)}, tables)
+
+
+def account_cluster_counts(ws: Workspace, *, start_date: date | None = None, end_date: date | None = None) -> pa.Table:
+    """Assigned requests per (account, cluster, area) dated ``start_date..end_date`` (inclusive,
+    either may be None): account_id, cluster_id, area, n."""
+    where, params = _range(S.DATE, start_date, end_date)
+    sql = f"SELECT account_id, cluster_id, area, count(*) AS n FROM assignments{_where(where)} GROUP BY ALL"
+    return _query(sql, params, {"assignments": partition_files(ws, "assignments")})
+
+
+def account_daily_counts(ws: Workspace, *, start_date: date | None = None, end_date: date | None = None) -> pa.Table:
+    """Assigned requests per (account, day) dated ``start_date..end_date`` (inclusive, either may
+    be None): account_id, day (a date), n."""
+    where, params = _range(S.DATE, start_date, end_date)
+    sql = f"SELECT account_id, date AS day, count(*) AS n FROM assignments{_where(where)} GROUP BY ALL"
+    return _query(sql, params, {"assignments": partition_files(ws, "assignments")})

@@ -325,8 +325,8 @@ def test_prompt_text_never_reaches_the_logs(root, scores, caplog, monkeypatch):
     at.toggle(key="full_prompt_text").set_value(True) if at.toggle else None
     at.run()
     assert not at.exception
-    prompts = W.read_requests(W.open_workspace(root), ["prompt"], where=(
-        f"account_id = '{top_flagged(scores)['account_id']}'")).to_pandas()["prompt"]
+    prompts = W.requests_with_assignments(
+        W.open_workspace(root), [top_flagged(scores)["account_id"]]).to_pandas()["prompt"]
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert secret not in logged
     assert not any(p[:40] in logged for p in prompts if len(p) >= 40)

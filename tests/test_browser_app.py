@@ -208,6 +208,6 @@ def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
     assert (row["target_kind"], row["target_id"], row["verdict"], row["analyst"]) == \
         ("account", account, "confirmed", "playwright")
     assert "relay campaign" in row["note"] and pd.notna(row["at"])
-    prompts = W.read_requests(ws, ["prompt"], where=f"account_id = '{account}'").to_pandas()["prompt"]
+    prompts = W.requests_with_assignments(ws, [account]).to_pandas()["prompt"]
     server_log = (root.parent / "app.log").read_text()
     assert not any(p[:40] in server_log for p in prompts if len(p) >= 40)  # no prompt text in the logs

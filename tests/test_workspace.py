@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -380,18 +381,34 @@ def test_read_embeddings_of_unknown_model_is_empty(ws):
 def test_readers_on_empty_workspace(ws):
     table = W.read_requests(ws)
     assert isinstance(table, pa.Table) and table.num_rows == 0
-    assert W.read_requests(ws, ["account_id"], where="account_id = 'x'").num_rows == 0
+    assert W.read_requests(ws, ["account_id"], start_date=date(2024, 1, 1)).num_rows == 0
     assert W.read_assignments(ws).num_rows == 0
+    assert W.distinct_prompt_hashes(ws) == set()
+    assert W.read_score_history(ws).num_rows == 0 and W.read_nights(ws) == []
+    assert not W.has_partitions(ws, "requests")
     assert W.read_latest_scores(ws) is None
     assert W.latest_scores_path(ws) is None
+    # the questions of the other modules: empty answers with their columns
+    assert W.requests_with_assignments(ws, ["a"]).column_names == [
+        "account_id", "request_id", "timestamp", "prompt", "prompt_hash", "area", "cluster_id"]
+    assert W.account_cluster_counts(ws).column_names == ["account_id", "cluster_id", "area", "n"]
+    assert W.prompt_hash_usage(ws, ["h"]).num_rows == 0
 
 
-
-
-def test_query_returns_an_arrow_table():
-    table = W.query("SELECT ? AS a UNION ALL SELECT 2", [1])
+def test_query_takes_named_parameters_and_arrow_tables():
+    probe = pa.table({"v": ["a", "b"]})
+    table = W._query("SELECT v FROM probe WHERE v <> $skip", {"skip": "a"}, {"probe": probe})
     assert isinstance(table, pa.Table)
-    assert sorted(table.column("a").to_pylist()) == [1, 2]
+    assert table.column("v").to_pylist() == ["b"]
+
+
+@pytest.mark.parametrize("columns", [["DISTINCT prompt_hash"], ["account_id; DROP TABLE x"], ["a", "1=1"], ["x'"]])
+def test_column_lists_are_identifiers_or_refused(ws, columns):
+    W.write_parquet(ws.partition_path("requests", "2024-01-01", "r"), pa.table({"account_id": ["a"]}))
+    with pytest.raises(ValueError, match="not a column name"):
+        W.read_requests(ws, columns)
+    with pytest.raises(ValueError, match="not a column name"):
+        W.assignments_of(ws, ["a"], columns)
 
 
 def test_read_assignments_reads_all_partitions(ws):
@@ -414,9 +431,19 @@ def test_read_requests_reads_all_partitions(ws):
     table = W.read_requests(ws)
     assert table.num_rows == 5
     assert set(table.column_names) == {"account_id", "prompt"}  # no hive "date" column
-    only = W.read_requests(ws, ["account_id"], where="account_id = 'c'")
+
+
+def test_read_requests_between_dates(ws):
+    for day, accounts in (("2024-01-01", ["a", "b"]), ("2024-01-02", ["b", "c", "c"]), ("2024-01-03", ["d"])):
+        W.write_parquet(
+            ws.root / "requests" / f"date={day}" / "part-r.parquet",
+            pa.table({"account_id": accounts, "date": pa.array([date.fromisoformat(day)] * len(accounts))}),
+        )
+    only = W.read_requests(ws, ["account_id"], start_date=date(2024, 1, 2), end_date=date(2024, 1, 2))
     assert only.column_names == ["account_id"]
-    assert only.column("account_id").to_pylist() == ["c", "c"]
+    assert only.column("account_id").to_pylist() == ["b", "c", "c"]
+    assert W.read_requests(ws, ["account_id"], start_date=date(2024, 1, 2)).num_rows == 4
+    assert W.read_requests(ws, ["account_id"], end_date=date(2024, 1, 1)).num_rows == 2
 
 
 def test_new_run_id_names_kind_and_pid():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
 
@@ -168,43 +169,28 @@ def window(key: RunKey) -> V.Window:
     return V.run_window({"as_of": str(info.as_of), "window_days": info.window_days})
 
 
-def _date_filter(win: V.Window) -> tuple[str, list[Any]]:
-    where, params = [], []
-    if win.start is not None:
-        where.append("date >= ?")
-        params.append(win.start.date())
-    if win.end is not None:
-        where.append("date <= ?")
-        params.append(win.end.date())
-    return (" WHERE " + " AND ".join(where)) if where else "", params
+def _days(win: V.Window) -> dict[str, date | None]:
+    """The window's first and last day (None where open), as the storage reads take them."""
+    return {"start_date": win.start.date() if win.start is not None else None,
+            "end_date": win.end.date() if win.end is not None else None}
 
 
 @st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
 def cluster_counts(key: RunKey) -> pd.DataFrame:
     """Requests per (account, cluster, area) in the run's window: account_id, cluster_id, area, n."""
     ws = _ws(key)
-    if not W.has_files(ws.assignments_glob()):
+    if not W.has_partitions(ws, "assignments"):
         return pd.DataFrame(columns=["account_id", "cluster_id", "area", "n"])
-    where, params = _date_filter(window(key))
-    return W.query(
-        f"SELECT account_id, cluster_id, area, count(*) AS n FROM read_parquet('{ws.assignments_glob()}', "
-        f"hive_partitioning=false){where} GROUP BY ALL",
-        params,
-    ).to_pandas()
+    return W.account_cluster_counts(ws, **_days(window(key))).to_pandas()
 
 
 @st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
 def daily_counts(key: RunKey) -> pd.DataFrame:
     """Requests per (account, UTC day) in the run's window: account_id, day, n."""
     ws = _ws(key)
-    if not W.has_files(ws.assignments_glob()):
+    if not W.has_partitions(ws, "assignments"):
         return pd.DataFrame(columns=["account_id", "day", "n"])
-    where, params = _date_filter(window(key))
-    frame = W.query(
-        f"SELECT account_id, date AS day, count(*) AS n FROM read_parquet('{ws.assignments_glob()}', "
-        f"hive_partitioning=false){where} GROUP BY ALL",
-        params,
-    ).to_pandas()
+    frame = W.account_daily_counts(ws, **_days(window(key))).to_pandas()
     frame["day"] = pd.to_datetime(frame["day"])
     return frame
 
@@ -221,7 +207,7 @@ def account_requests(key: RunKey, account_id: str) -> pd.DataFrame:
     from targeting.queries import requests_of
 
     ws = _ws(key)
-    if not W.has_files(ws.requests_glob()) or not W.has_files(ws.assignments_glob()):
+    if not W.has_partitions(ws, "requests") or not W.has_partitions(ws, "assignments"):
         return pd.DataFrame(columns=["account_id", "request_id", "timestamp", "prompt", "prompt_hash", "area", "cluster_id"])
     reqs = requests_of(ws, [account_id])
     win = window(key)

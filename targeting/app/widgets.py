@@ -90,11 +90,11 @@ def table_select_callback(table_key: str, shown_ids: Sequence[str], state_key: s
 def guarded(load: Callable[[], T], what: str) -> T | None:
     """Run a loader; a file missing from the workspace (a deleted map, a run committing at
     this moment) becomes a message on the page instead of a traceback."""
-    import duckdb
+    from targeting.workspace import QueryError
 
     try:
         return load()
-    except (OSError, KeyError, duckdb.Error) as exc:
+    except (OSError, KeyError, QueryError) as exc:
         st.warning(f"{what} could not be read from the workspace ({type(exc).__name__}). "
                    "If a run is committing right now, reload in a moment.")
         return None
