@@ -361,7 +361,7 @@ def campaign_signals(
 ) -> pd.DataFrame:
     """Per member account: its campaign's signals, computed by the per-account signal
     functions on the campaign's pooled requests (the actor is the unit). ``dominant`` is each
-    account's dominant area (the reference population of regularity)."""
+    account's content area (the reference population of regularity)."""
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
                "campaign_covered_clusters", "campaign_expected_clusters", "campaign_exact_repeat_share",
@@ -375,8 +375,8 @@ def campaign_signals(
     cframe = campaign_frame(frame, links.campaign)
     areas = area_shares(cframe, ctx)
     ref = reference_frequencies(frame, ctx.n_clusters, len(ctx.areas))
-    cov = coverage(cframe, ctx, areas["dominant_area"], reference=ref)
-    spr = spread(cframe, ctx, areas["dominant_area"], reference=spread_reference(frame, ctx, dominant))
+    cov = coverage(cframe, ctx, areas["content_area"], reference=ref)
+    spr = spread(cframe, ctx, areas["content_area"], reference=spread_reference(frame, ctx, dominant))
     per = pd.DataFrame(
         {
             "campaign_size": members.value_counts(),

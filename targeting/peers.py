@@ -4,7 +4,7 @@ A signal only means something against the accounts it should be compared with. A
 of 300 requests reaches more clusters, more hours of the day and more distinct prompts than
 one of 5, whatever it is; an account of the reasoning area elicits step-by-step answers more
 often than one of the tool-use area. So each value is judged against its *peers*: the
-``PEERS`` accounts of the same dominant area closest to it in request volume (on a log
+``PEERS`` accounts of the same content area closest to it in request volume (on a log
 scale), or the whole population's closest when the area has too few accounts.
 
 The tail probability of a value is the share of its peers at least as extreme, the account
@@ -65,7 +65,7 @@ def tail_probability(
     values: pd.Series, volume: pd.Series, group: pd.Series | None = None, k: int = PEERS, mid: bool = False
 ) -> pd.Series:
     """P(a peer's value >= this value) for each account: small when the value is unusually
-    high for accounts of its volume (and ``group``, e.g. dominant area). NaN values are
+    high for accounts of its volume (and ``group``, e.g. content area). NaN values are
     treated as unremarkable (probability 1). ``mid``: peers with the same value count half
     (a mid-rank), for percentiles rather than evidence."""
     x = values.astype(float).to_numpy()

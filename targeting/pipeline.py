@@ -394,14 +394,15 @@ def score_frame(
     detector = features.detector if features is not None else train_cot_detector(
         *load_cot_exemplars(), seed=settings.signals.seed)
     prompt_cot, parts, prompt_texts = _prompt_features(distinct, texts, detector, settings.signals.seed, features)
-    fallback = load_taxonomy(settings.map.taxonomy or None).fallback_area
+    taxonomy = load_taxonomy(settings.map.taxonomy or None)
     ctx = SignalContext(
         vectors=_matrix(store, distinct, dim),
         texts=prompt_texts,
         areas=cmap.areas,
         cluster_area=cmap.cluster_area_index(),
-        target_areas=tuple(i for i, a in enumerate(cmap.areas) if a != fallback),
+        target_areas=tuple(i for i, a in enumerate(cmap.areas) if a != taxonomy.fallback_area),
         config=settings.signals,
+        elicited_area=cmap.areas.index(taxonomy.elicited_area) if taxonomy.elicited_area in cmap.areas else None,
     )
     signals, keys = compute_signals(frame, ctx, prompt_cot, parts)
     del parts
@@ -410,7 +411,7 @@ def score_frame(
         frame["account_id"].to_numpy(), frame["row"].to_numpy(), keys.keys, keys.weights, infra,
         _context_keys(assigned, contexts), vectors=ctx.vectors, seed=settings.signals.seed, phrases=keys.phrases,
     )
-    actor = campaign_signals(frame, ctx, links, prompt_cot, signals["dominant_area"])
+    actor = campaign_signals(frame, ctx, links, prompt_cot, signals["content_area"])
     signals = signals.join([links.campaign, links.partners, links.max_similarity, links.infra_partners,
                             links.tie, links.coherence, actor])
     risk, threshold = score_accounts(signals, settings.risk)

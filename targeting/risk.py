@@ -4,7 +4,7 @@ Every signal family gives one value per account, oriented so that higher is more
 extraction (``FAMILIES``):
 
 - focus: share of the account's requests in its most-used area worth extracting;
-- breadth: distinct clusters of the dominant area reached (``signals.coverage``);
+- breadth: distinct clusters of the content area reached (``signals.coverage``);
 - freshness: share of requests that repeat none of its earlier prompts (harnesses and load
   tests repeat themselves; extraction wants new outputs);
 - elicitation: share of prompts eliciting articulated reasoning or grading;
@@ -17,7 +17,7 @@ extraction (``FAMILIES``):
   tie x coherence x log(size).
 
 Each value is turned into an empirical tail probability among the account's peers, the
-accounts of the same dominant area (every area for focus) and comparable volume
+accounts of the same content area (what its requests are about) (every area for focus) and comparable volume
 (``targeting.peers``), and the
 account's own evidence is Fisher's combination of them, ``E = sum_j -ln p_j``: every family
 counts the same (no weight is fitted to any data set), a family on which the account is
@@ -67,6 +67,15 @@ def _shrink(share: pd.Series, volume: pd.Series, prior: float) -> pd.Series:
     return (share * volume + prior * PRIOR_REQUESTS) / (volume + PRIOR_REQUESTS)
 
 
+def _peer_area(signals: pd.DataFrame) -> pd.Series | None:
+    """The area whose accounts are an account's peers: what its requests are about
+    (``content_area``; ``dominant_area`` in tables that predate it)."""
+    for column in ("content_area", "dominant_area"):
+        if column in signals:
+            return signals[column]
+    return None
+
+
 def family_values(signals: pd.DataFrame) -> pd.DataFrame:
     """One value per account and family, higher = more like extraction (NaN: not measured)."""
     volume = signals["n_requests"].astype(float)
@@ -93,7 +102,7 @@ def evidence(signals: pd.DataFrame, disable: tuple[str, ...] = ()) -> pd.DataFra
     ``disable``), and each family's tail probability as ``p_<family>``."""
     values = family_values(signals)
     volume = signals["n_requests"].astype(float)
-    area = signals["dominant_area"] if "dominant_area" in signals else None
+    area = _peer_area(signals)
     out = {}
     for family in FAMILIES:
         if family in disable:
@@ -107,7 +116,7 @@ def evidence(signals: pd.DataFrame, disable: tuple[str, ...] = ()) -> pd.DataFra
 
 
 def coverage_percentile(signals: pd.DataFrame) -> pd.Series:
-    """The headline ``coverage``: the share of accounts of the same dominant area and
+    """The headline ``coverage``: the share of accounts of the same content area and
     comparable volume (``targeting.peers``) that reach fewer of the area's clusters (ties
     count half). 0.5 is a typical account of its kind; near 1, the account reaches more of
     its area than almost any account that sends as much. Raw coverage, or coverage divided
@@ -116,7 +125,7 @@ def coverage_percentile(signals: pd.DataFrame) -> pd.Series:
     area draw from its popular clusters, products and harnesses from everywhere."""
     clusters = _col(signals, "covered_clusters")
     volume = signals["n_requests"].astype(float)
-    area = signals["dominant_area"] if "dominant_area" in signals else None
+    area = _peer_area(signals)
     return (1.0 - tail_probability(clusters, volume, area, mid=True)).clip(0, 1).rename("coverage")
 
 

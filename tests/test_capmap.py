@@ -390,6 +390,7 @@ def test_default_taxonomy():
     tax = load_taxonomy()
     assert tax.areas == DEFAULT_AREAS
     assert tax.fallback_area == "other"
+    assert tax.elicited_area == "reasoning"
     assert tax.source == str(DEFAULT_TAXONOMY)
     for area in tax.areas:
         assert sum(e.area == area for e in tax.exemplars) >= 100, area
@@ -447,6 +448,7 @@ def test_custom_taxonomy(tmp_path):
     tax = load_taxonomy(_write_taxonomy(tmp_path / "t", GOOD_SPEC, GOOD_FILES))
     assert tax.areas == ("a", "b")
     assert tax.fallback_area == "b"  # the last area when not given
+    assert tax.elicited_area is None  # nothing moves between areas when not given
     assert [e.area for e in tax.exemplars] == ["a", "a", "b"]
     assert tax.exemplars[0].context is None
     assert tax.exemplars[1].context == "System: s"
@@ -459,6 +461,7 @@ def test_custom_taxonomy(tmp_path):
         ("{not json", GOOD_FILES, "taxonomy.json"),
         ({"areas": [{"exemplars": "a.jsonl"}]}, GOOD_FILES, "taxonomy.json"),
         ({**GOOD_SPEC, "fallback_area": "zzz"}, GOOD_FILES, "zzz"),
+        ({**GOOD_SPEC, "elicited_area": "yyy"}, GOOD_FILES, "elicited_area 'yyy'"),
         ({"areas": [{"name": "a", "exemplars": "missing.jsonl"}]}, GOOD_FILES, "missing.jsonl"),
         (GOOD_SPEC, {**GOOD_FILES, "b.jsonl": ["{broken"]}, r"b\.jsonl, line 1"),
         (GOOD_SPEC, {**GOOD_FILES, "b.jsonl": ["", json.dumps({"text": "no prompt"})]}, r"b\.jsonl, line 2"),

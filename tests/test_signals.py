@@ -26,7 +26,7 @@ def unit(rng, n, d=32):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def make_ctx(vectors, texts=None, n_clusters=8, cluster_area=None):
+def make_ctx(vectors, texts=None, n_clusters=8, cluster_area=None, elicited_area=None):
     texts = texts or [f"prompt number {i} about topic {i % 7}" for i in range(len(vectors))]
     cluster_area = np.array(cluster_area if cluster_area is not None else [i % 4 for i in range(n_clusters)])
     return SignalContext(
@@ -36,6 +36,7 @@ def make_ctx(vectors, texts=None, n_clusters=8, cluster_area=None):
         cluster_area=cluster_area,
         target_areas=(0, 1, 2),
         config=SignalConfig(),
+        elicited_area=elicited_area,
     )
 
 
@@ -53,6 +54,21 @@ def test_area_shares_sum_to_one_and_pick_the_dominant_area():
     assert np.allclose(shares.sum(axis=1), 1.0)
     assert out.loc["a", "dominant_area"] == "reasoning" and out.loc["a", "share_reasoning"] == pytest.approx(0.8)
     assert out.loc["b", "target_share"] == 1.0 and out.loc["b", "area_entropy"] == pytest.approx(0.0)
+
+
+def test_everyday_questions_that_elicit_reasoning_draw_reasoning_but_stay_other_content():
+    # a relay: "other" questions with an injected "reason inside tags" instruction (rows 0-5),
+    # and two plain "other" questions; a tool-use request that elicits reasoning stays tool use
+    rows = [("relay", i, i, 3, 0) for i in range(8)] + [("tools", i, 8 + i, 1, 1) for i in range(3)]
+    cot = np.array([0.9] * 6 + [0.1] * 2 + [0.9] * 3)
+    out = area_shares(frame_of(rows), make_ctx(np.eye(16), elicited_area=0), cot)
+    assert out.loc["relay", "content_area"] == "other" and out.loc["relay", "share_other"] == 1.0
+    assert out.loc["relay", "dominant_area"] == "reasoning"
+    assert out.loc["tools", "dominant_area"] == out.loc["tools", "content_area"] == "tool_use"
+    # without an elicited area (or without probabilities) the two are the same
+    plain = area_shares(frame_of(rows), make_ctx(np.eye(16)), cot)
+    assert (plain["dominant_area"] == plain["content_area"]).all()
+    assert area_shares(frame_of(rows), make_ctx(np.eye(16), elicited_area=0)).loc["relay", "dominant_area"] == "other"
 
 
 # --- coverage ------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ class Taxonomy:
     fallback_area: str
     exemplars: tuple[Exemplar, ...]
     source: str
+    # the area that requests of the fallback area count toward in an account's dominant area
+    # when they elicit articulated reasoning: their output is a reasoning trace, whatever the topic
+    elicited_area: str | None = None
 
     def area_index(self, area: str) -> int:
         return self.areas.index(area)
@@ -88,6 +91,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     fallback = spec.get("fallback_area", areas[-1])
     if fallback not in areas:
         raise TaxonomyError(f"{path}: fallback_area {fallback!r} is not one of the areas")
+    elicited = spec.get("elicited_area")
+    if elicited is not None and elicited not in areas:
+        raise TaxonomyError(f"{path}: elicited_area {elicited!r} is not one of the areas")
     exemplars: list[Exemplar] = []
     for area_name, ex_file in zip(areas, exemplar_files):
         ex_path = path.parent / ex_file
@@ -108,4 +114,5 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     empty = [a for a, n in counts.items() if n == 0]
     if empty:
         raise TaxonomyError(f"{path}: areas without exemplars: {', '.join(empty)}")
-    return Taxonomy(areas=areas, fallback_area=fallback, exemplars=tuple(exemplars), source=str(path))
+    return Taxonomy(areas=areas, fallback_area=fallback, exemplars=tuple(exemplars), source=str(path),
+                    elicited_area=elicited)

@@ -33,9 +33,10 @@ def compute_signals(
     (``template_parts``: the distinct prompts' precomputed parts, default from ``ctx.texts``)."""
     frame = frame.reset_index(drop=True)
     base = volume(frame)
-    areas = area_shares(frame, ctx)
-    cov = coverage(frame, ctx, areas["dominant_area"])
-    spr = spread(frame, ctx, areas["dominant_area"])
+    areas = area_shares(frame, ctx, prompt_cot)
+    # coverage and spread count the clusters of what the account's requests are about
+    cov = coverage(frame, ctx, areas["content_area"])
+    spr = spread(frame, ctx, areas["content_area"])
     nov = novelty(frame, ctx)
     tmpl, keys = templates(frame, ctx, template_parts)
     cot = cot_share(frame, ctx, prompt_cot)

@@ -30,6 +30,9 @@ class SignalContext:
     cluster_area: np.ndarray  # (C,) area index of each cluster
     target_areas: tuple[int, ...]  # areas worth extracting (all but the fallback area)
     config: SignalConfig
+    # area that fallback-area requests eliciting articulated reasoning count toward in the
+    # reported dominant area (``signals.areas``); None: none
+    elicited_area: int | None = None
 
     @property
     def n_clusters(self) -> int:
