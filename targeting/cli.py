@@ -1,7 +1,10 @@
 """The ``targeting`` command. Thin: parses, calls the pipeline, prints.
 
-Exit codes: 0 success, 2 bad input or usage, 1 internal error. Errors are one line on
-stderr; ``--debug`` shows the traceback.
+Exit codes: 0 success, 2 bad input or usage, 75 the workspace is busy (another run holds
+its lock: retry later), 1 internal error. Errors are one line on stderr; ``--debug`` shows the
+traceback. Text from the logs (account ids, prompts, reasons) and messages that echo it are
+printed through ``targeting.display.safe_text``: control and format characters appear
+escaped (``\x1b``, ``\u202e``), never raw on the terminal.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import List, Optional
 import typer
 
 from targeting.config import Settings, load_settings
+from targeting.display import safe_text
 
 app = typer.Typer(
     add_completion=False,
@@ -36,6 +40,7 @@ ConfigOpt = typer.Option(None, "--config", help="TOML settings file (one table p
 
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the workspace; a scheduler retries later
+BUSY_MESSAGE = "workspace is busy (another run holds it): retry later"
 
 
 class UsageProblem(ValueError):
@@ -312,10 +317,15 @@ def explain(
     examples: int = typer.Option(3, "--examples", min=1, help="Example prompts per reason."),
     full: bool = typer.Option(False, "--full", help="Print whole prompts (default: first 160 characters)."),
 ) -> None:
-    """The evidence behind an account's score: each reason with example prompts."""
+    """The evidence behind an account's score: each reason with example prompts.
+
+    The id is normalised as ingest stores ids (``targeting.ids``); what is printed is escaped
+    (``safe_text``), so an id or prompt holding an escape sequence cannot drive the terminal."""
     from targeting import workspace as W
     from targeting.evidence import account_evidence
+    from targeting.ids import normalise_id
 
+    account = normalise_id(account)
     ws = W.open_workspace(workspace)
     try:
         items = account_evidence(ws, account, examples=examples)
@@ -323,13 +333,14 @@ def explain(
         raise UsageProblem(str(exc).strip("'\"")) from None
     table = W.read_latest_scores(ws).to_pandas().set_index("account_id")
     row = table.loc[account]
-    typer.echo(f"{account}: risk {row['risk_score']:.3f}, flagged {bool(row['flagged'])}, severity {row['severity']}")
-    typer.echo(f"reasons: {row['reasons']}")
+    typer.echo(safe_text(f"{account}: risk {row['risk_score']:.3f}, flagged {bool(row['flagged'])}, "
+                         f"severity {row['severity']}"))
+    typer.echo(safe_text(f"reasons: {row['reasons']}"))
     for item in items:
-        typer.echo(f"\n[{item.kind}] {item.summary}")
+        typer.echo("\n" + safe_text(f"[{item.kind}] {item.summary}"))
         for text in item.examples:
             shown = text if full else (text[:160] + ("…" if len(text) > 160 else ""))
-            typer.echo("  - " + shown.replace("\n", " ⏎ "))
+            typer.echo("  - " + safe_text(shown.replace("\n", " ⏎ ")))
 
 
 @app.command()
@@ -400,7 +411,11 @@ def demo(
     fresh: bool = typer.Option(True, "--fresh/--keep", help="Start from an empty workspace."),
     no_app: bool = typer.Option(False, "--no-app", help="Do not start the analyst app at the end; print how to."),
 ) -> None:
-    """Generate labelled traffic, run the whole pipeline, print the evaluation, then start the analyst app."""
+    """Generate labelled traffic, run the whole pipeline, print the evaluation, then start the analyst app.
+
+    The demo writes only into a workspace it created (a new or empty folder, which it marks);
+    with --fresh it empties that one first, under the workspace lock. Any other folder, a real
+    workspace included, is refused (exit 2)."""
     import pandas as pd
 
     from targeting import workspace as W
@@ -408,11 +423,7 @@ def demo(
     from targeting.pipeline import run as run_pipeline
     from targeting.simulate import SimConfig, simulate as simulate_traffic, write_traffic
 
-    workspace = workspace.resolve()
-    if fresh and workspace.exists():
-        if not (workspace / "state.json").exists() and any(workspace.iterdir()):
-            raise UsageProblem(f"{workspace} exists and is not a targeting workspace; choose another --workspace")
-        shutil.rmtree(workspace)
+    workspace = W.prepare_demo_workspace(workspace, fresh=fresh).root
     traffic = workspace.parent / f"{workspace.name}-traffic"
     typer.echo(f"1/3 simulating {accounts} accounts of labelled traffic (seed {seed}) -> {traffic}")
     requests, labels = simulate_traffic(SimConfig(seed=seed, n_accounts=accounts))
@@ -432,7 +443,7 @@ def demo(
     typer.echo(
         f"\nresults: {result.scores_path}\n"
         f"export:  {cmd} export accounts --workspace {q(str(workspace))} --out accounts.csv\n"
-        f"explain: {cmd} explain {q(str(top))} --workspace {q(str(workspace))}\n"
+        f"explain: {cmd} explain {q(safe_text(top))} --workspace {q(str(workspace))}\n"
         f"app:     {cmd} app --workspace {q(str(workspace))}"
     )
     if not no_app:
@@ -539,10 +550,20 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        prefix = "error" if code == 2 else "internal error"
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        typer.echo(f"{prefix}: {message}", err=True)
+        typer.echo(_error_line(exc, code), err=True)
         return code
+
+
+def _error_line(exc: BaseException, code: int) -> str:
+    """The one line a failure prints: a busy workspace says so; otherwise ``error:`` (bad input)
+    or ``internal error:`` and the first line of the message, escaped (``safe_text``: an id or
+    path echoed in it cannot send control characters to the terminal)."""
+    if code == EXIT_LOCKED:
+        return BUSY_MESSAGE
+    prefix = "error" if code == 2 else "internal error"
+    text = str(exc)
+    message = text.split("\n", 1)[0] if text else type(exc).__name__
+    return f"{prefix}: {safe_text(message)}"
 
 
 def entry() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from targeting import workspace as W
+from targeting.ids import normalise_id
 from targeting.queries import current_model_key, requests_of
 from targeting.signals.elicitation import THRESHOLD, CotDetector, load_cot_exemplars, train_cot_detector
 from targeting.signals.templates import minhash, skeleton
@@ -60,6 +61,7 @@ def shared_affixes(prompts: list[str]) -> tuple[str, str]:
 def account_evidence(
     ws: W.Workspace, account_id: str, examples: int = EXAMPLES, detector: CotDetector | None = None
 ) -> list[Evidence]:
+    account_id = normalise_id(account_id)  # as ingest stores ids
     scores = W.read_latest_scores(ws)
     if scores is None:
         raise ValueError(f"workspace {ws.root} has no scores")

@@ -21,7 +21,8 @@ value. Blank JSONL lines are skipped and are not rows.
 
 Normalisation, in short:
 
-* ``account_id``: text (numbers accepted), stripped; empty -> quarantined.
+* ``account_id``: text (numbers accepted), normalised by ``ids.normalise_id`` (NFC, surrounding
+  whitespace trimmed, every other character kept); empty -> quarantined.
 * ``timestamp`` / ``account_created_at``: Arrow timestamps (naive = UTC), dates, ISO-8601
   strings with or without zone (no zone = UTC), epoch seconds as numbers or numeric strings
   (values above 1e11 are epoch milliseconds). Valid range: 1990-01-01 to 2100-01-01 UTC.
@@ -95,6 +96,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from . import schema as sc
+from .ids import normalise_id_array
 
 __all__ = ["IngestConfig", "IngestBatch", "InputError", "expand_inputs", "iter_batches"]
 
@@ -668,7 +670,7 @@ def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
         if acc_field.bad is not None:
             not_text = not_text | acc_field.bad
         flag(not_text, sc.ACCOUNT_ID, f"{sc.ACCOUNT_ID} is not text")
-        account = pc.utf8_trim_whitespace(account)
+        account = normalise_id_array(account)  # the one id rule: ingest, verdicts, queries, app
         flag(_blank(account), sc.ACCOUNT_ID, f"missing {sc.ACCOUNT_ID}")
 
     # timestamp ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pandas as pd
 from targeting import workspace as W
 from targeting.capmap import load_map
 from targeting.embed import Encoder
+from targeting.ids import normalise_id
 from targeting.index import PromptIndex, load_index, search
 
 
@@ -54,5 +55,6 @@ def search_prompts(
 
 
 def requests_of(ws: W.Workspace, accounts: list[str]) -> pd.DataFrame:
-    """The accounts' requests with their area and cluster, oldest first."""
-    return W.requests_with_assignments(ws, accounts).to_pandas()
+    """The accounts' requests with their area and cluster, oldest first (ids normalised as
+    ingest stores them: ``targeting.ids``)."""
+    return W.requests_with_assignments(ws, [normalise_id(a) for a in accounts]).to_pandas()

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from targeting import workspace as W
+from targeting.ids import normalise_id
 
 VERDICTS: tuple[str, ...] = ("confirmed", "dismissed", "needs_review")
 TARGET_KINDS: tuple[str, ...] = ("account", "campaign")
@@ -36,7 +37,7 @@ COLUMNS: tuple[str, ...] = ("target_kind", "target_id", "verdict", "note", "anal
 REFLAG_MARGIN = 1.1
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another writer before giving up
 MAX_NOTE_CHARS = 4_000
-MAX_ID_CHARS = 200
+MAX_ID_CHARS = 200  # an analyst's name
 # the columns apply_verdicts adds to a score table
 VERDICT_COLUMNS: tuple[str, ...] = (
     "verdict", "verdict_note", "verdict_by", "verdict_at", "verdict_target", "suppressed",
@@ -90,6 +91,8 @@ def _connect(ws: W.Workspace) -> Iterator[sqlite3.Connection]:
 
 
 def _clean_text(value: str, what: str, limit: int, *, required: bool) -> str:
+    """An analyst's free text (name, note): non-printable characters but newline and tab
+    removed, surrounding whitespace trimmed, checked for emptiness and length."""
     if not isinstance(value, str):
         raise ValueError(f"{what} must be text, not {type(value).__name__}")
     text = "".join(ch for ch in value if ch in "\n\t" or ch.isprintable()).strip()
@@ -98,6 +101,18 @@ def _clean_text(value: str, what: str, limit: int, *, required: bool) -> str:
     if len(text) > limit:
         raise ValueError(f"{what} is {len(text):,} characters long; at most {limit:,} are allowed")
     return text
+
+
+def _clean_id(value: str) -> str:
+    """The target id as ingest stores ids (``targeting.ids.normalise_id``: NFC, surrounding
+    whitespace trimmed, nothing else removed), so the verdict names exactly one stored target.
+    No length cap: a verdict can name any id ingest stored, however long."""
+    if not isinstance(value, str):
+        raise ValueError(f"target_id must be text, not {type(value).__name__}")
+    target = normalise_id(value)
+    if not target:
+        raise ValueError("target_id is empty")
+    return target
 
 
 def _utc_iso(at: datetime | None) -> str:
@@ -128,7 +143,7 @@ def record_verdict(
         raise ValueError(f"target_kind {target_kind!r}: use one of {', '.join(TARGET_KINDS)}")
     if verdict not in VERDICTS:
         raise ValueError(f"verdict {verdict!r}: use one of {', '.join(VERDICTS)}")
-    target = _clean_text(target_id, "target_id", MAX_ID_CHARS, required=True)
+    target = _clean_id(target_id)
     who = _clean_text(analyst, "analyst", MAX_ID_CHARS, required=True)
     text = _clean_text(note, "note", MAX_NOTE_CHARS, required=False)
     score = None

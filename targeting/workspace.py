@@ -63,6 +63,7 @@ STATE_FILE = "state.json"
 JOURNAL_FILE = "JOURNAL.json"
 STAGING = ".staging"
 LOCK_FILE = ".lock"
+DEMO_MARKER = ".targeting-demo"  # in a workspace `targeting demo` created: the only kind it deletes
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -76,8 +77,19 @@ class WorkspaceLocked(WorkspaceError):
 
 
 @dataclass(frozen=True)
+class FirstRun:
+    """What a workspace opened for its first run held before it: the folder ``open_workspace``
+    created for it (the topmost one made, None when the folder existed) and the names already in
+    the folder. ``locked`` removes what the run added when the run fails before any commit."""
+
+    created: Path | None
+    entries: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Workspace:
     root: Path
+    first_run: FirstRun | None = field(default=None, compare=False, repr=False)
 
     # --- paths -------------------------------------------------------------------------
     @property
@@ -145,31 +157,103 @@ class Workspace:
         return self.root / "verdicts.sqlite"
 
 
-def _mkdir(path: Path) -> None:
-    """Create ``path`` and any missing parents, each readable by its owner only."""
+def _mkdir(path: Path) -> Path | None:
+    """Create ``path`` and any missing parents, each readable by its owner only; return the
+    topmost folder this call created (None when ``path`` existed)."""
     missing = []
     while not path.exists():
         missing.append(path)
         path = path.parent
+    top = None
     for folder in reversed(missing):
         try:
             folder.mkdir(mode=DIR_MODE)
         except FileExistsError:
             continue
         os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
+        top = top or folder
+    return top
+
+
+def _make_private(path: Path) -> None:
+    """Make an existing folder owner-only (0700), as a folder this code creates is."""
+    try:
+        os.chmod(path, DIR_MODE)
+    except PermissionError as exc:
+        raise WorkspaceError(f"workspace {path} cannot be made owner-only: {exc.strerror}") from None
 
 
 def open_workspace(root: str | Path, *, create: bool = False) -> Workspace:
-    """Return the workspace at ``root``; create it (owner-only) when ``create``."""
+    """Return the workspace at ``root``; create it (owner-only) when ``create``.
+
+    With ``create``, a workspace without a committed run (no ``state.json``) is opened for its
+    first run: its folder is made owner-only even when it existed, and the workspace remembers
+    what the folder held (``FirstRun``) so that a failed first run leaves nothing behind."""
     path = Path(root).expanduser().resolve()
     if not path.exists():
         if not create:
             raise WorkspaceError(f"workspace {path} does not exist")
-        _mkdir(path)
-        os.chmod(path, DIR_MODE)
-    elif not path.is_dir():
+        created = _mkdir(path)
+        _make_private(path)
+        return Workspace(path, FirstRun(created, frozenset()))
+    if not path.is_dir():
         raise WorkspaceError(f"workspace {path} is not a folder")
+    if create and not (path / STATE_FILE).exists():
+        _make_private(path)
+        return Workspace(path, FirstRun(None, frozenset(os.listdir(path))))
     return Workspace(path)
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or folder tree; what is already gone is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _discard_failed_first_run(ws: Workspace) -> None:
+    """After a failed run: when it was the workspace's first and nothing was committed (no
+    ``state.json``, no verdicts), remove the folder ``open_workspace`` created for it, or, in a
+    folder that existed, only the entries the run added (lock, staging, embedding cache)."""
+    first = ws.first_run
+    if first is None or ws.state_path.exists() or ws.verdicts_path.exists():
+        return
+    if first.created is not None:
+        shutil.rmtree(first.created, ignore_errors=True)
+        return
+    for entry in ws.root.iterdir():
+        if entry.name not in first.entries:
+            _remove(entry)
+
+
+def prepare_demo_workspace(root: str | Path, *, fresh: bool) -> Workspace:
+    """The workspace ``targeting demo`` writes into, at ``root``.
+
+    A missing or empty folder becomes the demo's: created owner-only and marked with
+    ``DEMO_MARKER``. A folder holding the marker is the demo's own; with ``fresh`` it is
+    emptied (all but the marker) while holding the lock, so never under another run
+    (``WorkspaceLocked``). Any other folder is refused (``WorkspaceError``): the demo never
+    deletes, nor adds made-up traffic to, a workspace it did not create."""
+    path = Path(root).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"{path} is not a folder; choose another --workspace")
+    if not path.exists() or not any(path.iterdir()):
+        _mkdir(path)
+        _make_private(path)
+        _atomic_write_bytes(path / DEMO_MARKER, b"made by `targeting demo`, which may delete this folder's contents\n")
+        return Workspace(path)
+    if not (path / DEMO_MARKER).is_file():
+        raise WorkspaceError(f"{path} is not a demo workspace (the demo only replaces a workspace it "
+                             f"created, marked by {DEMO_MARKER}); choose another --workspace")
+    ws = Workspace(path)
+    if fresh:
+        with locked(ws):
+            for entry in path.iterdir():
+                if entry.name not in (DEMO_MARKER, LOCK_FILE):
+                    _remove(entry)
+    return ws
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -205,7 +289,10 @@ def write_parquet(path: Path, table: pa.Table) -> None:
 # --- lock ----------------------------------------------------------------------------------
 @contextlib.contextmanager
 def locked(ws: Workspace) -> Iterator[None]:
-    """Hold the workspace's exclusive writer lock; fail at once if another run holds it."""
+    """Hold the workspace's exclusive writer lock; fail at once if another run holds it.
+
+    When the body fails in a workspace opened for its first run (``FirstRun``) and nothing
+    was committed, what the run added is removed before the lock is let go."""
     _mkdir(ws.root)
     fh = os.fdopen(os.open(ws.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE), "r+")
     try:
@@ -217,8 +304,12 @@ def locked(ws: Workspace) -> Iterator[None]:
         fh.truncate()
         fh.write(f"{os.getpid()}\n")
         fh.flush()
-        recover(ws)
-        yield
+        try:
+            recover(ws)
+            yield
+        except BaseException:
+            _discard_failed_first_run(ws)
+            raise
     finally:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         fh.close()

@@ -223,7 +223,7 @@ def test_a_second_run_on_a_locked_workspace_exits_75(night1, landing, bow_model,
     with W.locked(W.open_workspace(ws_path)):
         code = _cli(["score", str(landing), "-w", str(ws_path), "--as-of", str(_day(1))], env)
     assert code == EXIT_LOCKED
-    assert "locked" in capsys.readouterr().err
+    assert capsys.readouterr().err == "workspace is busy (another run holds it): retry later\n"
     assert _stored_requests(ws_path) == _stored_requests(night1)  # nothing happened
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from targeting.exports import csv_bytes
+from targeting.ids import normalise_id
 
 TRUNCATE_CHARS = 160  # prompts are shown cut to this length unless full text is asked for
 MAP_POINTS = 6_000  # background points drawn on the capability map (a stable sample)
@@ -109,7 +110,7 @@ def filter_accounts(scores: pd.DataFrame, f: AccountFilter) -> pd.DataFrame:
             keep &= scores[column].between(lo, hi) | (scores[column].isna() & (lo <= 0))
     if f.min_requests:
         keep &= scores["n_requests"] >= f.min_requests
-    needle = f.text.strip().lower()
+    needle = normalise_id(f.text).lower()  # typed as ingest stores ids (NFC, trimmed)
     if needle:
         keep &= scores["account_id"].astype(str).str.lower().str.contains(needle, regex=False)
     return scores[keep].sort_values(["risk_score", "account_id"], ascending=[False, True], ignore_index=True)

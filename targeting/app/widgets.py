@@ -17,6 +17,7 @@ import streamlit as st
 from targeting.app import data
 from targeting.app import views as V
 from targeting.app.data import Context
+from targeting.display import code_span, safe_text
 
 T = TypeVar("T")
 
@@ -58,8 +59,9 @@ def open_page(page: str, **selection: str | None) -> None:
 
 
 def synced_selectbox(label: str, options: Sequence[str], state_key: str, widget_key: str,
-                     format_func: Callable[[Any], str] = str, placeholder: str = "Choose…") -> str | None:
-    """A selectbox that shows and sets the selection kept under ``state_key``."""
+                     format_func: Callable[[Any], str] = safe_text, placeholder: str = "Choose…") -> str | None:
+    """A selectbox that shows and sets the selection kept under ``state_key`` (options shown
+    through ``safe_text`` by default: an id's control and format characters appear escaped)."""
     current = selected(state_key)
     options = list(options)
     if current and current not in options:
@@ -204,7 +206,7 @@ def verdict_form(ctx: Context, kind: str, target_id: str, risk: float | None, *,
 
     user = user_claims()
     with st.form(key=f"{key}_form", clear_on_submit=False, border=True):
-        st.markdown(f"**Verdict on {kind} `{target_id}`**" + (f" (risk now {risk:.3f})" if risk is not None else ""))
+        st.markdown(f"**Verdict on {kind} {code_span(target_id)}**" + (f" (risk now {risk:.3f})" if risk is not None else ""))
         st.radio("Verdict", VERDICTS, key=f"{key}_verdict", horizontal=True,
                  format_func=lambda v: v.replace("_", " "))
         st.text_area("Note", key=f"{key}_note", placeholder="Why: what you checked, what you found.", max_chars=4000)
@@ -237,4 +239,4 @@ def _save_verdict(ctx: Context, kind: str, target_id: str, risk: float | None, k
         return
     st.session_state[ANALYST] = analyst
     st.session_state[f"{key}_note"] = ""
-    flash(f"Recorded: {kind} {target_id} {verdict.replace('_', ' ')} by {analyst}.")
+    flash(f"Recorded: {kind} {code_span(target_id)} {verdict.replace('_', ' ')} by {escape_md(analyst)}.")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from targeting import summaries as SM
 from targeting import workspace as W
+from targeting.display import safe_text
 from targeting.redact import redact, shorten
 
 log = logging.getLogger("targeting")
@@ -371,5 +372,6 @@ def _with_summary(r: ReportData) -> ReportData:
 
 
 def markdown_safe(text: str) -> str:
-    """Text for a Markdown table cell or line: pipes and markup characters escaped."""
-    return re.sub(r"([\\`*_{}\[\]<>|#])", r"\\\1", text.replace("\n", " "))
+    """Text for a Markdown table cell or line: newlines as spaces, control and format characters
+    shown escaped (``safe_text``: ``\\x1b``, ``\\u202e``), pipes and markup characters escaped."""
+    return re.sub(r"([\\`*_{}\[\]<>|#])", r"\\\1", safe_text(text.replace("\n", " ")))

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from targeting.display import safe_text
 from targeting.report import charts as C
 from targeting.report.data import MAX_LONE_ACCOUNTS, ReportData, markdown_safe
 
@@ -84,7 +85,9 @@ def _day(value: Any) -> str:
 
 
 def _codeblock(text: str) -> str:
-    """A fenced Markdown code block whose fence is longer than any backtick run in ``text``."""
+    """A fenced Markdown code block of ``text`` (control and format characters but newline and
+    tab shown escaped: ``safe_text``) whose fence is longer than any backtick run in it."""
+    text = safe_text(text, keep="\n\t")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"

@@ -79,7 +79,7 @@ def table(ctx: data.Context, scores: pd.DataFrame, chosen: V.AccountFilter) -> N
 def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) -> None:
     info = scores.set_index("account_id")
     if account not in info.index:
-        st.warning(f"Account `{account}` is not in the run shown (it was not active in its window).")
+        st.warning(f"Account {ui.code_span(account)} is not in the run shown (it was not active in its window).")
         return
     row = info.loc[account]
     campaign = str(row.get("campaign_id") or "")
@@ -95,7 +95,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
                    + (" (on its campaign)" if row.get("verdict_target") == "campaign" else "")
                    + (f": {ui.escape_md(row['verdict_note'])}" if row.get("verdict_note") else ""))
     members = int((scores["campaign_id"] == campaign).sum()) if campaign else 0
-    st.markdown(f"**Campaign**: `{campaign}` ({members} accounts)" if campaign else "**Campaign**: none")
+    st.markdown(f"**Campaign**: {ui.code_span(campaign)} ({members} accounts)" if campaign else "**Campaign**: none")
     st.markdown("**Reasons**")
     for reason in V.split_reasons(row["reasons"]):
         st.markdown(f"- {ui.escape_md(reason)}")
@@ -147,7 +147,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
             st.info("This account is not linked to a campaign.")
         else:
             members = V.campaign_members(scores, campaign)
-            st.markdown(f"Campaign `{campaign}`: {len(members)} accounts, "
+            st.markdown(f"Campaign {ui.code_span(campaign)}: {len(members)} accounts, "
                         f"{int(members['n_requests'].sum()):,} requests.")
             st.dataframe(members, hide_index=True, height=min(400, 40 + 35 * len(members)))
             if st.button("Open this campaign", key="open_campaign"):

@@ -80,6 +80,6 @@ campaign = ui.synced_selectbox("Campaign", summaries["campaign_id"].tolist(), ui
 if campaign and campaign in set(summaries["campaign_id"]):
     detail(ctx, scores, summaries[summaries["campaign_id"] == campaign].iloc[0], full)
 elif campaign:
-    st.warning(f"Campaign `{campaign}` is not in the run shown (campaign ids follow their members).")
+    st.warning(f"Campaign {ui.code_span(campaign)} is not in the run shown (campaign ids follow their members).")
 else:
     st.info("Select a campaign in the table or above.")

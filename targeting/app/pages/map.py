@@ -39,7 +39,7 @@ def cluster_detail(cmap: CapabilityMap, clusters: pd.DataFrame, counts: pd.DataF
         return
     meta = next((c for c in cmap.clusters if c["cluster_id"] == cluster), None)
     if meta is None:
-        st.warning(f"Cluster `{cluster}` is not on the current map.")
+        st.warning(f"Cluster {ui.code_span(cluster)} is not on the current map.")
         return
     row = clusters.set_index("cluster_id").loc[cluster]
     c = st.columns(4)
