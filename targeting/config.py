@@ -54,7 +54,7 @@ class SignalConfig:
     seed: int = 0
 
 
-EVIDENCE_FAMILIES = ("focus", "breadth", "freshness", "elicitation", "automation", "cadence", "templates",
+EVIDENCE_FAMILIES = ("focus", "freshness", "elicitation", "automation", "cadence", "templates",
                      "evenness", "coordination")  # targeting.risk: what each one measures
 
 

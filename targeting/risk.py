@@ -4,7 +4,6 @@ Every signal family gives one value per account, oriented so that higher is more
 extraction (``FAMILIES``):
 
 - focus: share of the account's requests in its most-used area worth extracting;
-- breadth: distinct clusters of the content area reached (``signals.coverage``);
 - freshness: share of requests that repeat none of its earlier prompts (harnesses and load
   tests repeat themselves; extraction wants new outputs);
 - elicitation: share of prompts eliciting articulated reasoning or grading;
@@ -16,21 +15,30 @@ extraction (``FAMILIES``):
 - coordination: the account's tie to a coherent campaign (``targeting.communities``):
   tie x coherence x log(size).
 
+Breadth (how many of its area's clusters an account reaches, the headline ``coverage``) is
+reported but is not a family: the variety of an app's or a product's user base reaches as
+many clusters as a sweep does (the threat model's warning about raw coverage). As a family
+it cost the simulator recall at 1% (0.913 with it, 0.973 without) and found one more
+attacker and one more hard negative on external-s3 (0.963 and 4 of 33 with it, 0.959 and 3
+without); evenness measures how the area is filled.
+
 Each value is turned into an empirical tail probability among the account's peers, the
-accounts of the same content area (what its requests are about) (every area for focus) and comparable volume
-(``targeting.peers``), and the
-account's own evidence is Fisher's combination of them, ``E = sum_j -ln p_j``: every family
+accounts of the same content area (what its requests are about; every area for focus) and
+comparable volume (``targeting.peers``), and the account's own evidence is Fisher's combination of them, ``E = sum_j -ln p_j``: every family
 counts the same (no weight is fitted to any data set), a family on which the account is
 ordinary adds about 1, one on which it is rarer than all its peers adds about ln(PEERS + 1).
 The ranking is by how unusual the account is among accounts that could be mistaken for it.
 
 Members keep their own evidence. A campaign adds its group evidence (``group_evidence``: a
 sign test over how many of its members are unusual) to each member in proportion to the
-member's tie relative to the campaign's median tie (``PERIPHERY``), so a member with little
-traffic of its own is judged with the operation it belongs to, and a benign group (a
-classroom, a company behind one gateway) whose members are each ordinary raises nobody::
+member's tie, relative to the campaign's median tie, so a member with little traffic of its
+own is judged with the operation it belongs to, and a benign group (a classroom, a company
+behind one gateway) whose members are each ordinary raises nobody::
 
-    E_final = E_own + clip((tie / median tie - PERIPHERY) / (1 - PERIPHERY), 0, 1) * E_group
+    E_final = E_own + min(1, tie / median tie) * E_group
+
+A member tied by less than half the median tie has left the campaign
+(``targeting.communities``), so every member takes at least half of it; no other constant.
 
 ``risk_score = 1 - exp(-E_final / J)`` maps it to [0, 1) (J = families in use), monotone.
 
@@ -48,7 +56,6 @@ from targeting.peers import tail_probability
 
 FAMILIES = EVIDENCE_FAMILIES
 UNUSUAL_SHARE = 0.25  # a member is unusual when its own evidence is in the population's top quarter
-PERIPHERY = 0.5  # a member tied by half the campaign's median tie takes none of its evidence; at the median, all
 PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every account's shares
 EPS = 1e-4
 UPPER_QUANTILE = 0.65  # with the median, describes the benign bulk (see calibrate_threshold)
@@ -83,7 +90,6 @@ def family_values(signals: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "focus": _shrink(_col(signals, "target_share"), volume, float(_col(signals, "target_share").median())),
-            "breadth": _col(signals, "covered_clusters"),
             "freshness": _col(signals, "novelty", 1.0),
             "elicitation": _shrink(_col(signals, "cot_share"), volume, float(_col(signals, "cot_share").median())),
             "automation": signals["hour_coverage"].astype(float) if "hour_coverage" in signals else np.nan,
@@ -164,7 +170,7 @@ def with_campaign(own: pd.Series, signals: pd.DataFrame) -> pd.Series:
     group = group_evidence(own, campaign).reindex(campaign[member].to_numpy()).to_numpy()
     tie = _col(signals, "campaign_tie")[member]
     ratio = tie / tie.groupby(campaign[member]).transform("median").clip(lower=EPS)
-    pull = ((ratio - PERIPHERY) / (1.0 - PERIPHERY)).clip(0, 1)
+    pull = ratio.clip(0, 1)
     out = own.copy()
     out[member] = own[member] + pull * group
     return out.rename("evidence_final")
@@ -211,12 +217,9 @@ def _rarer(p: float, family: str = "") -> str:
 
 
 def _family_text(family: str, s: pd.Series, p: float) -> str | None:
-    area = str(s.get("dominant_area", "")).replace("_", " ")
+    area = str(s.get("content_area", s.get("dominant_area", ""))).replace("_", " ")
     if family == "focus":
         return f"{100 * s['target_share']:.0f}% of requests in {str(s['target_area']).replace('_', ' ')}"
-    if family == "breadth" and s.get("expected_clusters", 0) > 0:
-        return (f"covers {int(s['covered_clusters'])} of {int(s['area_clusters'])} {area} clusters "
-                f"(expected {s['expected_clusters']:.1f} for this volume; ratio {s.get('coverage_ratio', float('nan')):.2f})")
     if family == "freshness":
         return f"{100 * s['novelty']:.0f}% of requests repeat none of its earlier prompts"
     if family == "elicitation":

@@ -13,7 +13,7 @@ from targeting import cli
 
 
 def test_an_unknown_evidence_family_is_a_usage_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TARGETING_RISK__DISABLE", "breadth,bogus")
+    monkeypatch.setenv("TARGETING_RISK__DISABLE", "cadence,bogus")
     assert cli.main(["score", "--workspace", str(tmp_path / "ws")]) == 2
     err = capsys.readouterr().err
     assert "unknown evidence family bogus" in err and "coordination" in err

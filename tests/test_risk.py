@@ -68,14 +68,15 @@ def test_raising_any_family_never_lowers_the_evidence():
 
 
 def test_a_value_is_judged_against_accounts_of_its_volume():
-    # 20 clusters is what every 300-request account reaches, and far more than any 30-request one
+    # half its prompts templated is what every 300-request account shows, and far more than any
+    # 30-request one
     n = 400
     s = signals_frame(n, np.random.default_rng(1))
     s["n_requests"] = np.r_[np.full(n // 2, 300), np.full(n // 2, 30)]
-    s["covered_clusters"] = np.r_[np.random.default_rng(2).integers(18, 25, n // 2), np.full(n // 2, 4)]
-    s.loc["b0", "covered_clusters"] = 20  # a heavy account: ordinary
-    s.loc[f"b{n - 1}", "covered_clusters"] = 20  # a light account: rarer than all its peers
-    p = evidence(s)["p_breadth"]
+    s["template_share"] = np.r_[np.random.default_rng(2).uniform(0.4, 0.6, n // 2), np.full(n // 2, 0.05)]
+    s.loc["b0", "template_share"] = 0.5  # a heavy account: ordinary
+    s.loc[f"b{n - 1}", "template_share"] = 0.5  # a light account: rarer than all its peers
+    p = evidence(s)["p_templates"]
     assert p.loc["b0"] > 0.2
     assert p.loc[f"b{n - 1}"] < 0.02
 
@@ -158,6 +159,8 @@ def test_a_member_keeps_its_own_evidence_and_its_campaign_adds_by_tie():
     assert final.loc[quiet] > own.loc[quiet] + 3  # the operation lifts its quiet member
     raised = final - own
     assert raised.loc["a0"] < raised.loc["a2"]  # a weak tie takes less of the campaign
+    # in proportion: a sixth of the median tie takes a sixth of what a typical member takes
+    assert raised.loc["a0"] == pytest.approx(raised.loc["a2"] / 6)
     assert (final.drop(attackers) == own.drop(attackers)).all()
 
 
@@ -176,5 +179,5 @@ def test_a_group_of_ordinary_accounts_is_ordinary_as_a_group():
 def test_disabled_families_leave_the_evidence():
     rng = np.random.default_rng(8)
     s = signals_frame(100, rng, attackers=5)
-    out, _ = score_accounts(s, RiskConfig(disable=("breadth", "cadence")))
-    assert "evidence_breadth" not in out and "evidence_cadence" not in out and "evidence_focus" in out
+    out, _ = score_accounts(s, RiskConfig(disable=("templates", "cadence")))
+    assert "evidence_templates" not in out and "evidence_cadence" not in out and "evidence_focus" in out
