@@ -35,10 +35,15 @@ member's tie, relative to the campaign's median tie, so a member with little tra
 own is judged with the operation it belongs to, and a benign group (a classroom, a company
 behind one gateway) whose members are each ordinary raises nobody::
 
-    E_final = E_own + min(1, tie / median tie) * E_group
+    E_final = E_own + min(1, tie / median tie) * min(1, SPOKEN * median volume / volume) * E_group
 
 A member tied by less than half the median tie has left the campaign
-(``targeting.communities``), so every member takes at least half of it; no other constant.
+(``targeting.communities``), so every member takes at least half of it by its tie. The
+campaign's evidence stands in for the evidence a member's own traffic is too small to give:
+a member that sends more than ``SPOKEN`` times what its campaign's typical member sends has
+spoken for itself, and takes the campaign's evidence in inverse proportion to its volume (an
+agent product whose users' coding tasks share phrasing with a coding operation is judged by
+its own hundreds of requests, not by the operation's).
 
 ``risk_score = 1 - exp(-E_final / J)`` maps it to [0, 1) (J = families in use), monotone.
 
@@ -55,6 +60,7 @@ from targeting.config import EVIDENCE_FAMILIES, RiskConfig
 from targeting.peers import tail_probability
 
 FAMILIES = EVIDENCE_FAMILIES
+SPOKEN = 2.0  # a member sending more than this many times its campaign's median volume speaks for itself
 UNUSUAL_SHARE = 0.25  # a member is unusual when its own evidence is in the population's top quarter
 PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every account's shares
 EPS = 1e-4
@@ -171,6 +177,9 @@ def with_campaign(own: pd.Series, signals: pd.DataFrame) -> pd.Series:
     tie = _col(signals, "campaign_tie")[member]
     ratio = tie / tie.groupby(campaign[member]).transform("median").clip(lower=EPS)
     pull = ratio.clip(0, 1)
+    volume = signals["n_requests"].astype(float)[member]
+    typical = volume.groupby(campaign[member]).transform("median")
+    pull = pull * np.minimum(1.0, SPOKEN * typical / volume.clip(lower=1.0))
     out = own.copy()
     out[member] = own[member] + pull * group
     return out.rename("evidence_final")

@@ -164,6 +164,21 @@ def test_a_member_keeps_its_own_evidence_and_its_campaign_adds_by_tie():
     assert (final.drop(attackers) == own.drop(attackers)).all()
 
 
+def test_a_member_with_much_traffic_of_its_own_speaks_for_itself():
+    rng = np.random.default_rng(7)
+    s = signals_frame(400, rng, attackers=30)
+    s["campaign_id"] = ""
+    s["campaign_tie"] = 0.0
+    members = [f"a{i}" for i in range(30)]
+    s.loc[members, ["campaign_id", "campaign_tie", "n_requests"]] = ["kA", 0.6, 40]
+    s.loc["a0", "n_requests"] = 800  # a product whose users' tasks resemble the operation's
+    s.loc["a1", "n_requests"] = 80  # twice the typical member: still judged with it
+    own = own_evidence(evidence(s))
+    raised = with_campaign(own, s) - own
+    assert raised.loc["a1"] == pytest.approx(raised.loc["a2"])
+    assert raised.loc["a0"] == pytest.approx(raised.loc["a2"] * 2 * 40 / 800)
+
+
 def test_a_group_of_ordinary_accounts_is_ordinary_as_a_group():
     rng = np.random.default_rng(7)
     own = pd.Series(rng.gamma(8, 1.0, 1000), index=[f"u{i}" for i in range(1000)])

@@ -15,6 +15,7 @@ import pytest
 from targeting import schema as SC
 from targeting.simulate import LABEL_COLUMNS, SimConfig, simulate, write_traffic
 from targeting.simulate import attacks as A
+from targeting.simulate.benchmarks import public_coding_tasks
 
 N = 200
 CAMPAIGN_KINDS = {"reasoning", "tool_use", "agentic_coding", "relay"}
@@ -378,3 +379,21 @@ def test_some_organic_prompts_carry_pasted_material(big):
     long = df[(df["kind"] == "organic") & (org.reindex(df.index, fill_value=0) > 600)][SC.PROMPT]
     assert long.str.contains(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?:INFO|ERROR|WARN|DEBUG)").any()
     assert long.str.contains("```").any()
+
+
+def test_coding_products_and_coding_operations_share_public_benchmark_items(big):
+    """Public benchmark items that an agent product's users paste and a coding operation wraps
+    in its own framing: text the two share without having copied it from each other."""
+    df = _joined(*big)
+    public = public_coding_tasks(0)
+
+    def items_in(prompts: pd.Series) -> set[str]:
+        text = "\n".join(prompts)
+        return {item for item in public if item in text}
+
+    products = df[df["kind"] == "agent_product"][SC.PROMPT]
+    operations = df[df["campaign"].str.startswith("agentic_coding")][SC.PROMPT]
+    assert len(items_in(products) & items_in(operations)) >= 10
+    # a minority of either side's traffic: the product stays its users', the sweep its own plan
+    assert 0.02 < products.isin(public).mean() < 0.2
+    assert 0.05 < operations.map(lambda p: any(item in p for item in public)).mean() < 0.4

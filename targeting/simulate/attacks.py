@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+from . import benchmarks as B
 from . import network as N
 from . import text_coding as TC
 from . import text_reasoning as TR
@@ -154,9 +155,13 @@ class Campaign:
     """
 
     def __init__(self, cfg: SimConfig, w: TM.Window, kind: str, j: int, n_accounts: int, n_same: int = 1,
-                 pools: N.SharedPools | None = None, cohort_created: tuple[float, ...] = ()) -> None:
+                 pools: N.SharedPools | None = None, cohort_created: tuple[float, ...] = (),
+                 public: tuple[str, ...] = ()) -> None:
         self.cfg, self.w, self.kind, self.j = cfg, w, kind, j
         self.cohort_created = tuple(cohort_created)
+        # public benchmark items seed a coding sweep (targeting.simulate.benchmarks); own stream
+        self.public = tuple(public) if kind == "agentic_coding" else ()
+        self._public_r = R(cfg.seed, "campaign-public", kind, j)
         self.n_same = n_same
         self.name = f"{kind}-{j}"
         self.target = TARGET[kind]
@@ -241,6 +246,7 @@ class Campaign:
             lang, ttype = self._next_cell()
             rp = TC.repo(r, lang)
             task = TC.task(r, rp, ttype)
+            task = B.maybe_public(self._public_r, B.OPERATION_SHARE, self.public) or task
             user = _frame(r, self._own(A_USER), para).format(ctx=rp.desc, lang=lang, task=task)
             tools = list(self.tool_names)
             if r.maybe(0.3):

@@ -9,6 +9,7 @@ import pandas as pd
 
 from .. import schema as SC
 from . import attacks as A
+from . import benchmarks as B
 from . import hardneg as H
 from . import network as N
 from . import personas as P
@@ -113,12 +114,13 @@ def _accounts(cfg: SimConfig) -> list[P.Account]:
         accs.append(H.eval_harness(r, w, pools, sc, suites[key]))
     for i in range(hn["stress_test"]):
         accs.append(H.stress_test(R(s, "stress", i), w, pools, sc))
+    public = B.public_coding_tasks(s)  # shared by coding products' users and coding operations
     for i in range(hn["agent_product"]):
-        accs.append(H.agent_product(R(s, "agent", i), w, pools, sc))
+        accs.append(H.agent_product(R(s, "agent", i), w, pools, sc, public))
     same = Counter(kind for kind, _, _ in pl["campaigns"])
     for kind, j, size in pl["campaigns"]:
         accs.extend(A.Campaign(cfg, w, kind, j, size, n_same=same[kind], pools=pools,
-                               cohort_created=tuple(cohort_created)).accounts())
+                               cohort_created=tuple(cohort_created), public=public).accounts())
     return accs
 
 

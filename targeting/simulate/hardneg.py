@@ -3,6 +3,7 @@ products."""
 
 from __future__ import annotations
 
+from . import benchmarks as B
 from . import network as N
 from . import text_coding as TC
 from . import text_common as C
@@ -141,9 +142,14 @@ def stress_test(r: R, w: TM.Window, pools: N.SharedPools, scale: float) -> Accou
 _PRODUCTS = ["Codewright", "ShipIt AI", "Refactorly", "PatchPilot", "Bramble Code", "Stackhand", "Kodo"]
 
 
-def agent_product(r: R, w: TM.Window, pools: N.SharedPools, scale: float) -> Account:
+def agent_product(r: R, w: TM.Window, pools: N.SharedPools, scale: float,
+                  public: tuple[str, ...] = ()) -> Account:
+    """An AI product's account: its users' sessions under one fixed system prompt and tool set;
+    users of a coding product now and then paste a public benchmark item (``public``) to try it."""
     acc = Account("hard_negative", "agent_product")
+    tried = r.child("public-items")  # own stream: every other draw stays as it was
     area = r.wpick(["agentic_coding", "tool_use"], [3, 1])
+    public = public if area == "agentic_coding" else ()
     n = max(20, int(round(r.lognormal_int(600, 0.5, 300, 1500) * scale)))
     prod = r.pick(_PRODUCTS)
     if area == "agentic_coding":
@@ -179,7 +185,8 @@ def agent_product(r: R, w: TM.Window, pools: N.SharedPools, scale: float) -> Acc
         reqs = v.session(r, size, _date_of(w, ts[0]))
         for t, q in zip(ts, reqs):
             acc.times.append(t)
-            acc.reqs.append(Req(q.prompt, system, tools, area))
+            prompt = B.maybe_public(tried, B.PRODUCT_SHARE, public) or q.prompt
+            acc.reqs.append(Req(prompt, system, tools, area))
             acc.ips.append(r.pick(ips))
     acc.created_at = N.created_before(r, min(acc.times), old_days=(90, 1000), recent_share=0.0)
     return acc
