@@ -141,14 +141,18 @@ def test_the_budget_is_spent_when_the_benign_tail_is_short():
     assert (benign >= threshold).mean() <= 0.01
 
 
-def test_a_member_keeps_its_own_evidence_and_its_campaign_adds_by_tie():
-    rng = np.random.default_rng(6)
-    s = signals_frame(400, rng, attackers=30)
+def one_campaign(seed: int) -> tuple[pd.DataFrame, list[str]]:
+    """400 accounts whose 30 attackers are one campaign, every member tied at 0.6."""
+    s = signals_frame(400, np.random.default_rng(seed), attackers=30)
     s["campaign_id"] = ""
     s["campaign_tie"] = 0.0
-    attackers = [f"a{i}" for i in range(30)]
-    s.loc[attackers, "campaign_id"] = "kA"
-    s.loc[attackers, "campaign_tie"] = 0.6
+    members = [f"a{i}" for i in range(30)]
+    s.loc[members, ["campaign_id", "campaign_tie"]] = ["kA", 0.6]
+    return s, members
+
+
+def test_a_member_keeps_its_own_evidence_and_its_campaign_adds_by_tie():
+    s, attackers = one_campaign(6)
     s.loc["a0", "campaign_tie"] = 0.1  # at the campaign's edge
     quiet = "a1"  # a member with almost no traffic of its own
     s.loc[quiet, ["n_requests", "covered_clusters", "cot_share", "template_share"]] = [6, 2, 0.1, 0.0]
@@ -165,12 +169,8 @@ def test_a_member_keeps_its_own_evidence_and_its_campaign_adds_by_tie():
 
 
 def test_a_member_with_much_traffic_of_its_own_speaks_for_itself():
-    rng = np.random.default_rng(7)
-    s = signals_frame(400, rng, attackers=30)
-    s["campaign_id"] = ""
-    s["campaign_tie"] = 0.0
-    members = [f"a{i}" for i in range(30)]
-    s.loc[members, ["campaign_id", "campaign_tie", "n_requests"]] = ["kA", 0.6, 40]
+    s, members = one_campaign(7)
+    s.loc[members, "n_requests"] = 40
     s.loc["a0", "n_requests"] = 800  # a product whose users' tasks resemble the operation's
     s.loc["a1", "n_requests"] = 80  # twice the typical member: still judged with it
     own = own_evidence(evidence(s))
