@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import targeting.workspace as W
+from lock_holder import LockHolder
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -284,36 +283,14 @@ def test_redo_does_not_delete_files_already_moved_into_a_deleted_folder(ws, monk
 
 
 # --- the lock -----------------------------------------------------------------------------
-_HOLD_LOCK = (
-    "import fcntl, sys\n"
-    "fh = open(sys.argv[1], 'a+')\n"
-    "fcntl.flock(fh.fileno(), fcntl.LOCK_EX)\n"
-    "print('locked', flush=True)\n"
-    "sys.stdin.read()\n"
-)
-
-
 def test_locked_raises_when_another_process_holds_the_lock(ws):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(ws.root / W.LOCK_FILE)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = LockHolder(ws.root)
     try:
-        assert proc.stdout.readline().strip() == "locked"
         with pytest.raises(W.WorkspaceLocked, match="locked"):
             with W.locked(ws):
                 pytest.fail("entered a workspace locked by another process")
-        proc.stdin.close()  # the holder exits and releases the lock
-        assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-        for pipe in (proc.stdin, proc.stdout):
-            if not pipe.closed:
-                pipe.close()
+        assert holder.release() == 0  # the holder exits and releases the lock
     with W.locked(ws):
         assert (ws.root / W.LOCK_FILE).read_text().strip() == str(os.getpid())
 

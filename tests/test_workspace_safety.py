@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,34 +13,15 @@ from targeting import cli
 from targeting import workspace as W
 from targeting.verdicts import record_verdict
 
+from lock_holder import LockHolder
+
 BUSY = "workspace is busy (another run holds it): retry later"
-_HOLD_LOCK = (
-    "import fcntl, sys\n"
-    "fh = open(sys.argv[1], 'a+')\n"
-    "fcntl.flock(fh.fileno(), fcntl.LOCK_EX)\n"
-    "print('locked', flush=True)\n"
-    "sys.stdin.read()\n"
-)
-
-
-class _Holder:
-    """Another process holding the workspace lock until ``release``."""
-
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(root / W.LOCK_FILE)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "locked"
-
-    def release(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=20)
-        self.proc.stdout.close()
 
 
 @pytest.fixture
 def holder():
     held = []
-    yield lambda root: held.append(_Holder(root)) or held[-1]
+    yield lambda root: held.append(LockHolder(root)) or held[-1]
     for h in held:
         if h.proc.poll() is None:
             h.release()
