@@ -19,17 +19,50 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from targeting.config import Settings, load_settings
+from targeting.config import RiskConfig, Settings, load_settings
 from targeting.display import safe_text
+from targeting.ingest import IngestConfig
 
-app = typer.Typer(
+
+class _SwitchesTakeNoValue:
+    """``--help`` lists on/off switches (``--refit``, ``--help`` itself) without a value type:
+    Typer's panels show ``<bool>`` beside them, as if they took a value."""
+
+    def format_help(self, ctx, formatter) -> None:
+        for param in self.get_params(ctx):
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        super().format_help(ctx, formatter)
+
+
+class _Command(_SwitchesTakeNoValue, TyperCommand):
+    """A command whose help shows switches as switches."""
+
+
+class _Group(_SwitchesTakeNoValue, TyperGroup):
+    """A command group whose help shows switches as switches."""
+
+
+class _Typer(typer.Typer):
+    """``typer.Typer`` whose commands are ``_Command`` (see ``_SwitchesTakeNoValue``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cls=_Group, **kwargs)
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Find API accounts that systematically extract an LLM's capabilities.",
 )
-export_app = typer.Typer(no_args_is_help=True, help="Write results out as CSV or Parquet.")
+export_app = _Typer(no_args_is_help=True, help="Write results out as CSV or Parquet.")
 app.add_typer(export_app, name="export")
 
 _state = {"debug": False}
@@ -74,6 +107,13 @@ def _main(
     _setup_logging(quiet)
 
 
+def group_count_line(linked_groups: int, campaigns: int) -> str:
+    """The run summary's line of group counts, in the words the app and the report use
+    (``targeting.summaries``): linked groups, and campaigns among them."""
+    return (f"linked groups {linked_groups:,} (accounts the campaign graph tied together); "
+            f"campaigns {campaigns:,} (linked groups with a flagged member)")
+
+
 def _print_result(result, title: str) -> None:
     typer.echo(f"{title}: run {result.run_id}")
     if result.rows_read:
@@ -84,12 +124,14 @@ def _print_result(result, title: str) -> None:
     typer.echo(f"  capability map {result.map_id}{' (fitted this run)' if result.map_fitted else ''}")
     typer.echo(
         f"  accounts scored {result.accounts:,} (as of {result.as_of}); flagged {result.flagged:,} "
-        f"(threshold {result.threshold:.3f}); campaigns {result.campaigns:,}"
+        f"(threshold {result.threshold:.3f})"
     )
-    if result.campaigns:
-        coherence = sorted(result.campaign_coherence.values())
+    typer.echo(f"  {group_count_line(result.linked_groups, result.campaigns)}")
+    if result.linked_groups:
+        coherence = sorted(result.linked_group_coherence.values())
         typer.echo(
-            "  campaign sizes: " + ", ".join(f"{band}: {n}" for band, n in result.campaign_sizes.items() if n)
+            "  linked group sizes: "
+            + ", ".join(f"{band}: {n}" for band, n in result.linked_group_sizes.items() if n)
             + (f"; coherence (mean tie) median {coherence[len(coherence) // 2]:.2f}, lowest {coherence[0]:.2f}"
                if coherence else "")
         )
@@ -104,8 +146,12 @@ def run(
     config: Optional[Path] = ConfigOpt,
     refit: bool = typer.Option(False, "--refit", help="Fit a new capability map even if one exists."),
     model: Optional[str] = typer.Option(None, "--model", help="Embedding model: 'default', a folder or a cached name."),
-    max_bad_share: Optional[float] = typer.Option(None, help="Fail when more than this share of rows is malformed."),
-    fp_budget: Optional[float] = typer.Option(None, help="Share of benign-looking accounts allowed to be flagged."),
+    max_bad_share: Optional[float] = typer.Option(
+        None, help="Fail when more than this share of rows is malformed "
+        f"(default: {IngestConfig.max_bad_share}, or the setting ingest.max_bad_share)."),
+    fp_budget: Optional[float] = typer.Option(
+        None, help="Share of benign-looking accounts allowed to be flagged "
+        f"(default: {RiskConfig.fp_budget}, or the setting risk.fp_budget)."),
 ) -> None:
     """Ingest logs, fit the capability map if the workspace has none, score all accounts."""
     from targeting.pipeline import run as run_pipeline
@@ -152,11 +198,12 @@ def score(
         None, "--gpus-per-actor", min=0, help="--engine ray: GPUs per embedding actor (default 0: CPU)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """The nightly job: ingest new partitions, embed new prompts, assign them to the map,
-    report drift, score the accounts active in the window ending at --as-of.
+    """The nightly job: score the accounts active in the window ending at --as-of.
 
-    Re-running a night replaces that night's results. Exit codes: 0 done, 2 bad input,
-    75 another run holds the workspace (retry later), 1 internal error.
+    It ingests the new partitions, embeds only new prompts, assigns them to the map and
+    reports drift before scoring. Re-running a night replaces that night's results. Exit
+    codes: 0 done, 2 bad input, 75 another run holds the workspace (retry later), 1 internal
+    error.
     """
     from datetime import timedelta
 
@@ -395,12 +442,39 @@ def evaluate(
     metrics = evaluate_scores(table.to_pandas(), label_frame, assignments)
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
     if save:
-        first = table.slice(0, 1).to_pylist()[0]
-        W.write_json(ws.evaluation_path, {
-            "metrics": metrics, "labels": labels.name, "run_id": first.get("run_id"), "as_of": first.get("as_of"),
-            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        })
+        record_evaluation(ws, table, metrics, labels.name)
         typer.echo(f"recorded in {ws.evaluation_path}", err=True)
+
+
+def record_evaluation(ws, table, metrics: dict, labels_name: str) -> None:
+    """Record an evaluation of the latest scores (``table``) in the workspace, where
+    ``targeting report`` cites it: the metrics, the labels file's name, the scores' run and
+    night, and when it was recorded."""
+    from targeting import workspace as W
+
+    first = table.slice(0, 1).to_pylist()[0]
+    W.write_json(ws.evaluation_path, {
+        "metrics": metrics, "labels": labels_name, "run_id": first.get("run_id"), "as_of": first.get("as_of"),
+        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+
+
+def demo_evaluation(workspace: Path, labels: Path) -> dict:
+    """The demo's evaluation step: the latest scores against the simulated labels, printed
+    and recorded in the workspace (as ``evaluate --save`` does), so the report cites it."""
+    import pandas as pd
+
+    from targeting import workspace as W
+    from targeting.evaluate import evaluate as evaluate_scores, format_report
+
+    ws = W.open_workspace(workspace)
+    table = W.read_latest_scores(ws)
+    metrics = evaluate_scores(table.to_pandas(), pd.read_parquet(labels),
+                              W.read_assignments(ws, ["request_id", "area"]).to_pandas())
+    typer.echo(format_report(metrics))
+    record_evaluation(ws, table, metrics, labels.name)
+    typer.echo(f"  (recorded in {ws.evaluation_path}: `targeting report` cites it)")
+    return metrics
 
 
 @app.command()
@@ -416,10 +490,7 @@ def demo(
     The demo writes only into a workspace it created (a new or empty folder, which it marks);
     with --fresh it empties that one first, under the workspace lock. Any other folder, a real
     workspace included, is refused (exit 2)."""
-    import pandas as pd
-
     from targeting import workspace as W
-    from targeting.evaluate import evaluate as evaluate_scores, format_report
     from targeting.pipeline import run as run_pipeline
     from targeting.simulate import SimConfig, simulate as simulate_traffic, write_traffic
 
@@ -432,12 +503,8 @@ def demo(
     result = run_pipeline([traffic / "requests.parquet"], workspace, _settings(None))
     _print_result(result, "run complete")
     typer.echo("3/3 evaluation against the labels")
+    demo_evaluation(workspace, traffic / "labels.parquet")
     ws = W.open_workspace(workspace)
-    metrics = evaluate_scores(
-        W.read_latest_scores(ws).to_pandas(), pd.read_parquet(traffic / "labels.parquet"),
-        W.read_assignments(ws, ["request_id", "area"]).to_pandas(),
-    )
-    typer.echo(format_report(metrics))
     top = W.read_latest_scores(ws).to_pandas().sort_values("risk_score", ascending=False).iloc[0]["account_id"]
     cmd, q = _command(), shlex.quote
     typer.echo(
@@ -532,9 +599,11 @@ def _exit_code(exc: BaseException) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: maps failures to exit codes and one-line messages."""
+    """Console entry point: maps failures to exit codes and one-line messages. With no
+    arguments at all it prints the help and succeeds (exit 0)."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=args or ["--help"], standalone_mode=False)
         return 0
     except typer.Exit as exc:
         return exc.exit_code

@@ -1275,6 +1275,21 @@ _READERS: dict[str, Callable[[Path, IngestConfig], Iterator[_Chunk | list[_Chunk
 }
 
 
+REQUIRED_COLUMNS = (sc.ACCOUNT_ID, sc.TIMESTAMP, sc.PROMPT)
+
+
+def _require_columns(path: Path, first: _Chunk | list[_Chunk]) -> None:
+    """Raise :class:`InputError` (``FILE: column `prompt` is missing``) when the file's
+    columns (a Parquet schema, a CSV header: those of its first block of rows) lack a
+    required one; without this every row would be quarantined and the run would fail as
+    "N of N rows are malformed". JSON Lines have no header: a record without a key is a bad
+    row (``missing prompt``), never a missing column."""
+    parts = [c for c in (first if isinstance(first, list) else [first]) if c.n]
+    for name in REQUIRED_COLUMNS:
+        if parts and all(c.cols.get(name) is None for c in parts):
+            raise InputError(f"{path}: column `{name}` is missing")
+
+
 def iter_batches(
     files: Sequence[Path], config: IngestConfig | None = None
 ) -> Iterator[IngestBatch]:
@@ -1296,6 +1311,8 @@ def iter_batches(
             raise InputError(f"{path}: no such file")
         yielded = False
         for chunk in _READERS[fmt](path, cfg):
+            if not yielded:
+                _require_columns(path, chunk)
             yielded = True
             if isinstance(chunk, list):  # parts of one block: one batch
                 parts = [_normalise(c, path, cfg) for c in chunk]

@@ -58,9 +58,10 @@ class RunResult:
     quarantined: int = 0
     accounts: int = 0
     flagged: int = 0
-    campaigns: int = 0
-    campaign_sizes: dict[str, int] = field(default_factory=dict)  # campaigns by size band (communities.size_distribution)
-    campaign_coherence: dict[str, float] = field(default_factory=dict)  # campaign id -> coherence (mean tie)
+    campaigns: int = 0  # linked groups with at least one flagged member (summaries.group_counts)
+    linked_groups: int = 0  # every group the campaign graph found, flagged or not (summaries.group_counts)
+    linked_group_sizes: dict[str, int] = field(default_factory=dict)  # linked groups by size band (communities.size_distribution)
+    linked_group_coherence: dict[str, float] = field(default_factory=dict)  # linked group id -> coherence (mean tie)
     map_id: str = ""
     map_fitted: bool = False
     as_of: str = ""
@@ -526,13 +527,18 @@ def _read_texts(ws: W.Workspace, hashes: set[str], fresh: pd.DataFrame | None = 
 
 
 def _campaign_summary(result: RunResult, table: pd.DataFrame) -> None:
-    """Campaign count, size distribution and each campaign's coherence, for the run summary."""
+    """For the run summary: linked groups and campaigns counted as the app and the report count
+    them (``summaries.group_counts``), the linked groups' size distribution and coherence."""
+    from targeting.summaries import group_counts
+
+    counts = group_counts(table)
+    result.linked_groups, result.campaigns = counts["n_linked_groups"], counts["n_campaigns"]
     members = table[table["campaign_id"].fillna("") != ""]
     g = members.groupby("campaign_id")
-    result.campaigns = int(g.ngroups)
-    result.campaign_sizes = size_distribution(g.size().to_numpy())
+    result.linked_group_sizes = size_distribution(g.size().to_numpy())
     if "campaign_coherence" in members:
-        result.campaign_coherence = {str(k): round(float(v), 3) for k, v in g["campaign_coherence"].first().items()}
+        result.linked_group_coherence = {str(k): round(float(v), 3)
+                                         for k, v in g["campaign_coherence"].first().items()}
 
 
 def _scores_table(table: pd.DataFrame) -> pa.Table:
@@ -974,9 +980,10 @@ def _manifest(result: RunResult, settings: Settings, encoder: Encoder | None, fi
             "accounts": result.accounts,
             "flagged": result.flagged,
             "campaigns": result.campaigns,
+            "linked_groups": result.linked_groups,
         },
-        "campaign_sizes": result.campaign_sizes,
-        "campaign_coherence": result.campaign_coherence,
+        "linked_group_sizes": result.linked_group_sizes,
+        "linked_group_coherence": result.linked_group_coherence,
         "map_id": result.map_id,
         "map_fitted": result.map_fitted,
         "as_of": result.as_of,

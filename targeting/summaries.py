@@ -6,14 +6,17 @@ they show agree. Nothing here computes a score: it counts what the pipeline deci
 
 Vocabulary (used in every output):
 
-* an **actor** is the unit an operation is counted in: a campaign (accounts linked by
-  shared rare templates) or, for a flagged account outside any campaign, the account;
+* an **actor** is the unit an operation is counted in: a campaign or, for a flagged account
+  outside any campaign, the account;
 * an actor's **area** is the capability area it targets: a campaign's is the area most of
   its members' requests target (request-weighted), a lone account's is its own
   ``target_area`` (the extractable area it uses most; ``dominant_area`` on older scores);
-* a **flagged campaign** is a campaign with at least one flagged member; campaigns with no
-  flagged member are linked groups the detector judged benign (apps, cohorts) and are not
-  counted as campaigns in headlines;
+* a **linked group** is any group of accounts the campaign graph tied together (shared rare
+  templates, wrappers, system-prompt variants; a ``campaign_id`` on its members), flagged or
+  not: most are benign (apps, cohorts);
+* a **campaign** (also "flagged campaign") is a linked group with at least one flagged member.
+  Every count of campaigns (the run summary, the app, the report) counts these, and every
+  count of linked groups counts them all (``group_counts``);
 * **volume** is requests scored in the night's window (``n_requests``), all areas.
 """
 
@@ -148,14 +151,29 @@ def _flagged(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- headline figures --------------------------------------------------------------------------------
+def group_counts(scores: pd.DataFrame) -> dict[str, int]:
+    """``n_linked_groups`` (every linked group: distinct non-empty ``campaign_id``) and
+    ``n_campaigns`` (linked groups with at least one flagged member) of one night's scores.
+
+    The one definition of both counts: the run summary, the app and the report use it.
+    """
+    campaign = _campaign_col(scores)
+    linked = campaign != ""
+    if not linked.any():
+        return {"n_linked_groups": 0, "n_campaigns": 0}
+    flagged = scores["flagged"].fillna(False).astype(bool)
+    return {"n_linked_groups": int(campaign[linked].nunique()),
+            "n_campaigns": int(campaign[linked & flagged].nunique())}
+
+
 def headline(scores: pd.DataFrame) -> dict[str, Any]:
     """The figures of an executive summary for one night's scores.
 
-    Keys: as_of, n_requests, n_accounts, n_flagged, n_campaigns (flagged campaigns),
-    n_linked_groups (all campaigns), n_actors, flagged_requests, flagged_request_share,
-    flagged_by_area / flagged_requests_by_area / actors_by_area (area -> number, largest
-    volume first), areas_targeted (areas with flagged accounts, largest volume first),
-    severity_counts.
+    Keys: as_of, n_requests, n_accounts, n_flagged, n_campaigns (linked groups with a flagged
+    member), n_linked_groups (every linked group; both from ``group_counts``), n_actors,
+    flagged_requests, flagged_request_share, flagged_by_area / flagged_requests_by_area /
+    actors_by_area (area -> number, largest volume first), areas_targeted (areas with flagged
+    accounts, largest volume first), severity_counts.
     """
     if scores.empty:
         return {
@@ -171,7 +189,6 @@ def headline(scores: pd.DataFrame) -> dict[str, Any]:
     by_area = flagged.groupby("actor_area").agg(
         accounts=("account_id", "size"), requests=("n_requests", "sum"), actors=("actor_id", "nunique")
     ).sort_values(["requests", "accounts"], ascending=False)
-    campaigns = frame.loc[frame["campaign_id"] != "", "campaign_id"]
     as_of = sorted(frame["as_of"].astype(str).unique())[-1] if "as_of" in frame.columns else None
     severity = flagged["severity"].value_counts() if "severity" in flagged.columns else pd.Series(dtype=int)
     return {
@@ -179,8 +196,7 @@ def headline(scores: pd.DataFrame) -> dict[str, Any]:
         "n_requests": total,
         "n_accounts": int(frame["account_id"].nunique()),
         "n_flagged": len(flagged),
-        "n_campaigns": int(flagged.loc[flagged["campaign_id"] != "", "campaign_id"].nunique()),
-        "n_linked_groups": int(campaigns.nunique()),
+        **group_counts(frame),
         "n_actors": int(flagged["actor_id"].nunique()),
         "flagged_requests": flagged_requests,
         "flagged_request_share": flagged_requests / total if total else 0.0,
@@ -371,7 +387,7 @@ def area_cluster_counts(scores: pd.DataFrame) -> dict[str, int]:
 
 
 def campaign_summaries(scores: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per campaign (all of them; filter on ``flagged_members > 0`` for flagged ones).
+    """One row per linked group (filter on ``flagged_members > 0`` for the campaigns).
 
     Columns: campaign_id, target_area, n_accounts, n_requests, first_seen, last_seen,
     covered_clusters, area_clusters, coverage (covered / area clusters, at most 1: requests

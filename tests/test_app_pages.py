@@ -93,6 +93,10 @@ def test_overview_counts_trend_and_changes(root, scores):
     assert len(at.get("vega_lite_chart")) >= 2  # severity by area + the trend over two nights
     assert any("Compared with 2026-11-13" in t for t in texts(at.markdown))
     assert [b.proto.label for b in at.get("download_button")] == ["Report (HTML)", "Report (Markdown, zip)"]
+    assert not any(col.get("download_button") for col in at.columns)  # a narrow column cut the label off
+    assert head["n_linked_groups"] >= head["n_campaigns"]
+    help_text = next(m.proto.help for m in at.metric if m.label == "Campaigns")
+    assert f"{head['n_campaigns']:,} of the {head['n_linked_groups']:,} linked groups" in help_text
     sidebar = " ".join(texts(at.sidebar.caption))
     assert scores["run_id"].iloc[0] in sidebar and "2026-11-14" in sidebar
 
@@ -182,6 +186,34 @@ def test_selecting_an_account_drives_the_detail_view(root, scores):
     assert metrics(at)["Requests"] == f"{int(scores.set_index('account_id').loc[other, 'n_requests']):,}"
 
 
+def test_tables_open_a_row_from_any_cell_and_campaigns_has_no_empty_rows(root, scores, monkeypatch):
+    """A click on any cell picks its row (selection modes single-row and single-cell: with
+    single-row alone a cell click only focuses the cell); the campaigns table is as tall as
+    its rows. The click itself is in tests/test_app_views.py and the browser test."""
+    from streamlit.proto.Dataframe_pb2 import Dataframe as DataframeProto
+
+    from targeting.app import views as V
+
+    heights: dict = {}
+    draw = st.dataframe
+
+    def spy(data=None, *args, **kwargs):
+        heights[kwargs.get("key")] = kwargs.get("height")
+        return draw(data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "dataframe", spy)
+    wanted = {DataframeProto.SelectionMode.SINGLE_ROW, DataframeProto.SelectionMode.SINGLE_CELL}
+    at = open_app(root, "accounts")
+    assert set(at.dataframe(key="accounts_table").proto.selection_mode) == wanted
+    at = open_app(root, "campaigns")
+    table = at.dataframe(key="campaigns_table")
+    assert set(table.proto.selection_mode) == wanted
+    assert heights["campaigns_table"] == V.table_height(len(table.value), 8)  # no empty rows below
+    head = Sm.headline(apply_verdicts(scores, latest_verdicts(W.open_workspace(root))))
+    assert any(V.campaigns_caption(head["n_campaigns"], head["n_linked_groups"], False) in t for t in texts(at.caption))
+    assert len(table.value) == head["n_campaigns"]
+
+
 def test_campaigns_page_shows_members_shared_evidence_and_timeline(root, scores):
     at = open_app(root, "campaigns")
     assert texts(at.title) == ["Campaigns"]
@@ -249,10 +281,34 @@ def test_with_login_on_a_verdict_records_the_logged_in_user(root, scores):
     at.radio(key="review_kind").set_value("campaign").run()
     assert not at.text_input  # no name to type: the login says who it is
     at.radio(key="review_verdict_verdict").set_value("confirmed")
+    at.text_area(key="review_verdict_note").input("same injected instruction in every member's prompts")
     at.button(key=SUBMIT.format("review_verdict")).click().run()
     assert not at.exception and not at.error
     row = read_verdicts(W.open_workspace(root)).iloc[-1]
     assert (row["target_kind"], row["analyst"], row["verdict"]) == ("campaign", "ana@example.com", "confirmed")
+
+
+def test_the_verdict_form_preselects_nothing_and_a_confirmation_needs_a_note(root, scores):
+    top = top_flagged(scores)
+    ws = W.open_workspace(root)
+    before = len(read_verdicts(ws))
+    at = open_app(root, "review", selected_account=top["account_id"])
+    assert at.radio(key="review_verdict_verdict").value is None  # no verdict chosen for the analyst
+    at.text_input(key="review_verdict_analyst").input("ana")
+    at.button(key=SUBMIT.format("review_verdict")).click().run()
+    assert any("Choose a verdict" in t for t in texts(at.error))
+    at.radio(key="review_verdict_verdict").set_value("confirmed")
+    at.button(key=SUBMIT.format("review_verdict")).click().run()
+    assert any("confirmed verdict needs a note" in t for t in texts(at.error))
+    assert len(read_verdicts(ws)) == before  # neither click recorded anything
+    at.text_area(key="review_verdict_note").input("the relay's injected instruction in all its prompts")
+    at.button(key=SUBMIT.format("review_verdict")).click().run()
+    assert not at.exception and not at.error
+    row = read_verdicts(ws).iloc[-1]
+    assert (row["target_id"], row["verdict"]) == (top["account_id"], "confirmed") and "relay" in row["note"]
+    assert at.radio(key="review_verdict_verdict").value is None  # the next verdict is chosen afresh
+    at.switch_page(page("accounts")).run()
+    assert at.radio(key="account_verdict_verdict").value is None  # the account's own form too
 
 
 # --- nothing to show --------------------------------------------------------------------------------

@@ -107,6 +107,67 @@ def test_selected_row_and_chart_picks():
     assert V.picked_value(None, "pick", "cluster_id") is None
 
 
+def test_a_clicked_cell_picks_its_row_and_the_newest_pick_wins():
+    cell = {"rows": [], "columns": [], "cells": [(2, "risk_score")]}
+    assert V.picked_row(cell) == 2  # a click on any cell of row 2
+    assert V.picked_row({"rows": [0], "cells": []}) == 0  # the row-marker checkbox
+    ticked = {"rows": [0], "cells": [(2, "risk_score")]}  # selections add up: the new one wins
+    assert V.picked_row(ticked, before=cell) == 0
+    assert V.picked_row({"rows": [0], "cells": [(1, "account_id")]}, before=ticked) == 1
+    assert V.picked_row({"rows": [], "cells": []}, before=ticked) is None  # cleared: nothing opens
+
+
+def test_a_cell_click_in_a_table_opens_the_row_it_is_in(monkeypatch):
+    """The tables' on_select callback (``widgets.table_select_callback``) on the events a click
+    on a cell, then a ticked row, then another cell send (Streamlit's session state stubbed)."""
+    import streamlit as st
+
+    from targeting.app import widgets as ui
+
+    state: dict = {}
+    monkeypatch.setattr(st, "session_state", state)
+    assert set(ui.PICK_ROW) == {"single-row", "single-cell"}
+    callback = ui.table_select_callback("t", ["acct-a", "acct-b", "acct-c"], ui.SELECTED_ACCOUNT)
+    for selection, opened in (({"rows": [], "cells": [[2, "reasons"]]}, "acct-c"),
+                              ({"rows": [0], "cells": [[2, "reasons"]]}, "acct-a"),
+                              ({"rows": [0], "cells": [[1, "risk_score"]]}, "acct-b")):
+        state["t"] = {"selection": {"columns": [], **selection}}
+        callback()
+        assert state[ui.SELECTED_ACCOUNT] == opened
+
+
+def test_table_height_fits_its_rows():
+    assert V.table_height(3) == 4 * V.TABLE_ROW_PX + 3  # header and three rows, no empty rows below
+    assert V.table_height(50, max_rows=8) == V.table_height(8) and V.table_height(0) == V.table_height(1)
+
+
+def test_campaign_counts_are_named_as_everywhere_else():
+    assert V.campaigns_caption(3, 13, show_all=False).startswith("3 campaigns (linked groups with a flagged member) of 13")
+    assert V.campaigns_caption(3, 13, show_all=True).startswith("13 linked groups, 3 of them campaigns")
+    assert "3 of the 13 linked groups" in V.campaigns_help(3, 13)
+
+
+def test_a_verdict_needs_a_choice_and_a_confirmation_needs_a_note():
+    assert "Choose a verdict" in V.verdict_problem(None, "a note")
+    assert "needs a note" in V.verdict_problem("confirmed", "  ")
+    assert V.verdict_problem("confirmed", "same wrapper as k1") is None
+    assert V.verdict_problem("dismissed", "") is None and V.verdict_problem("needs_review", None) is None
+
+
+def test_overview_chart_names_every_area_and_counts_in_whole_numbers():
+    from targeting.app import charts
+
+    counts = pd.DataFrame({"area": ["reasoning", "tool_use", "agentic_coding"], "low": [1, 0, 2], "medium": [2, 1, 0],
+                           "high": [0, 0, 1], "critical": [0, 0, 0]}).set_index("area")
+    bars, totals = charts.severity_by_area(counts).to_dict()["layer"]
+    assert bars["encoding"]["x"]["axis"] == {"format": "d", "tickMinStep": 1}
+    y_axis = bars["encoding"]["y"]["axis"]
+    assert y_axis["labelOverlap"] is False and y_axis["labelFlush"] is False  # no area label dropped
+    assert totals["mark"]["type"] == "text" and totals["encoding"]["text"]["field"] == "accounts"
+    trend = pd.DataFrame({"as_of": ["d1", "d2"], "area": ["reasoning"] * 2, "flagged_accounts": [1, 2]})
+    assert charts.nightly_trend(trend, ["reasoning"]).to_dict()["encoding"]["y"]["axis"]["format"] == "d"
+
+
 # --- the map --------------------------------------------------------------------------------------------
 CLUSTERS = [
     {"cluster_id": "c1", "area": "reasoning", "keywords": ["proof", "prime", "odd"], "size": 30},

@@ -1,6 +1,7 @@
 """The real app in headless Chromium: `targeting app` serves it, Playwright clicks through.
 
-Opens every page, selects an account, records a verdict in the form and checks the
+Opens every page, opens an account by clicking a cell of its row in the accounts table,
+checks the verdict form has no verdict chosen in advance, records one and checks the
 workspace stored it. Uses Debian's /usr/bin/chromium (``.ci/run`` installs it), never a
 downloaded browser. Screenshots of the main pages are taken on the way; set
 ``APP_SCREENSHOTS_DIR`` (e.g. ``docs/screenshots``) to keep them (the README's come from
@@ -127,13 +128,22 @@ def _settled(page) -> None:
     assert quiet >= 2, "the app was still running after the step timeout"
 
 
+def _click_cell(table, *, row: int, x: int) -> None:
+    """Click the cell ``x`` pixels from the left of a dataframe, in data row ``row`` (the
+    grid is a canvas: rows and the header are 35 pixels high)."""
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    table.page.mouse.click(box["x"] + x, box["y"] + 35 * (row + 1) + 17)
+
+
 def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     root, url = served
     ws = W.open_workspace(root)
     scores = W.read_latest_scores(ws).to_pandas()
-    top = scores[scores["flagged"]].sort_values("risk_score", ascending=False).iloc[0]
+    top = scores.sort_values(["risk_score", "account_id"], ascending=[False, True]).iloc[0]  # the table's first row
+    assert top["flagged"]
     account = str(top["account_id"])
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
@@ -152,13 +162,12 @@ def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
             expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
             _shoot(page, "map", tmp_path)
 
-            # Accounts: pick the top account in the selectbox; the detail view follows
+            # Accounts: click a cell (not the row's checkbox) of the top row; its detail opens
             _go(page, "Accounts", "Accounts")
-            picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Account").last
-            picker.click()
-            page.keyboard.type(account)
-            page.get_by_role("option", name=account).first.click()
+            _click_cell(page.locator('[data-testid="stDataFrame"]').first, row=0, x=160)
             _settled(page)
+            picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Account").last
+            expect(picker).to_contain_text(account)
             expect(page.get_by_text("Reasons", exact=True)).to_be_visible()
             risk = page.locator('[data-testid="stMetricValue"]').filter(has_text=f"{top['risk_score']:.3f}")
             expect(risk.first).to_be_visible()
@@ -187,6 +196,8 @@ def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
             _go(page, "Accounts", "Accounts")
             page.get_by_role("tab", name="Verdict").click()
             form = page.locator('[data-testid="stForm"]').first
+            expect(form.get_by_role("radio")).to_have_count(3)
+            expect(form.get_by_role("radio", checked=True)).to_have_count(0)  # no verdict chosen in advance
             form.get_by_text("confirmed", exact=True).click()
             form.get_by_label("Note").fill("same wrapper as the relay campaign; confirmed by hand")
             form.get_by_label("Analyst").fill("playwright")

@@ -40,3 +40,44 @@ def test_write_frame_refuses_other_extensions_and_writes_owner_only(tmp_path, ca
         assert "csv or .parquet" in str(exc)
     else:
         raise AssertionError("a .json export was accepted")
+
+
+# --- a new user's first hour (issue 15) ------------------------------------------------------------
+def _help(args: list[str], capsys) -> str:
+    assert cli.main(args) == 0
+    return capsys.readouterr().out
+
+
+def test_no_arguments_print_the_help_and_succeed(capsys):
+    out = _help([], capsys)
+    assert "Usage: " in out and "COMMAND" in out and "run" in out and "report" in out
+
+
+def test_help_shows_switches_without_a_value_and_every_description_whole(capsys, monkeypatch):
+    import typer.main
+
+    monkeypatch.setenv("COLUMNS", "160")
+    group = typer.main.get_command(cli.app)
+    commands = [[name] for name in group.commands if name != "export"]
+    commands += [["export", name] for name in group.commands["export"].commands]
+    for path in ([], ["export"], *commands):
+        out = _help([*path, "--help"], capsys)
+        assert "<bool>" not in out, path  # --refit, --json, --help ... take no value
+    for name, command in [*group.commands.items(), *group.commands["export"].commands.items()]:
+        assert "\n" not in command.help.strip().split("\n\n")[0], name  # the list shows the first paragraph
+    run_help = _help(["run", "--help"], capsys)
+    assert "default: 0.05" in run_help and "default: 0.01" in run_help  # --max-bad-share, --fp-budget
+
+
+def test_a_file_without_a_required_column_is_named_with_exit_2(tmp_path, capsys):
+    log = tmp_path / "logs.csv"
+    log.write_text("account_id,timestamp,text\na,2026-11-01T10:00:00Z,hello\nb,2026-11-01T10:00:01Z,hi\n")
+    assert cli.main(["run", str(log), "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {log}: column `prompt` is missing\n"
+    assert not (tmp_path / "ws").exists()
+
+
+def test_the_run_summary_names_linked_groups_and_campaigns():
+    line = cli.group_count_line(13, 3)
+    assert line.startswith("linked groups 13 (") and line.endswith("campaigns 3 (linked groups with a flagged member)")

@@ -397,11 +397,28 @@ def test_malformed_csv_record(tmp_path):
     assert "three,EXTRA" in json.loads(quar.to_pylist()[0]["raw"])
 
 
-def test_csv_missing_required_column(tmp_path):
-    rows = [{sc.TIMESTAMP: "2026-01-01", sc.PROMPT: "p"}] * 3
-    good, quar, _ = read_all([write_csv(tmp_path / "m.csv", rows)])
-    assert good.num_rows == 0
-    assert quarantined(quar) == {i: (sc.ACCOUNT_ID, "column missing") for i in (1, 2, 3)}
+def test_a_required_column_missing_from_the_file_is_named_not_counted_as_bad_rows(tmp_path):
+    """A CSV header or Parquet schema without a required column is unusable input naming the
+    file and the column (exit 2 at the command line), not N rows quarantined and "N of N
+    rows are malformed"; checked on the first block, so nothing of the file is read on."""
+    no_account = [{sc.TIMESTAMP: "2026-01-01", sc.PROMPT: "p"}] * 3
+    no_prompt = [{sc.ACCOUNT_ID: "a", sc.TIMESTAMP: "2026-01-01", "text": "p"}] * 2
+    pq.write_table(pa.Table.from_pylist(no_prompt), tmp_path / "m.parquet")
+    files = {write_csv(tmp_path / "m.csv", no_account): sc.ACCOUNT_ID, tmp_path / "m.parquet": sc.PROMPT}
+    for path, column in files.items():
+        with pytest.raises(InputError) as err:
+            read_all([path], IngestConfig(batch_rows=1))
+        assert str(err.value) == f"{path}: column `{column}` is missing"
+    header_only = tmp_path / "empty.csv"
+    header_only.write_text("account_id,timestamp\n")  # no rows: nothing to judge, nothing read
+    good, quar, _ = read_all([header_only])
+    assert good.num_rows == quar.num_rows == 0
+
+
+def test_json_lines_have_no_header_so_a_record_without_a_key_is_a_bad_row(tmp_path):
+    rows = [{sc.ACCOUNT_ID: "a", sc.TIMESTAMP: "2026-01-01T00:00:00Z"}] + rows_ok(3)
+    good, quar, _ = read_all([write_jsonl(tmp_path / "some.jsonl", rows)], IngestConfig(batch_rows=1))
+    assert good.num_rows == 3 and quarantined(quar) == {1: (sc.PROMPT, "missing prompt")}
 
 
 def test_csv_text_is_kept_verbatim(tmp_path):

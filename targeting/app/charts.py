@@ -28,6 +28,17 @@ def area_scale(areas: Sequence[str]) -> alt.Scale:
     return alt.Scale(domain=domain, range=colours)
 
 
+def count_axis() -> alt.Axis:
+    """An axis of counts: whole-number ticks (1, 2, 3, never 0.5 or 1.0)."""
+    return alt.Axis(format="d", tickMinStep=1)
+
+
+def label_axis() -> alt.Axis:
+    """An axis of category names that shows every name: Streamlit's theme drops every other
+    label it finds crowded (labelOverlap) and pushes the end ones to the edges (labelFlush)."""
+    return alt.Axis(labelOverlap=False, labelFlush=False, labelLimit=220)
+
+
 def _axisless(field: str) -> alt.X | alt.Y:
     return (alt.X if field == "x" else alt.Y)(field, axis=None, scale=alt.Scale(zero=False))
 
@@ -68,21 +79,21 @@ def account_overlay(background: pd.DataFrame, mine: pd.DataFrame, *, areas: Sequ
 def coverage_over_time(frame: pd.DataFrame, area: str) -> alt.Chart:
     return alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("day:T", title="day (UTC)"),
-        y=alt.Y("covered_clusters:Q", title=f"{area.replace('_', ' ')} clusters reached so far"),
+        y=alt.Y("covered_clusters:Q", title=f"{area.replace('_', ' ')} clusters reached so far", axis=count_axis()),
         tooltip=["day:T", "requests:Q", "area_requests:Q", "covered_clusters:Q"],
     ).properties(height=220)
 
 
 def daily_requests(frame: pd.DataFrame) -> alt.Chart:
     return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("day:T", title="day (UTC)"), y=alt.Y("requests:Q", title="requests"),
+        x=alt.X("day:T", title="day (UTC)"), y=alt.Y("requests:Q", title="requests", axis=count_axis()),
         tooltip=["day:T", "requests:Q"],
     ).properties(height=180)
 
 
 def hours(frame: pd.DataFrame) -> alt.Chart:
     return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("hour:O", title="hour of day (UTC)"), y=alt.Y("requests:Q", title="requests"),
+        x=alt.X("hour:O", title="hour of day (UTC)"), y=alt.Y("requests:Q", title="requests", axis=count_axis()),
         tooltip=["hour:O", "requests:Q"],
     ).properties(height=180)
 
@@ -96,26 +107,32 @@ def area_shares(frame: pd.DataFrame, areas: Sequence[str]) -> alt.Chart:
     ).properties(height=140)
 
 
-def severity_by_area(counts: pd.DataFrame) -> alt.Chart:
-    """Flagged accounts per area, stacked by severity (``counts`` from area_severity_counts)."""
+def severity_by_area(counts: pd.DataFrame) -> alt.LayerChart:
+    """Flagged accounts per area, stacked by severity (``counts`` from area_severity_counts),
+    every area named on its bar's axis and its total written at the bar's end."""
     levels = [s for s in SEVERITY_COLOURS if s in counts.columns]
     wide = counts.reset_index()[["area", *levels]]
     long = wide.melt(id_vars="area", value_vars=levels, var_name="severity", value_name="accounts")
-    return alt.Chart(long).mark_bar().encode(
-        x=alt.X("accounts:Q", title="flagged accounts"),
-        y=alt.Y("area:N", title=None),
+    y = alt.Y("area:N", title=None, axis=label_axis())
+    bars = alt.Chart(long).mark_bar().encode(
+        x=alt.X("accounts:Q", title="flagged accounts", axis=count_axis()),
+        y=y,
         color=alt.Color("severity:N", scale=alt.Scale(domain=list(SEVERITY_COLOURS), range=list(SEVERITY_COLOURS.values()))),
         order=alt.Order("severity_rank:Q"),
         tooltip=["area:N", "severity:N", "accounts:Q"],
     ).transform_calculate(
         severity_rank="indexof(['low', 'medium', 'high', 'critical'], datum.severity)"
-    ).properties(height=max(120, 40 + 32 * counts.shape[0]))
+    )
+    totals = wide.assign(accounts=wide[levels].sum(axis=1))[["area", "accounts"]]
+    labels = alt.Chart(totals).mark_text(align="left", dx=4).encode(
+        x=alt.X("accounts:Q"), y=y, text=alt.Text("accounts:Q", format="d"))
+    return alt.layer(bars, labels).properties(height=max(120, 40 + 36 * counts.shape[0]))
 
 
 def nightly_trend(trend: pd.DataFrame, areas: Sequence[str], measure: str = "flagged_accounts") -> alt.Chart:
     return alt.Chart(trend).mark_line(point=True).encode(
         x=alt.X("as_of:O", title="scored night", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y(f"{measure}:Q", title=measure.replace("_", " ")),
+        y=alt.Y(f"{measure}:Q", title=measure.replace("_", " "), axis=count_axis()),
         color=alt.Color("area:N", scale=area_scale(areas), title="area"),
         tooltip=["as_of:O", "area:N", "flagged_accounts:Q", "flagged_requests:Q", "campaigns:Q"],
     ).properties(height=260)

@@ -169,6 +169,34 @@ def selected_row_id(rows: Iterable[int], shown_ids: Sequence[str]) -> str | None
     return None
 
 
+def picked_row(selection: Mapping[str, Any], before: Mapping[str, Any] | None = None) -> int | None:
+    """The row a table selection points at: a clicked cell's row (``cells``: (row, column)
+    pairs) or a row ticked in the row-marker column (``rows``). Both can be set at once, so
+    the one newly set since ``before`` (the previous selection) wins; None when neither is
+    (a cleared selection)."""
+    before = before or {}
+
+    def parts(sel: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+        cells = [int(c[0]) for c in sel.get("cells") or [] if len(c) == 2]
+        return cells, [int(r) for r in sel.get("rows") or []]
+
+    (cells, rows), (old_cells, old_rows) = parts(selection), parts(before)
+    if cells and cells != old_cells:
+        return cells[0]
+    if rows and rows != old_rows:
+        return rows[0]
+    return None
+
+
+TABLE_ROW_PX = 35  # Streamlit's dataframe row (and header) height in pixels
+
+
+def table_height(n_rows: int, max_rows: int = 10) -> int:
+    """A dataframe height in pixels that shows ``n_rows`` rows (at most ``max_rows``, then it
+    scrolls) and no empty space below them: the header, the rows and the border."""
+    return TABLE_ROW_PX * (max(1, min(int(n_rows), max_rows)) + 1) + 3
+
+
 def picked_value(selection: Mapping[str, Any] | None, param: str, field: str) -> str | None:
     """The ``field`` of the first point picked in a chart selection ``param`` (Vega-Lite state)."""
     if not selection:
@@ -369,6 +397,21 @@ def member_timeline(daily: pd.DataFrame, members: Iterable[str]) -> pd.DataFrame
                            ignore_index=True)
 
 
+def campaigns_help(campaigns: int, linked_groups: int) -> str:
+    """The Overview's explanation of its campaign count, with the linked groups behind it
+    (the words of ``targeting.summaries`` and the run summary)."""
+    return (f"Linked groups with at least one flagged member: {campaigns:,} of the {linked_groups:,} "
+            "linked groups (accounts the campaign graph tied together) in this run.")
+
+
+def campaigns_caption(campaigns: int, linked_groups: int, show_all: bool) -> str:
+    """What the Campaigns page's table holds: the campaigns, or every linked group."""
+    if show_all:
+        return (f"{linked_groups:,} linked groups, {campaigns:,} of them campaigns "
+                "(a flagged member).")
+    return f"{campaigns:,} campaigns (linked groups with a flagged member) of {linked_groups:,} linked groups."
+
+
 def coverage_figures(coverage: Any, covered: Any, of: Any) -> tuple[str, str | None]:
     """A campaign's union coverage as display text: ("64%", "18 of 28 clusters")."""
     share = "n/a" if pd.isna(coverage) else f"{100 * float(coverage):.0f}%"
@@ -425,6 +468,16 @@ def review_queue(scores: pd.DataFrame) -> pd.DataFrame:
     if "reasons" in out:
         out["reasons"] = out["reasons"].map(lambda r: truncate(r, 200))
     return out
+
+
+def verdict_problem(verdict: str | None, note: str | None) -> str | None:
+    """Why a verdict cannot be recorded yet, or None: no verdict chosen (the form preselects
+    none), or "confirmed" without a note saying what was checked."""
+    if not verdict:
+        return "Choose a verdict (confirmed, dismissed or needs review) before recording it."
+    if verdict == "confirmed" and not (note or "").strip():
+        return "A confirmed verdict needs a note: say what you checked and what you found."
+    return None
 
 
 def analyst_name(user: Mapping[str, Any] | None, typed: str | None) -> str | None:

@@ -75,18 +75,35 @@ def synced_selectbox(label: str, options: Sequence[str], state_key: str, widget_
                         placeholder=placeholder)
 
 
+# A table whose rows open something: a click on any cell picks its row ("single-cell"), as
+# does the row-marker checkbox ("single-row"). With "single-row" alone a click on a cell
+# only focuses it and nothing opens.
+PICK_ROW = ("single-row", "single-cell")
+
+
 def table_select_callback(table_key: str, shown_ids: Sequence[str], state_key: str) -> Callable[[], None]:
-    """An ``on_select`` callback storing the id of the picked row of a table under ``state_key``."""
+    """An ``on_select`` callback for a table drawn with ``selection_mode=PICK_ROW``: stores
+    the id of the row picked (a clicked cell's row or a ticked row) under ``state_key``."""
     ids = list(shown_ids)
 
     def callback() -> None:
-        event = st.session_state.get(table_key)
-        rows = event.selection.rows if event is not None else []
-        picked = V.selected_row_id(rows, ids)
+        row = picked_table_row(table_key)
+        picked = V.selected_row_id([] if row is None else [row], ids)
         if picked:
             select(state_key, picked)
 
     return callback
+
+
+def picked_table_row(table_key: str) -> int | None:
+    """The row newly picked in a ``PICK_ROW`` table (``views.picked_row``), remembering the
+    selection so that the next event can tell a new cell click from a new ticked row."""
+    event = st.session_state.get(table_key)
+    selection = dict(event["selection"]) if event is not None else {}
+    memory = f"_{table_key}_selection"
+    row = V.picked_row(selection, st.session_state.get(memory))
+    st.session_state[memory] = selection
+    return row
 
 
 def guarded(load: Callable[[], T], what: str) -> T | None:
@@ -201,13 +218,14 @@ def user_claims() -> dict[str, Any] | None:
 # --- verdicts ------------------------------------------------------------------------------------------------------
 def verdict_form(ctx: Context, kind: str, target_id: str, risk: float | None, *, key: str) -> None:
     """Record a verdict on an account or a campaign; the analyst is the logged-in user when
-    login is on, otherwise the name typed here (kept for the session)."""
+    login is on, otherwise the name typed here (kept for the session). No verdict is chosen
+    in advance, and "confirmed" needs a note (``views.verdict_problem``)."""
     from targeting.verdicts import VERDICTS
 
     user = user_claims()
     with st.form(key=f"{key}_form", clear_on_submit=False, border=True):
         st.markdown(f"**Verdict on {kind} {code_span(target_id)}**" + (f" (risk now {risk:.3f})" if risk is not None else ""))
-        st.radio("Verdict", VERDICTS, key=f"{key}_verdict", horizontal=True,
+        st.radio("Verdict", VERDICTS, key=f"{key}_verdict", horizontal=True, index=None,
                  format_func=lambda v: v.replace("_", " "))
         st.text_area("Note", key=f"{key}_note", placeholder="Why: what you checked, what you found.", max_chars=4000)
         if user is None:
@@ -229,14 +247,18 @@ def _save_verdict(ctx: Context, kind: str, target_id: str, risk: float | None, k
     if analyst is None:
         st.session_state[f"{key}_error"] = "Enter your name as the analyst before recording a verdict."
         return
-    verdict = st.session_state.get(f"{key}_verdict")
+    verdict, note = st.session_state.get(f"{key}_verdict"), st.session_state.get(f"{key}_note", "")
+    problem = V.verdict_problem(verdict, note)
+    if problem:
+        st.session_state[f"{key}_error"] = problem
+        return
     try:
-        record_verdict(ctx.ws, target_kind=kind, target_id=target_id, verdict=verdict,
-                       note=st.session_state.get(f"{key}_note", ""), analyst=analyst,
-                       risk_score=risk, run_id=ctx.run.run_id if ctx.run else None)
+        record_verdict(ctx.ws, target_kind=kind, target_id=target_id, verdict=verdict, note=note,
+                       analyst=analyst, risk_score=risk, run_id=ctx.run.run_id if ctx.run else None)
     except ValueError as exc:
         st.session_state[f"{key}_error"] = str(exc)
         return
     st.session_state[ANALYST] = analyst
     st.session_state[f"{key}_note"] = ""
+    st.session_state[f"{key}_verdict"] = None  # the next verdict is chosen afresh
     flash(f"Recorded: {kind} {code_span(target_id)} {verdict.replace('_', ' ')} by {escape_md(analyst)}.")

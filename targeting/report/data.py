@@ -332,6 +332,18 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{_num(n)} {word if n == 1 else (plural or word + 's')}"
 
 
+def _groups_sentence(linked_groups: int, campaigns: int) -> str:
+    """Linked groups and the campaigns among them, in the words of ``targeting.summaries``
+    (the run summary and the app use the same two numbers)."""
+    if not linked_groups:
+        return "No linked group: no accounts are tied together by shared rare templates, wrappers or system prompts."
+    verb = "is a campaign" if campaigns == 1 else "are campaigns"
+    rest = "; the others have no flagged member" if linked_groups > campaigns else ""
+    return (f"{_plural(linked_groups, 'linked group')} of accounts tied together by shared rare templates, "
+            f"wrappers or system prompts: {_num(campaigns)} of them {verb} (a linked group with at least one "
+            f"flagged member){rest}.")
+
+
 def _with_summary(r: ReportData) -> ReportData:
     """The executive summary in plain sentences, from the report's own figures."""
     h = r.headline
@@ -344,6 +356,7 @@ def _with_summary(r: ReportData) -> ReportData:
         f"{_plural(h['n_flagged'], 'account')} of {_num(h['n_accounts'])} active were flagged for capability "
         f"extraction, operated by {_plural(h['n_actors'], 'actor')}: "
         f"{_plural(h['n_campaigns'], 'coordinated campaign')} and {_plural(lone, 'single account')}.",
+        _groups_sentence(h["n_linked_groups"], h["n_campaigns"]),
     ]
     if h["areas_targeted"]:
         parts = [

@@ -50,10 +50,10 @@ def table(ctx: data.Context, scores: pd.DataFrame, chosen: V.AccountFilter) -> N
     shown = V.filter_accounts(scores, chosen)
     n_flagged = int(shown["flagged"].sum()) if len(shown) else 0
     st.caption(f"{len(shown):,} of {len(scores):,} accounts shown, {n_flagged:,} flagged. "
-               "Click a row to open the account below.")
+               "Click a row (any cell) to open the account below.")
     view = V.account_table(shown)
     st.dataframe(
-        view, key=TABLE, hide_index=True, height=380, selection_mode="single-row",
+        view, key=TABLE, hide_index=True, height=380, selection_mode=ui.PICK_ROW,
         on_select=ui.table_select_callback(TABLE, view["account_id"].tolist(), ui.SELECTED_ACCOUNT),
         column_config={
             "risk_score": st.column_config.ProgressColumn("risk", format="%.3f", min_value=0.0, max_value=1.0),
@@ -67,13 +67,13 @@ def table(ctx: data.Context, scores: pd.DataFrame, chosen: V.AccountFilter) -> N
         },
     )
     export = V.export_frame(shown, S.SCORE_COLUMNS)
-    c1, c2, _ = st.columns([1, 1, 4])
+    buttons = st.container(horizontal=True)  # each button as wide as its label
     stem = f"accounts-{ctx.run.as_of}"
-    c1.download_button("Download CSV", data=lambda: V.to_csv_bytes(export), file_name=f"{stem}.csv",
-                       mime="text/csv", on_click="ignore", key="dl_csv", icon=":material/download:")
-    c2.download_button("Download Parquet", data=lambda: V.to_parquet_bytes(export), file_name=f"{stem}.parquet",
-                       mime="application/octet-stream", on_click="ignore", key="dl_parquet",
-                       icon=":material/download:")
+    buttons.download_button("Download CSV", data=lambda: V.to_csv_bytes(export), file_name=f"{stem}.csv",
+                            mime="text/csv", on_click="ignore", key="dl_csv", icon=":material/download:")
+    buttons.download_button("Download Parquet", data=lambda: V.to_parquet_bytes(export), file_name=f"{stem}.parquet",
+                            mime="application/octet-stream", on_click="ignore", key="dl_parquet",
+                            icon=":material/download:")
 
 
 def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) -> None:
@@ -137,7 +137,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
         similar = V.with_scores(V.similar_accounts(ids, matrix, account), scores,
                                 ["risk_score", "flagged", "dominant_area", "campaign_id", "verdict"])
         st.caption("Accounts whose requests fall in the most similar mix of clusters. Click one to open it.")
-        st.dataframe(similar, hide_index=True, key="similar_table", selection_mode="single-row",
+        st.dataframe(similar, hide_index=True, key="similar_table", selection_mode=ui.PICK_ROW,
                      on_select=ui.table_select_callback("similar_table", similar["account_id"].tolist(),
                                                         ui.SELECTED_ACCOUNT),
                      column_config={"similarity": st.column_config.NumberColumn(format="%.2f"),

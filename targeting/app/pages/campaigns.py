@@ -30,7 +30,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
     t_shared, t_members, t_timeline, t_verdict = st.tabs(["What they share", "Members", "Timeline", "Verdict"])
     with t_members:
         st.caption("Click a member to open it on the Accounts page.")
-        st.dataframe(members, hide_index=True, key="members_table", selection_mode="single-row",
+        st.dataframe(members, hide_index=True, key="members_table", selection_mode=ui.PICK_ROW,
                      on_select=ui.table_select_callback("members_table", members["account_id"].tolist(),
                                                         ui.SELECTED_ACCOUNT),
                      column_config={"risk_score": st.column_config.NumberColumn("risk", format="%.3f")})
@@ -62,11 +62,12 @@ if summaries.empty:
 show_all = st.toggle("Include linked groups with no flagged member (apps, cohorts)", key="campaigns_all")
 listed = summaries if show_all else summaries[summaries["flagged_members"] > 0].reset_index(drop=True)
 if listed.empty:
-    st.info(f"No campaign has a flagged member in this run ({len(summaries)} linked groups without one: "
-            "switch them on above).")
+    st.info(f"No linked group has a flagged member in this run, so there is no campaign ({len(summaries)} "
+            "linked groups without one: switch them on above).")
     st.stop()
-st.caption(f"{len(listed):,} campaigns. Click one to see what ties its accounts together.")
-st.dataframe(listed, hide_index=True, key=TABLE, selection_mode="single-row", height=260,
+st.caption(V.campaigns_caption(int((summaries["flagged_members"] > 0).sum()), len(summaries), show_all)
+           + " Click one to see what ties its accounts together.")
+st.dataframe(listed, hide_index=True, key=TABLE, selection_mode=ui.PICK_ROW, height=V.table_height(len(listed), 8),
              on_select=ui.table_select_callback(TABLE, listed["campaign_id"].tolist(), ui.SELECTED_CAMPAIGN),
              column_config={"coverage": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1),
                             "mean_risk": st.column_config.NumberColumn(format="%.3f"),

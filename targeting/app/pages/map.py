@@ -55,7 +55,7 @@ def cluster_detail(cmap: CapabilityMap, clusters: pd.DataFrame, counts: pd.DataF
     with right:
         st.markdown("**Accounts most concentrated here** (share of their own requests)")
         top = V.cluster_accounts(counts, cluster, scores)
-        st.dataframe(top, hide_index=True, key="cluster_accounts", selection_mode="single-row",
+        st.dataframe(top, hide_index=True, key="cluster_accounts", selection_mode=ui.PICK_ROW,
                      on_select=ui.table_select_callback("cluster_accounts", top["account_id"].tolist(),
                                                         ui.SELECTED_ACCOUNT),
                      column_config={"share": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=1),
@@ -121,7 +121,7 @@ clusters = V.cluster_table(cmap.clusters, counts, scores.loc[scores["flagged"].a
 st.subheader(f"Clusters ({len(clusters)})")
 area_pick = st.segmented_control("Area", ["all", *cmap.areas], default="all", key="cluster_area")
 listed = clusters if area_pick in (None, "all") else clusters[clusters["area"] == area_pick].reset_index(drop=True)
-st.dataframe(listed, hide_index=True, height=300, key=CLUSTERS, selection_mode="single-row",
+st.dataframe(listed, hide_index=True, height=300, key=CLUSTERS, selection_mode=ui.PICK_ROW,
              on_select=ui.table_select_callback(CLUSTERS, listed["cluster_id"].tolist(), ui.SELECTED_CLUSTER))
 cluster_detail(cmap, clusters, counts, scores, full)
 st.divider()

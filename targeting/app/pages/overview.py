@@ -16,11 +16,10 @@ CHANGES = "changes_table"
 
 
 def _open_change() -> None:
-    event = st.session_state.get(CHANGES)
     shown = st.session_state.get("_changes_shown", [])
-    rows = event.selection.rows if event is not None else []
-    if rows and rows[0] < len(shown):
-        kind, target = shown[rows[0]]
+    row = ui.picked_table_row(CHANGES)
+    if row is not None and row < len(shown):
+        kind, target = shown[row]
         ui.select(ui.SELECTED_ACCOUNT if kind == "account" else ui.SELECTED_CAMPAIGN, target)
         st.session_state["_open_after_change"] = kind
 
@@ -48,7 +47,7 @@ c = st.columns(5)
 c[0].metric("Requests", f"{head['n_requests']:,}")
 c[1].metric("Accounts", f"{head['n_accounts']:,}")
 c[2].metric("Flagged accounts", f"{head['n_flagged']:,}")
-c[3].metric("Campaigns", f"{head['n_campaigns']:,}", help="Linked groups with at least one flagged member.")
+c[3].metric("Campaigns", f"{head['n_campaigns']:,}", help=V.campaigns_help(head["n_campaigns"], head["n_linked_groups"]))
 c[4].metric("Flagged share of requests", f"{100 * head['flagged_request_share']:.1f}%")
 
 st.subheader("Flagged accounts by area and severity")
@@ -85,7 +84,7 @@ else:
         st.caption("No account or campaign changed status.")
     else:
         st.session_state["_changes_shown"] = list(zip(changed["target_kind"], changed["target_id"]))
-        st.dataframe(changed, hide_index=True, key=CHANGES, selection_mode="single-row", on_select=_open_change,
+        st.dataframe(changed, hide_index=True, key=CHANGES, selection_mode=ui.PICK_ROW, on_select=_open_change,
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("risk_before", "risk_now")})
         st.caption("Click a row to open the account or campaign.")
         opened = st.session_state.pop("_open_after_change", None)
@@ -98,13 +97,13 @@ st.subheader("Policy report")
 st.caption("The report of every scored night (`targeting report`), built when you click: example prompts "
            "redacted (e-mail addresses, URLs, keys, long numbers) unless you ask for them.")
 unredacted = st.checkbox("Quote example prompts unredacted", key="report_examples")
-c1, c2, _ = st.columns([1, 1, 3])
-c1.download_button("Report (HTML)", data=lambda: report_bytes("html", unredacted), mime="text/html",
-                   file_name=f"report-{ctx.run.as_of}.html", on_click="ignore", key="dl_report_html",
-                   icon=":material/description:")
-c2.download_button("Report (Markdown, zip)", data=lambda: report_bytes("md", unredacted), mime="application/zip",
-                   file_name=f"report-{ctx.run.as_of}.zip", on_click="ignore", key="dl_report_md",
-                   icon=":material/folder_zip:")
+buttons = st.container(horizontal=True)  # each button as wide as its label (a column cut it off)
+buttons.download_button("Report (HTML)", data=lambda: report_bytes("html", unredacted), mime="text/html",
+                        file_name=f"report-{ctx.run.as_of}.html", on_click="ignore", key="dl_report_html",
+                        icon=":material/description:")
+buttons.download_button("Report (Markdown, zip)", data=lambda: report_bytes("md", unredacted), mime="application/zip",
+                        file_name=f"report-{ctx.run.as_of}.zip", on_click="ignore", key="dl_report_md",
+                        icon=":material/folder_zip:")
 
 flagged = scores[scores["flagged"].astype(bool)]
 if len(flagged):

@@ -37,7 +37,8 @@ if queue.empty:
     st.success("Nothing waits for review: no flagged account without a verdict, none marked needs review.")
 else:
     st.caption(f"{len(queue):,} accounts: flagged without a verdict, or marked needs review. Click one to judge it.")
-    st.dataframe(queue, hide_index=True, key="queue_table", selection_mode="single-row", height=300,
+    st.dataframe(queue, hide_index=True, key="queue_table", selection_mode=ui.PICK_ROW,
+                 height=V.table_height(len(queue), 8),
                  on_select=ui.table_select_callback("queue_table", queue["account_id"].tolist(), ui.SELECTED_ACCOUNT),
                  column_config={"risk_score": st.column_config.NumberColumn("risk", format="%.3f")})
 
