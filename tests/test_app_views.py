@@ -110,6 +110,7 @@ def test_selected_row_and_chart_picks():
 def test_a_clicked_cell_picks_its_row_and_the_newest_pick_wins():
     cell = {"rows": [], "columns": [], "cells": [(2, "risk_score")]}
     assert V.picked_row(cell) == 2  # a click on any cell of row 2
+    assert V.picked_row(cell, before=cell) == 2  # the same cell again after the page was left
     assert V.picked_row({"rows": [0], "cells": []}) == 0  # the row-marker checkbox
     ticked = {"rows": [0], "cells": [(2, "risk_score")]}  # selections add up: the new one wins
     assert V.picked_row(ticked, before=cell) == 0

@@ -171,21 +171,22 @@ def selected_row_id(rows: Iterable[int], shown_ids: Sequence[str]) -> str | None
 
 def picked_row(selection: Mapping[str, Any], before: Mapping[str, Any] | None = None) -> int | None:
     """The row a table selection points at: a clicked cell's row (``cells``: (row, column)
-    pairs) or a row ticked in the row-marker column (``rows``). Both can be set at once, so
-    the one newly set since ``before`` (the previous selection) wins; None when neither is
-    (a cleared selection)."""
-    before = before or {}
+    pairs) or a row ticked in the row-marker column (``rows``); None when neither is set (a
+    cleared selection). Both can be set at once (Streamlit adds one to the other): then the
+    one that differs from ``before``, the previous selection, is the new pick (a cell when
+    both or neither differ)."""
 
     def parts(sel: Mapping[str, Any]) -> tuple[list[int], list[int]]:
         cells = [int(c[0]) for c in sel.get("cells") or [] if len(c) == 2]
         return cells, [int(r) for r in sel.get("rows") or []]
 
-    (cells, rows), (old_cells, old_rows) = parts(selection), parts(before)
-    if cells and cells != old_cells:
-        return cells[0]
-    if rows and rows != old_rows:
-        return rows[0]
-    return None
+    cells, rows = parts(selection)
+    if not (cells and rows):
+        return (cells or rows or [None])[0]
+    old_cells, old_rows = parts(before or {})
+    if rows != old_rows and cells == old_cells:
+        return rows[0]  # a row ticked while a cell stays selected
+    return cells[0]
 
 
 TABLE_ROW_PX = 35  # Streamlit's dataframe row (and header) height in pixels
