@@ -120,6 +120,8 @@ def _print_result(result, title: str) -> None:
         typer.echo(
             f"  rows read {result.rows_read:,}; stored {result.rows_stored:,}; "
             f"duplicates skipped {result.duplicates:,}; quarantined {result.quarantined:,}"
+            + (f" ({result.conflicting_duplicates:,} conflicting duplicates: a request_id already seen "
+               "with another account/prompt)" if result.conflicting_duplicates else "")
         )
     typer.echo(f"  capability map {result.map_id}{' (fitted this run)' if result.map_fitted else ''}")
     typer.echo(

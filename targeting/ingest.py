@@ -35,7 +35,8 @@ Normalisation, in short:
   Non-text values (JSON arrays/objects, Parquet lists/structs) become canonical JSON: compact,
   sorted keys, null object members left out, integral floats written as ints. ``tools`` given
   as JSON text is canonicalised the same way, so the same tool set gives the same text (and
-  ``context_hash``) whatever the file format.
+  ``context_hash``) whatever the file format; text that is not JSON or is nested deeper than
+  ``jsonlimits.MAX_DEPTH`` is kept as it is (unparsable tools).
 * ``request_id`` when absent: ``"h-" + sha256("\x1f".join([account_id, timestamp ISO,
   prompt, system or "", tools or ""]))[:32]`` (hex) with the ISO form
   ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, microseconds) and the normalised values above.
@@ -52,6 +53,9 @@ JSON Lines), ``field`` and ``reason``:
 field              reason
 =================  =============================================================
 _row               ``invalid JSON`` (not JSON, or not an object);
+                   ``invalid JSON (nested too deep to parse)``;
+                   ``line longer than N bytes`` (N = ``max_line_bytes``: the line is
+                   skipped to its newline unread, ``raw`` is its start);
                    ``malformed CSV record (expected N fields, got M)``
 account_id         ``column missing``, ``missing account_id``, ``account_id is not text``
 timestamp          ``column missing``, ``missing timestamp``, ``unparsable timestamp``,
@@ -65,8 +69,8 @@ prompt             ``column missing``, ``missing prompt`` (JSON key absent),
 the prompt cut to 200 characters and other text to 1,000 (for an unparsable record: the
 record's text as a JSON string).
 
-Missing, unsupported and unreadable (corrupt, truncated) files raise :class:`InputError`;
-bad rows never do.
+Missing, unsupported and unreadable (corrupt, truncated; for gzip also a corrupt deflate
+block) files raise :class:`InputError`; bad rows never do.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ import json
 import math
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from datetime import time as dt_time
@@ -97,8 +102,10 @@ import pyarrow.parquet as pq
 
 from . import schema as sc
 from .ids import normalise_id_array
+from .jsonlimits import loads_bounded
 
-__all__ = ["IngestConfig", "IngestBatch", "InputError", "expand_inputs", "iter_batches"]
+__all__ = ["IngestConfig", "IngestBatch", "InputError", "expand_inputs", "iter_batches",
+           "quarantine_good_rows"]
 
 
 class InputError(ValueError):
@@ -113,14 +120,22 @@ class IngestConfig:
     batch_rows: int = 50_000  # rows per yielded batch
     max_prompt_chars: int = 200_000  # longer prompts are quarantined
     max_bad_share: float = 0.05  # checked by the caller, kept here as the single home
+    # longer JSON lines are quarantined unread: room for a prompt at the cap in the widest
+    # JSON escaping (12 bytes a character) plus a long system prompt and tools
+    max_line_bytes: int = 8 << 20
 
     def __post_init__(self) -> None:
         if int(self.batch_rows) < 1:
             raise ValueError(f"batch_rows must be at least 1, got {self.batch_rows}")
         if int(self.max_prompt_chars) < 1:
             raise ValueError(f"max_prompt_chars must be at least 1, got {self.max_prompt_chars}")
+        if int(self.max_line_bytes) < 1:
+            raise ValueError(f"max_line_bytes must be at least 1, got {self.max_line_bytes}")
         if not 0.0 <= float(self.max_bad_share) <= 1.0:
             raise ValueError(f"max_bad_share must be between 0 and 1, got {self.max_bad_share}")
+
+
+_NO_ROWS = np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,8 @@ class IngestBatch:
     quarantine: pa.Table  # exactly schema.QUARANTINE_SCHEMA
     source: Path
     rows_read: int  # rows of the file covered by this batch
+    # 1-based row (JSON Lines: line) of each good row in the file
+    good_rows: np.ndarray = field(default_factory=lambda: _NO_ROWS)
 
 
 # --------------------------------------------------------------------------------------
@@ -235,6 +252,9 @@ _RAW_DEPTH = 8
 _CSV_BLOCK = 16 << 20
 _CSV_MAX_BLOCK = 1 << 30
 _NULL_STR = pa.scalar(None, pa.string())
+# what reading a damaged file raises: I/O errors, gzip's BadGzipFile (an OSError), a
+# truncated gzip (EOFError), a corrupt deflate block ("invalid block type": zlib.error)
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 # per-row time status
 _T_OK, _T_MISSING, _T_BAD, _T_RANGE = 0, 1, 2, 3
@@ -451,14 +471,19 @@ def _optional_text(arr: pa.Array, *, strip: bool) -> pa.Array:
 
 
 def _canonical_tools(arr: pa.Array) -> pa.Array:
-    """Tools given as JSON text -> compact JSON with sorted keys (same tools, same text)."""
+    """Tools given as JSON text -> compact JSON with sorted keys (same tools, same text).
+
+    Text that is not JSON, or nested deeper than ``jsonlimits.MAX_DEPTH`` (checked before
+    parsing, without recursion), is kept as it is: unparsable tools, which later stages
+    read as no tool definitions.
+    """
     if arr.null_count == len(arr):
         return arr
     uniq = pc.unique(arr.drop_null())
     canon = []
     for s in uniq.to_pylist():
         try:
-            value = json.loads(s)
+            value = loads_bounded(s)
         except (ValueError, RecursionError):
             canon.append(s)
             continue
@@ -718,7 +743,7 @@ def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
 
     g_idx = np.flatnonzero(~bad)
     if len(g_idx) == 0:
-        return IngestBatch(_empty_good(), quarantine, path, rows_read)
+        return IngestBatch(_empty_good(), quarantine, path, rows_read, _NO_ROWS)
     take = pa.array(g_idx, pa.int64())
 
     account = account.take(take)
@@ -793,7 +818,7 @@ def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
     good = pa.Table.from_arrays(
         [columns[f.name].cast(f.type) for f in sc.REQUEST_SCHEMA], schema=sc.REQUEST_SCHEMA
     )
-    return IngestBatch(good, quarantine, path, rows_read)
+    return IngestBatch(good, quarantine, path, rows_read, np.asarray(ch.rows, np.int64)[g_idx])
 
 
 # --------------------------------------------------------------------------------------
@@ -802,6 +827,9 @@ def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
 
 _JSON_SPACE = " \t\n\r"
 _WS = frozenset(b" \t\r\n\x0b\x0c")
+_NEWLINE = ord("\n")
+_LONG_LINE_HEAD = 4 * _RAW_TEXT_CHARS  # bytes of a line too long kept for its quarantine row
+_LONG_LINE_CHUNK = 1 << 20  # bytes of a line too long read (and dropped) at a time
 
 
 def _finite_number_text(v: int | float) -> str | None:
@@ -867,12 +895,15 @@ def _jsonl_chunk(linenos: np.ndarray, lines: list[bytes]) -> _Chunk:
     scan = json.JSONDecoder(strict=False).scan_once
     for lineno, raw_line in zip(linenos.tolist(), lines):
         text = raw_line.decode("utf-8", "replace").strip(_JSON_SPACE)
+        why = "invalid JSON"
         try:
             obj, end = scan(text, 0)
-        except (StopIteration, ValueError, RecursionError):
+        except (StopIteration, ValueError):
             obj, end = None, -1
+        except RecursionError:  # Python's parser recurses once per level
+            obj, end, why = None, -1, "invalid JSON (nested too deep to parse)"
         if end != len(text) or type(obj) is not dict:
-            pre.append((lineno, "_row", "invalid JSON", _raw_json(text)))
+            pre.append((lineno, "_row", why, _raw_json(text)))
             continue
         records.append(obj)
         rows.append(lineno)
@@ -1048,33 +1079,87 @@ def _jsonl_chunks(linenos: np.ndarray, lines: list[bytes], number_cols: set[str]
     return out
 
 
+def _skip_rest_of_line(fh: Any, size: int) -> int:
+    """Read and drop the rest of a line a chunk at a time, up to and including its newline;
+    ``size``: the bytes of it read so far. Returns the line's length (newline excluded)."""
+    while True:
+        more = fh.readline(_LONG_LINE_CHUNK)
+        size += len(more)
+        if not more:
+            return size
+        if more[-1] == _NEWLINE:
+            return size - 1
+
+
+def _read_lines(fh: Any, n: int, cap: int) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """Up to ``n`` lines of a binary file; a line longer than ``cap`` bytes is never held whole.
+
+    Returns the lines (blank for a line too long) and, for each line longer than ``cap``
+    bytes (newline excluded), (its index in the lines, its length, its first bytes): only
+    its first ``cap + 1`` bytes are read at once, the rest is dropped a chunk at a time, so
+    memory stays flat whatever the line's length.
+    """
+    readline = fh.readline
+    limit = cap + 1
+    lines: list[bytes] = []
+    long: list[tuple[int, int, bytes]] = []
+    for i in range(n):
+        line = readline(limit)
+        if not line:
+            break
+        if len(line) == limit and line[-1] != _NEWLINE:
+            long.append((i, _skip_rest_of_line(fh, len(line)), line[:_LONG_LINE_HEAD]))
+            line = b""
+        lines.append(line)
+    return lines, long
+
+
+def _without_blank_lines(linenos: np.ndarray, block: list[bytes]) -> tuple[np.ndarray, list[bytes]]:
+    """Blank lines (and lines left blank by _read_lines) are not rows: drop them."""
+    blank = [i for i, line in enumerate(block) if not line or line[0] in _WS]  # cheap test first
+    if blank:
+        blank = [i for i in blank if not block[i].strip()]
+    if not blank:
+        return linenos, block
+    keep = np.ones(len(block), dtype=bool)
+    keep[blank] = False
+    drop = set(blank)
+    return linenos[keep], [line for i, line in enumerate(block) if i not in drop]
+
+
+def _pre_quarantine_chunk(pre: list[tuple[int, str, str, str]]) -> _Chunk:
+    """A chunk of no records, only rows the reader quarantined itself."""
+    return _Chunk(n=0, rows=np.zeros(0, np.int64), cols={}, metadata=None, raw=lambda idx: [],
+                  pre_quarantine=pre)
+
+
 def _iter_jsonl(path: Path, cfg: IngestConfig) -> Iterator[_Chunk | list[_Chunk]]:
+    """JSON Lines (plain or gzip), ``batch_rows`` lines at a time; a line longer than
+    ``max_line_bytes`` is quarantined without being held (``_read_lines``); an unreadable
+    file (truncated or corrupt gzip, I/O error) raises :class:`InputError` naming it."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
+    cap = int(cfg.max_line_bytes)
     try:
         number_cols: set[str] = set()
         with opener(path, "rb") as fh:
             first = 1  # line number of block[0]
             while True:
-                block = list(islice(fh, cfg.batch_rows))
+                block, long = _read_lines(fh, cfg.batch_rows, cap)
                 if not block:
                     return
                 if first == 1 and block[0].startswith(codecs.BOM_UTF8):
                     block[0] = block[0][len(codecs.BOM_UTF8):]
                 linenos = np.arange(first, first + len(block), dtype=np.int64)
                 first += len(block)
-                # blank lines are skipped (a blank line starts with whitespace: cheap test)
-                blank = [i for i, line in enumerate(block) if not line or line[0] in _WS]
-                if blank:
-                    blank = [i for i in blank if not block[i].strip()]
-                if blank:
-                    keep = np.ones(len(block), dtype=bool)
-                    keep[blank] = False
-                    drop = set(blank)
-                    block = [line for i, line in enumerate(block) if i not in drop]
-                    linenos = linenos[keep]
-                if block:
-                    yield _jsonl_chunks(linenos, block, number_cols)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                too_long = [(int(linenos[i]), "_row", f"line longer than {cap} bytes",
+                             _raw_json(head.decode("utf-8", "replace"))) for i, _, head in long]
+                linenos, block = _without_blank_lines(linenos, block)
+                parts = _jsonl_chunks(linenos, block, number_cols) if block else []
+                if too_long:
+                    parts.append(_pre_quarantine_chunk(too_long))
+                if parts:
+                    yield parts
+    except _READ_ERRORS as exc:
         raise InputError(f"{path}: unreadable ({_one_line(exc)})") from exc
 
 
@@ -1145,7 +1230,7 @@ def _csv_header(path: Path) -> list[str] | None:
         return None
     except csv.Error:
         return []  # let Arrow read the header itself
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except _READ_ERRORS as exc:
         raise InputError(f"{path}: unreadable ({_one_line(exc)})") from exc
 
 
@@ -1186,7 +1271,7 @@ def _csv_pass(path: Path, cfg: IngestConfig, header: list[str], block: int,
             return fn()
         except StopIteration:
             raise
-        except (pa.ArrowException, OSError, EOFError) as exc:
+        except (pa.ArrowException, *_READ_ERRORS) as exc:
             if "straddl" in str(exc) and block < _CSV_MAX_BLOCK:
                 raise _CsvRetry() from exc
             raise InputError(f"{path}: unreadable CSV {where} ({_one_line(exc)})") from exc
@@ -1297,9 +1382,10 @@ def iter_batches(
 
     Parquet is read with ``ParquetFile.iter_batches``; CSV with ``pyarrow.csv.open_csv``
     (streaming, every column as text, invalid UTF-8 replaced, malformed records quarantined);
-    JSON Lines (plain or gzip) line by line. Every file yields at least one batch (an empty
-    one for a file without rows). Raises :class:`InputError` for a missing, unsupported or
-    unreadable (corrupt) file; malformed rows never raise.
+    JSON Lines (plain or gzip) line by line, a line longer than ``config.max_line_bytes``
+    quarantined without being held. Every file yields at least one batch (an empty one for a
+    file without rows). Raises :class:`InputError` for a missing, unsupported or unreadable
+    (corrupt, truncated) file; malformed rows never raise.
     """
     cfg = config if config is not None else IngestConfig()
     for f in files:
@@ -1318,11 +1404,25 @@ def iter_batches(
                 parts = [_normalise(c, path, cfg) for c in chunk]
                 yield IngestBatch(
                     pa.concat_tables([b.good for b in parts]),
-                    pa.concat_tables([b.quarantine for b in parts]),
+                    pa.concat_tables([b.quarantine for b in parts]).sort_by("row"),
                     path,
                     sum(b.rows_read for b in parts),
+                    np.concatenate([b.good_rows for b in parts]),
                 )
             else:
                 yield _normalise(chunk, path, cfg)
         if not yielded:
             yield IngestBatch(_empty_good(), _quarantine_table(path, []), path, 0)
+
+
+def quarantine_good_rows(batch: IngestBatch, idx: np.ndarray, field_name: str, reason: str) -> pa.Table:
+    """Quarantine rows (``schema.QUARANTINE_SCHEMA``) for the good rows ``idx`` of ``batch``,
+    rejected after ingest (a request id already seen with another account or prompt): the
+    file, the row's number in it, ``field_name``, ``reason`` and the row's contract fields as
+    compact JSON, long text cut as for every quarantined row."""
+    idx = np.asarray(idx, dtype=np.int64)
+    names = [n for n in sc.CONTRACT_COLUMNS if n in batch.good.schema.names]
+    records = batch.good.select(names).take(pa.array(idx, pa.int64())).to_pylist()
+    entries = [(int(batch.good_rows[i]), field_name, reason, _raw_json(rec))
+               for i, rec in zip(idx.tolist(), records)]
+    return _quarantine_table(batch.source, entries)

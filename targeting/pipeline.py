@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from targeting.drift import measure_drift
 from targeting.embed import Encoder, VectorStore, embed_unique, load_encoder, text_hash
 from targeting.index import PromptIndex, build_index, load_index, save_index
 from targeting.linking import Infrastructure, infrastructure
-from targeting.ingest import expand_inputs, iter_batches
+from targeting.ingest import expand_inputs, iter_batches, quarantine_good_rows
 from targeting.risk import score_accounts
 from targeting.signals import SignalContext, compute_signals
 from targeting.signals.templates import TemplateParts, system_families, system_keys, template_parts
@@ -54,8 +54,9 @@ class RunResult:
     run_id: str
     rows_read: int = 0
     rows_stored: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
+    duplicates: int = 0  # exact duplicates skipped: request id already stored or read, same account and prompt
+    quarantined: int = 0  # malformed rows and conflicting duplicates, written to the run's quarantine file
+    conflicting_duplicates: int = 0  # skipped and quarantined: request id already seen with another account/prompt
     accounts: int = 0
     flagged: int = 0
     campaigns: int = 0  # linked groups with at least one flagged member (summaries.group_counts)
@@ -100,13 +101,17 @@ class _Stage:
 
 
 # --- stage 1: ingest ----------------------------------------------------------------------------
+CONFLICT_REASON = "request_id already seen with another account/prompt"
+
+
 @dataclass
 class Ingested:
     requests: pd.DataFrame  # the new rows (all contract columns + derived)
-    quarantine: pa.Table
+    quarantine: pa.Table  # malformed rows
     rows_read: int
-    duplicates: int
+    duplicates: int  # exact duplicates: a request id already stored or read, same account and prompt
     files: list[dict[str, Any]]
+    conflicts: pa.Table  # conflicting duplicates (CONFLICT_REASON), in the quarantine's layout
 
 
 def _tally(batch, files_info: dict[str, dict[str, Any]], bad: list[pa.Table]) -> None:
@@ -118,25 +123,86 @@ def _tally(batch, files_info: dict[str, dict[str, Any]], bad: list[pa.Table]) ->
         bad.append(batch.quarantine)
 
 
-def ingest(files: Sequence[Path], existing_ids: set[str], settings: Settings) -> Ingested:
-    good, bad, files_info = [], [], {}
+def _stored_requests(ws: W.Workspace) -> Callable[[list[str]], pd.DataFrame]:
+    """Stored requests among some request ids: their id, account and prompt hash."""
+    return lambda ids: W.read_distinct(ws, S.REQUEST_ID, [S.ACCOUNT_ID, S.PROMPT_HASH], ids)
+
+
+class RequestIds:
+    """The request ids met in a run, each with a fingerprint of its account and prompt hash.
+
+    ``split`` sorts a batch's good rows into new requests (kept), exact duplicates (an id
+    already stored or met earlier in the run, with the same account and prompt: skipped and
+    counted in ``duplicates``) and conflicting duplicates (the same id with another account
+    or prompt: skipped, counted in ``conflicts`` and returned as quarantine rows naming file,
+    row and CONFLICT_REASON). The first request met with an id wins, a stored one first of all.
+    ``stored(ids)`` gives the stored requests among ids (id, account, prompt hash columns).
+    """
+
+    def __init__(self, stored: Callable[[list[str]], pd.DataFrame]) -> None:
+        self._stored = stored
+        self._seen: dict[str, int] = {}
+        self.duplicates = 0
+        self.conflicts = 0
+
+    @staticmethod
+    def _prints(accounts: list, prompt_hashes: list) -> list[int]:
+        return list(map(hash, zip(accounts, prompt_hashes)))
+
+    def _add_stored(self, ids: list[str]) -> None:
+        new = [i for i in dict.fromkeys(ids) if i not in self._seen]
+        found = self._stored(new) if new else None
+        if found is not None and len(found):
+            prints = self._prints(found[S.ACCOUNT_ID].tolist(), found[S.PROMPT_HASH].tolist())
+            self._seen.update(zip(found[S.REQUEST_ID].tolist(), prints))
+
+    def split(self, batch) -> tuple[np.ndarray, pa.Table | None]:
+        """(mask of the batch's good rows to keep, quarantine rows of its conflicting
+        duplicates or None)."""
+        good = batch.good
+        ids = good.column(S.REQUEST_ID).to_pylist()
+        self._add_stored(ids)
+        prints = self._prints(good.column(S.ACCOUNT_ID).to_pylist(), good.column(S.PROMPT_HASH).to_pylist())
+        keep = np.zeros(len(ids), dtype=bool)
+        conflict = np.zeros(len(ids), dtype=bool)
+        seen = self._seen
+        for i, (rid, fp) in enumerate(zip(ids, prints)):
+            first = seen.get(rid)
+            if first is None:
+                seen[rid] = fp
+                keep[i] = True
+            elif first != fp:
+                conflict[i] = True
+        n_conflicts = int(conflict.sum())
+        self.conflicts += n_conflicts
+        self.duplicates += len(ids) - int(keep.sum()) - n_conflicts
+        if not n_conflicts:
+            return keep, None
+        return keep, quarantine_good_rows(batch, np.flatnonzero(conflict), S.REQUEST_ID, CONFLICT_REASON)
+
+
+def _concat_quarantine(tables: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(tables) if tables else S.QUARANTINE_SCHEMA.empty_table()
+
+
+def ingest(files: Sequence[Path], stored: Callable[[list[str]], pd.DataFrame], settings: Settings) -> Ingested:
+    """Read the files (``ingest.iter_batches``); keep each request id once (``RequestIds``;
+    ``stored``: the stored requests among some ids)."""
+    good, bad, conflicts, files_info = [], [], [], {}
     rows_read = 0
-    seen = set(existing_ids)
-    duplicates = 0
+    ids = RequestIds(stored)
     for batch in iter_batches(files, settings.ingest):
         rows_read += batch.rows_read
         _tally(batch, files_info, bad)
-        df = batch.good.to_pandas()
-        fresh = ~df[S.REQUEST_ID].isin(seen) & ~df[S.REQUEST_ID].duplicated()
-        duplicates += int((~fresh).sum())
-        df = df[fresh]
-        seen.update(df[S.REQUEST_ID])
-        good.append(df)
+        keep, conflicting = ids.split(batch)
+        if conflicting is not None:
+            conflicts.append(conflicting)
+        good.append(batch.good.filter(pa.array(keep)).to_pandas())
         log.info("ingest: %s rows read, %s stored, %s quarantined", f"{rows_read:,}",
                  f"{sum(len(g) for g in good):,}", f"{sum(b.num_rows for b in bad):,}")
     requests = pd.concat(good, ignore_index=True) if good else pd.DataFrame(columns=S.REQUEST_SCHEMA.names)
-    quarantine = pa.concat_tables(bad) if bad else S.QUARANTINE_SCHEMA.empty_table()
-    return Ingested(requests, quarantine, rows_read, duplicates, list(files_info.values()))
+    return Ingested(requests, _concat_quarantine(bad), rows_read, ids.duplicates, list(files_info.values()),
+                    _concat_quarantine(conflicts))
 
 
 def stage_partitioned(tx: W.Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str,
@@ -162,34 +228,31 @@ class NightInput:
     requests: pd.DataFrame  # SLIM_COLUMNS, one row per new request
     prompts: dict[str, str]  # prompt hash -> text, each distinct prompt of the night once
     contexts: pd.DataFrame  # context_hash, system, tools: each distinct context once
-    quarantine: pa.Table
+    quarantine: pa.Table  # malformed rows
     rows_read: int
-    duplicates: int
+    duplicates: int  # exact duplicates (see Ingested)
     files: list[dict[str, Any]]
+    conflicts: pa.Table  # conflicting duplicates (see Ingested)
 
 
 def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -> NightInput:
     """Stream the files in batches: each batch's new rows (request ids neither stored nor seen
-    earlier in the night) are staged at once, one Parquet file per batch and day, and only
-    the columns later stages need are kept in memory."""
-    slim, bad, files_info = [], [], {}
+    earlier in the night, ``RequestIds``) are staged at once, one Parquet file per batch and
+    day, and only the columns later stages need are kept in memory."""
+    slim, bad, conflicts, files_info = [], [], [], {}
     prompts: dict[str, str] = {}
     contexts: dict[str, tuple[Any, Any]] = {}
-    seen: set[str] = set()
-    rows_read = duplicates = 0
+    ids = RequestIds(_stored_requests(tx.ws))
+    rows_read = 0
     for n, batch in enumerate(iter_batches(files, settings.ingest)):
         rows_read += batch.rows_read
         _tally(batch, files_info, bad)
-        good = batch.good
-        if good.num_rows == 0:
+        if batch.good.num_rows == 0:
             continue
-        ids = good.column(S.REQUEST_ID).to_numpy(zero_copy_only=False)
-        stored = W.stored_ids_among(tx.ws, ids)
-        first = ~pd.Series(ids).duplicated().to_numpy()
-        keep = first & np.array([i not in seen and i not in stored for i in ids])
-        duplicates += int((~keep).sum())
-        good = good.filter(pa.array(keep))
-        seen.update(ids[keep])
+        keep, conflicting = ids.split(batch)
+        if conflicting is not None:
+            conflicts.append(conflicting)
+        good = batch.good.filter(pa.array(keep))
         dates = good.column(S.DATE).to_numpy(zero_copy_only=False).astype(str)
         for day in np.unique(dates):
             W.write_parquet(tx.path(tx.ws.partition_path("requests", day, f"{tx.run_id}-{n:05d}")),
@@ -201,15 +264,15 @@ def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -
         for h, system, tools in ctx[[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]].itertuples(index=False):
             contexts.setdefault(h, (system, tools))
         slim.append(good.select(list(SLIM_COLUMNS)).to_pandas())
-        log.info("ingest: %s rows read, %s new, %s quarantined", f"{rows_read:,}", f"{len(seen):,}",
-                 f"{sum(b.num_rows for b in bad):,}")
+        log.info("ingest: %s rows read, %s new, %s quarantined", f"{rows_read:,}",
+                 f"{sum(len(x) for x in slim):,}", f"{sum(b.num_rows for b in bad):,}")
     requests = (pd.concat(slim, ignore_index=True) if slim
                 else pd.DataFrame({c: pd.Series(dtype=object) for c in SLIM_COLUMNS}))
     context_frame = pd.DataFrame(
         [(h, s, t) for h, (s, t) in contexts.items()], columns=[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]
     )
-    quarantine = pa.concat_tables(bad) if bad else S.QUARANTINE_SCHEMA.empty_table()
-    return NightInput(requests, prompts, context_frame, quarantine, rows_read, duplicates, list(files_info.values()))
+    return NightInput(requests, prompts, context_frame, _concat_quarantine(bad), rows_read, ids.duplicates,
+                      list(files_info.values()), _concat_quarantine(conflicts))
 
 
 # --- stage 2: embed -------------------------------------------------------------------------------
@@ -562,23 +625,11 @@ def run(
     with W.locked(ws):
         with W.transaction(ws, result.run_id) as tx:
             state = W.read_state(ws)
-            existing = W.read_requests(ws, [S.REQUEST_ID])
-            existing_ids = set(existing.column(S.REQUEST_ID).to_pylist()) if existing.num_rows else set()
 
             with stage("ingest"):
-                got = ingest(files, existing_ids, settings)
-            result.rows_read, result.duplicates = got.rows_read, got.duplicates
-            result.quarantined, result.rows_stored = got.quarantine.num_rows, len(got.requests)
-            bad_share = result.quarantined / max(result.rows_read, 1)
-            if bad_share > settings.ingest.max_bad_share:
-                first = got.quarantine.slice(0, 1).to_pylist()[0]
-                raise BadInputError(
-                    f"{result.quarantined:,} of {result.rows_read:,} rows ({100 * bad_share:.1f}%) are malformed, "
-                    f"more than the allowed {100 * settings.ingest.max_bad_share:.1f}%; first: {first['file']}, "
-                    f"row {first['row']}, field {first['field']}: {first['reason']}. Nothing was stored."
-                )
-            if got.quarantine.num_rows:
-                W.write_parquet(tx.path(ws.quarantine_path(result.run_id)), got.quarantine)
+                got = ingest(files, _stored_requests(ws), settings)
+            _refuse_bad_input(got, settings)
+            _record_ingest(tx, result, got)
             if not got.requests.empty:
                 stage_partitioned(tx, got.requests, S.REQUEST_SCHEMA, "requests")
 
@@ -651,7 +702,21 @@ def run(
     return result
 
 
+def _record_ingest(tx: W.Transaction, result: RunResult, got: Ingested | NightInput) -> None:
+    """The ingest's counts into the run summary; its malformed rows and conflicting duplicates
+    into the run's quarantine file (``quarantined`` counts both, ``conflicting_duplicates``
+    the latter: rows read = stored + duplicates + quarantined)."""
+    result.rows_read, result.rows_stored, result.duplicates = got.rows_read, len(got.requests), got.duplicates
+    result.conflicting_duplicates = got.conflicts.num_rows
+    result.quarantined = got.quarantine.num_rows + got.conflicts.num_rows
+    if result.quarantined:
+        W.write_parquet(tx.path(tx.ws.quarantine_path(result.run_id)),
+                        pa.concat_tables([got.quarantine, got.conflicts]))
+
+
 def _refuse_bad_input(got: Ingested | NightInput, settings: Settings) -> None:
+    """BadInputError when more than ``max_bad_share`` of the rows read are malformed (a
+    conflicting duplicate is well formed: it does not count), naming the first bad row."""
     bad_share = got.quarantine.num_rows / max(got.rows_read, 1)
     if bad_share > settings.ingest.max_bad_share:
         first = got.quarantine.slice(0, 1).to_pylist()[0]
@@ -716,11 +781,8 @@ def score(
                 files, later = nightly.new_input_files(expand_inputs(inputs) if inputs else [], registry, as_of)
                 got = ingest_night(tx, files, settings)
                 _refuse_bad_input(got, settings)
+                _record_ingest(tx, result, got)
                 new = got.requests
-                result.rows_read, result.quarantined, result.rows_stored = got.rows_read, got.quarantine.num_rows, len(new)
-                result.duplicates = got.duplicates
-                if got.quarantine.num_rows:
-                    W.write_parquet(tx.path(ws.quarantine_path(result.run_id)), got.quarantine)
                 if files:
                     rows = {f["file"]: f["rows"] for f in got.files}
                     entries = nightly.registry_entries(files, result.run_id, rows)
@@ -976,6 +1038,7 @@ def _manifest(result: RunResult, settings: Settings, encoder: Encoder | None, fi
             "rows_read": result.rows_read,
             "rows_stored": result.rows_stored,
             "duplicates": result.duplicates,
+            "conflicting_duplicates": result.conflicting_duplicates,
             "quarantined": result.quarantined,
             "accounts": result.accounts,
             "flagged": result.flagged,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from targeting.jsonlimits import loads_bounded
+
 DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "data" / "taxonomy.json"
 MAX_SYSTEM_CHARS = 1500
 MAX_TOOLS = 24
@@ -50,12 +52,17 @@ def _tool_line(tool: Any) -> str:
 
 
 def tool_lines(tools: str | list | None) -> list[str]:
-    """One line per tool definition (name, arguments, description); [] when unparsable."""
+    """One line per tool definition (name, arguments, description); [] when unparsable.
+
+    Text is parsed with a nesting limit (``jsonlimits.loads_bounded``): tools nested deeper
+    than that count as unparsable, so no request's tools can make the parser recurse out of
+    the stack. Each tool is read only a few levels deep (``_tool_line``).
+    """
     if tools is None:
         return []
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
+            tools = loads_bounded(tools)
         except (ValueError, TypeError):
             return []
     if isinstance(tools, dict):
