@@ -37,11 +37,11 @@ EVIDENCE_KINDS = ("wrapper", "system_prompt", "tools", "template")  # coverage h
 # checks that these figures still appear in the README, so the two cannot drift apart.
 REFERENCE_EVALUATION: tuple[tuple[str, str, str], ...] = (
     ("independently generated traffic (external-s3), 1,223 accounts, with client addresses",
-     "account-level AUROC", "0.995"),
+     "account-level AUROC", "0.996"),
     ("independently generated traffic (external-s3), 1,223 accounts, with client addresses",
      "recall at 1% false-positive rate", "0.959"),
     ("independently generated traffic (external-s3), 1,223 accounts, with client addresses",
-     "precision of `flagged`", "0.985"),
+     "precision of `flagged`", "0.996"),
     ("independently generated traffic (external-s3), prompts and timestamps only",
      "recall at 1% false-positive rate", "0.959"),
     ("this project's generated traffic, every evasion at once, 1,500 accounts, with client addresses",
@@ -49,7 +49,7 @@ REFERENCE_EVALUATION: tuple[tuple[str, str, str], ...] = (
     ("this project's generated traffic, every evasion at once, 1,500 accounts, with client addresses",
      "recall at 1% false-positive rate", "0.973"),
     ("this project's generated traffic, every evasion at once, prompts and timestamps only",
-     "recall at 1% false-positive rate", "0.933"),
+     "recall at 1% false-positive rate", "0.907"),
 )
 
 CANNOT_SEE = (
