@@ -76,13 +76,8 @@ def table(ctx: data.Context, scores: pd.DataFrame, chosen: V.AccountFilter) -> N
                             icon=":material/download:")
 
 
-def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) -> None:
-    info = scores.set_index("account_id")
-    if account not in info.index:
-        st.warning(f"Account {ui.code_span(account)} is not in the run shown (it was not active in its window).")
-        return
-    row = info.loc[account]
-    campaign = str(row.get("campaign_id") or "")
+def _header(row: pd.Series, scores: pd.DataFrame, campaign: str) -> None:
+    """The account's figures, verdict, campaign and reasons above the tabs."""
     c = st.columns(4)
     c[0].metric("Risk score", f"{row['risk_score']:.3f}")
     flag = "yes" if row["flagged"] else ("dismissed" if row.get("suppressed") else "no")
@@ -100,6 +95,80 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
     for reason in V.split_reasons(row["reasons"]):
         st.markdown(f"- {ui.escape_md(reason)}")
 
+
+def _on_the_map(ctx: data.Context, row: pd.Series, account: str, areas: list[str]) -> None:
+    st.altair_chart(charts.area_shares(V.area_shares(row, areas), areas), width="stretch")
+    background = data.map_points(ctx.key.root, ctx.key.map_id)
+    if background is None:
+        st.info("The workspace has no capability map, so the account cannot be placed on it.")
+        return
+    mine = ui.guarded(lambda: data.account_positions(ctx.key, account), "The account's prompt vectors")
+    if mine is not None:
+        st.altair_chart(charts.account_overlay(background, mine, areas=areas), width="stretch")
+        st.caption(f"{len(mine):,} distinct prompts of this account (coloured, sized by requests) "
+                   f"over a sample of {len(background):,} prompts of the map (grey).")
+
+
+def _coverage_and_timing(row: pd.Series, reqs: pd.DataFrame) -> None:
+    # coverage counts the clusters of what the requests are about (older scores: the dominant area)
+    area = str(row.get("content_area") or row["dominant_area"])
+    cov = V.coverage_over_time(reqs, area, int(row["area_clusters"]) if pd.notna(row.get("area_clusters")) else None)
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Coverage of {area.replace('_', ' ')} over time**")
+        st.altair_chart(charts.coverage_over_time(cov, area), width="stretch")
+        st.altair_chart(charts.daily_requests(cov), width="stretch")
+    with right:
+        st.markdown("**Timing**")
+        st.altair_chart(charts.hours(V.hour_profile(reqs)), width="stretch")
+        figures = {k: row.get(k) for k in ("hour_coverage", "interarrival_cv", "active_days", "span_hours")
+                   if k in row.index}
+        st.caption(", ".join(f"{k.replace('_', ' ')} {v:.2f}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+                             for k, v in figures.items()))
+
+
+def _similar(ctx: data.Context, scores: pd.DataFrame, account: str) -> None:
+    ids, matrix = data.profiles(ctx.key)
+    similar = V.with_scores(V.similar_accounts(ids, matrix, account), scores,
+                            ["risk_score", "flagged", "dominant_area", "campaign_id", "verdict"])
+    st.caption("Accounts whose requests fall in the most similar mix of clusters. Click one to open it.")
+    st.dataframe(similar, hide_index=True, key="similar_table", selection_mode=ui.PICK_ROW,
+                 on_select=ui.table_select_callback("similar_table", similar["account_id"].tolist(),
+                                                    ui.SELECTED_ACCOUNT),
+                 column_config={"similarity": st.column_config.NumberColumn(format="%.2f"),
+                                "risk_score": st.column_config.NumberColumn("risk", format="%.3f")})
+
+
+def _campaign(scores: pd.DataFrame, campaign: str) -> None:
+    if not campaign:
+        st.info("This account is not linked to a campaign.")
+        return
+    members = V.campaign_members(scores, campaign)
+    st.markdown(f"Campaign {ui.code_span(campaign)}: {len(members)} accounts, "
+                f"{int(members['n_requests'].sum()):,} requests.")
+    st.dataframe(members, hide_index=True, height=min(400, 40 + 35 * len(members)))
+    if st.button("Open this campaign", key="open_campaign"):
+        ui.open_page("campaigns", selected_campaign=campaign)
+
+
+def _verdict(ctx: data.Context, row: pd.Series, account: str) -> None:
+    ui.verdict_form(ctx, "account", account, float(row["risk_score"]), key="account_verdict")
+    trail = data.verdict_trail(ctx.ws)
+    mine = trail[(trail["target_kind"] == "account") & (trail["target_id"] == account)]
+    if len(mine):
+        st.markdown("**Verdict history**")
+        st.dataframe(mine.iloc[::-1], hide_index=True)
+
+
+def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) -> None:
+    """One account: its figures and reasons, then the tabs an analyst checks them in."""
+    info = scores.set_index("account_id")
+    if account not in info.index:
+        st.warning(f"Account {ui.code_span(account)} is not in the run shown (it was not active in its window).")
+        return
+    row = info.loc[account]
+    campaign = str(row.get("campaign_id") or "")
+    _header(row, scores, campaign)
     t_evidence, t_map, t_time, t_similar, t_campaign, t_verdict = st.tabs(
         ["Evidence", "On the map", "Coverage & timing", "Similar accounts", "Campaign", "Verdict"])
     areas = [c.removeprefix("share_") for c in row.index if c.startswith("share_")]  # the taxonomy's areas
@@ -107,58 +176,15 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
     if reqs is None:
         return
     with t_map:
-        st.altair_chart(charts.area_shares(V.area_shares(row, areas), areas), width="stretch")
-        background = data.map_points(ctx.key.root, ctx.key.map_id)
-        if background is None:
-            st.info("The workspace has no capability map, so the account cannot be placed on it.")
-        else:
-            mine = ui.guarded(lambda: data.account_positions(ctx.key, account), "The account's prompt vectors")
-            if mine is not None:
-                st.altair_chart(charts.account_overlay(background, mine, areas=areas), width="stretch")
-                st.caption(f"{len(mine):,} distinct prompts of this account (coloured, sized by requests) "
-                           f"over a sample of {len(background):,} prompts of the map (grey).")
+        _on_the_map(ctx, row, account, areas)
     with t_time:
-        area = str(row["dominant_area"])
-        cov = V.coverage_over_time(reqs, area, int(row["area_clusters"]) if pd.notna(row.get("area_clusters")) else None)
-        left, right = st.columns(2)
-        with left:
-            st.markdown(f"**Coverage of {area.replace('_', ' ')} over time**")
-            st.altair_chart(charts.coverage_over_time(cov, area), width="stretch")
-            st.altair_chart(charts.daily_requests(cov), width="stretch")
-        with right:
-            st.markdown("**Timing**")
-            st.altair_chart(charts.hours(V.hour_profile(reqs)), width="stretch")
-            figures = {k: row.get(k) for k in ("hour_coverage", "interarrival_cv", "active_days", "span_hours")
-                       if k in row.index}
-            st.caption(", ".join(f"{k.replace('_', ' ')} {v:.2f}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
-                                 for k, v in figures.items()))
+        _coverage_and_timing(row, reqs)
     with t_similar:
-        ids, matrix = data.profiles(ctx.key)
-        similar = V.with_scores(V.similar_accounts(ids, matrix, account), scores,
-                                ["risk_score", "flagged", "dominant_area", "campaign_id", "verdict"])
-        st.caption("Accounts whose requests fall in the most similar mix of clusters. Click one to open it.")
-        st.dataframe(similar, hide_index=True, key="similar_table", selection_mode=ui.PICK_ROW,
-                     on_select=ui.table_select_callback("similar_table", similar["account_id"].tolist(),
-                                                        ui.SELECTED_ACCOUNT),
-                     column_config={"similarity": st.column_config.NumberColumn(format="%.2f"),
-                                    "risk_score": st.column_config.NumberColumn("risk", format="%.3f")})
+        _similar(ctx, scores, account)
     with t_campaign:
-        if not campaign:
-            st.info("This account is not linked to a campaign.")
-        else:
-            members = V.campaign_members(scores, campaign)
-            st.markdown(f"Campaign {ui.code_span(campaign)}: {len(members)} accounts, "
-                        f"{int(members['n_requests'].sum()):,} requests.")
-            st.dataframe(members, hide_index=True, height=min(400, 40 + 35 * len(members)))
-            if st.button("Open this campaign", key="open_campaign"):
-                ui.open_page("campaigns", selected_campaign=campaign)
+        _campaign(scores, campaign)
     with t_verdict:
-        ui.verdict_form(ctx, "account", account, float(row["risk_score"]), key="account_verdict")
-        trail = data.verdict_trail(ctx.ws)
-        mine = trail[(trail["target_kind"] == "account") & (trail["target_id"] == account)]
-        if len(mine):
-            st.markdown("**Verdict history**")
-            st.dataframe(mine.iloc[::-1], hide_index=True)
+        _verdict(ctx, row, account)
     with t_evidence:  # last: the slowest part (prompts read and reasons re-derived), cached per account
         with st.spinner("Reading the evidence prompts…"):
             items = ui.guarded(lambda: data.account_evidence(ctx.key, account), "The evidence prompts")
