@@ -357,10 +357,10 @@ def campaign_frame(frame: pd.DataFrame, campaign: pd.Series, account_column: str
 
 
 def campaign_signals(
-    frame: pd.DataFrame, ctx: SignalContext, links: Links, prompt_cot: np.ndarray, dominant: pd.Series
+    frame: pd.DataFrame, ctx: SignalContext, links: Links, prompt_cot: np.ndarray, content: pd.Series
 ) -> pd.DataFrame:
     """Per member account: its campaign's signals, computed by the per-account signal
-    functions on the campaign's pooled requests (the actor is the unit). ``dominant`` is each
+    functions on the campaign's pooled requests (the actor is the unit). ``content`` is each
     account's content area (the reference population of regularity)."""
 
     columns = ["campaign_size", "campaign_requests", "campaign_target_share", "campaign_coverage",
@@ -376,7 +376,7 @@ def campaign_signals(
     areas = area_shares(cframe, ctx)
     ref = reference_frequencies(frame, ctx.n_clusters, len(ctx.areas))
     cov = coverage(cframe, ctx, areas["content_area"], reference=ref)
-    spr = spread(cframe, ctx, areas["content_area"], reference=spread_reference(frame, ctx, dominant))
+    spr = spread(cframe, ctx, areas["content_area"], reference=spread_reference(frame, ctx, content))
     per = pd.DataFrame(
         {
             "campaign_size": members.value_counts(),
