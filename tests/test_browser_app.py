@@ -167,7 +167,7 @@ def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
             _click_cell(page.locator('[data-testid="stDataFrame"]').first, row=0, x=160)
             _settled(page)
             picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Account").last
-            expect(picker).to_contain_text(account)
+            expect(picker.get_by_role("combobox")).to_have_value(account)  # the picker's input shows it
             expect(page.get_by_text("Reasons", exact=True)).to_be_visible()
             risk = page.locator('[data-testid="stMetricValue"]').filter(has_text=f"{top['risk_score']:.3f}")
             expect(risk.first).to_be_visible()
