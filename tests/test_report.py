@@ -218,3 +218,34 @@ def test_markdown_code_blocks_outlast_backticks_in_prompts():
     fence = block.split("text", 1)[0]
     assert fence == "`" * 5 and block.endswith("\n" + fence)
     assert _codeblock("plain").startswith("```text\n")
+
+
+HOSTILE_ID = "<script>alert(1)</script>\x1b[31m\u202eevil"
+
+
+def test_hostile_ids_are_shown_escaped_in_html_and_markdown(ws):
+    """Account and campaign ids (and verdicts) go through ``safe_text`` in both formats, then
+    HTML escaping: no tag, no escape sequence, no bidi override reaches the page."""
+    from dataclasses import replace
+
+    from targeting.report.render import render_html, render_markdown
+
+    r = build_report(ws, now=NOW)
+    assert r.campaigns and len(r.lone_accounts)
+    lone = r.lone_accounts.copy()
+    lone["account_id"] = HOSTILE_ID
+    lone["verdict"] = "dismissed " + HOSTILE_ID
+    campaigns = [replace(c, campaign_id=HOSTILE_ID, verdict=HOSTILE_ID, evidence=[HOSTILE_ID]) for c in r.campaigns]
+    other = r.other_campaigns.copy()
+    if len(other):
+        other["campaign_id"] = HOSTILE_ID
+    hostile = replace(r, lone_accounts=lone, campaigns=campaigns, other_campaigns=other)
+    page = render_html(hostile)
+    markdown, _ = render_markdown(hostile, "report_files")
+    for text in (page, markdown):
+        assert "\x1b" not in text and "\u202e" not in text
+        assert "\\x1b" in text and "\\u202eevil" in text
+    assert "\\x1b[31m" in page and "\\x1b\\[31m" in markdown  # Markdown escapes the bracket too
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'id="campaign-&lt;script&gt;' in page  # the attribute is escaped too
+    assert "<script>" not in markdown and "\\<script\\>" in markdown

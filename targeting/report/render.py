@@ -93,6 +93,11 @@ def _codeblock(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+def _shown(text: Any, keep: str = "") -> str:
+    """``safe_text(text)``: what every output shows of text from the logs (``\\x1b``, ``\\u202e``)."""
+    return safe_text(text, keep=keep)
+
+
 def _environment(html: bool) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -101,7 +106,9 @@ def _environment(html: bool) -> Environment:
         trim_blocks=False,
         keep_trailing_newline=True,
     )
-    env.filters.update(fmt=_fmt, day=_day, md=markdown_safe, codeblock=_codeblock)
+    # shown: text from the logs (ids, verdicts, evidence, prompts) with control and format
+    # characters escaped (``safe_text``), the rule of the terminal and Markdown; HTML escaping follows
+    env.filters.update(fmt=_fmt, day=_day, md=markdown_safe, codeblock=_codeblock, shown=_shown)
     return env
 
 
