@@ -11,8 +11,10 @@ driver exactly as with the local engine, and both engines store the same things:
   each batch's vectors straight to the content-addressed embedding cache (a checkpoint per
   batch, like the local engine's ``embed_checkpoint``). Each distinct text is embedded
   once in the night. With ``gpus_per_actor`` the actors take a GPU each.
-* **assign**: the request partitions ingest staged are read as a Ray dataset
-  (``read_parquet``: blocks, never a driver object per row) and ``Assigner`` actors, each
+* **assign**: the request partitions ingest staged are read as a Ray dataset (a dataset of
+  the staged files' paths, each file read by a worker into one block: never a driver object
+  per row, and never a path handed to Ray's path resolution, which reads ``?`` in a
+  workspace path as a URL query and finds no file) and ``Assigner`` actors, each
   holding the capability map, load their batch's vectors from the cache, assign the batch
   through ``pipeline.assign_requests`` (the one assignment path), stage its rows in the
   run's ``assignments/date=DAY/`` partitions and return the batch's partial per-account
@@ -113,6 +115,16 @@ class Assigner:
         return activity.partial_to_arrow(activity.partial_activity(assigned))
 
 
+def read_staged_requests(batch: pa.Table) -> pa.Table:
+    """The assign stage's columns of the staged request files named in ``batch`` (column
+    ``path``), read by the worker itself: the exact file, whatever characters its path holds
+    (``[1]``, ``*``, ``?``: nothing is globbed or parsed as a URL)."""
+    tables = [pq.read_table(path, columns=ASSIGN_COLUMNS) for path in batch.column("path").to_pylist()]
+    if not tables:
+        return pa.schema([S.REQUEST_SCHEMA.field(c) for c in ASSIGN_COLUMNS]).empty_table()
+    return pa.concat_tables(tables)
+
+
 # --- the driver's side ----------------------------------------------------------------------------------
 class RayNight:
     """One night's Ray session: connects (or starts a local Ray) on first use, so a night
@@ -209,7 +221,8 @@ class RayNight:
         ray = self._connect()
         files = [str(f) for f in tx.staged_files("requests")]
         rows = max(1, self.config.batch_rows)
-        data = ray.data.read_parquet(files, partitioning=None).select_columns(ASSIGN_COLUMNS)
+        data = ray.data.from_items([{"path": f} for f in files]).map_batches(
+            read_staged_requests, batch_size=1, batch_format="pyarrow", num_cpus=1)
         partials = data.map_batches(
             Assigner, batch_size=rows, batch_format="pyarrow", compute=self._pool(),
             fn_constructor_kwargs={"cmap": cmap, "settings": self.settings, "root": str(tx.ws.root),

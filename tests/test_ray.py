@@ -72,9 +72,11 @@ def _settings(bow_model: Path, engine: str):
 @pytest.fixture(scope="module")
 def nights(ray_local, landing, bow_model, tmp_path_factory) -> dict[str, Path]:
     """Two nights on copies of the same input, once per engine: the first fits the map, the
-    second assigns to it; the Ray engine's second night runs through the CLI."""
+    second assigns to it; the Ray engine's second night runs through the CLI. The Ray
+    engine's workspace path holds glob and URL characters (``[1]``, ``*``, ``?``, a quote):
+    Ray's own path resolution found no file under a path with ``?``."""
     root = tmp_path_factory.mktemp("engines")
-    local, ray_ws = root / "local", root / "ray"
+    local, ray_ws = root / "local", root / "ray [1]*?'"
     score(local, _settings(bow_model, "local"), inputs=[landing], as_of=_day(0))
     score(ray_ws, _settings(bow_model, "ray"), inputs=[landing], as_of=_day(0))
     shutil.copytree(local, root / "local-night0")
