@@ -56,6 +56,8 @@ _row               ``invalid JSON`` (not JSON, or not an object);
                    ``invalid JSON (nested too deep to parse)``;
                    ``line longer than N bytes`` (N = ``max_line_bytes``: the line is
                    skipped to its newline unread, ``raw`` is its start);
+                   ``record longer than N bytes`` (a CSV record over the same cap:
+                   dropped as it streams past, ``csvcap.RecordCap``; ``raw`` its start);
                    ``malformed CSV record (expected N fields, got M)``
 account_id         ``column missing``, ``missing account_id``, ``account_id is not text``
 timestamp          ``column missing``, ``missing timestamp``, ``unparsable timestamp``,
@@ -101,6 +103,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from . import schema as sc
+from .csvcap import RecordCap
 from .ids import normalise_id_array
 from .jsonlimits import loads_bounded
 
@@ -1221,11 +1224,23 @@ class _Utf8Repair:
         return self._decoder.decode(buf, len(buf) == 0).encode("utf-8")
 
 
-def _csv_header(path: Path) -> list[str] | None:
+def _capped_lines(fh: Any, path: Path, cap: int) -> Iterator[str]:
+    """The lines of a text file, none read longer than ``cap`` characters: a longer one is an
+    :class:`InputError` (only the header is read this way)."""
+    while True:
+        line = fh.readline(cap + 1)
+        if not line:
+            return
+        if len(line) > cap:
+            raise InputError(f"{path}: CSV header longer than {cap} bytes")
+        yield line
+
+
+def _csv_header(path: Path, cap: int) -> list[str] | None:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
-            return next(csv.reader(fh))
+            return next(csv.reader(_capped_lines(fh, path, cap)))
     except StopIteration:
         return None
     except csv.Error:
@@ -1245,7 +1260,7 @@ class _CsvProgress:
 
 
 def _iter_csv(path: Path, cfg: IngestConfig) -> Iterator[_Chunk]:
-    header = _csv_header(path)
+    header = _csv_header(path, int(cfg.max_line_bytes))
     if header is None:
         return
     progress = _CsvProgress()
@@ -1258,12 +1273,40 @@ def _iter_csv(path: Path, cfg: IngestConfig) -> Iterator[_Chunk]:
             block *= 4  # a record larger than a block: read again, skipping rows yielded
 
 
+def _open_csv(path: Path, header: list[str], block: int, capper: RecordCap,
+              on_invalid: Callable[[Any], str]) -> pacsv.CSVStreamingReader:
+    """Arrow's streaming CSV reader over the file's bytes, records longer than the cap
+    replaced by markers (``csvcap.RecordCap``), invalid UTF-8 replaced, every column text."""
+    capped = pa.TransformInputStream(pa.input_stream(str(path)), capper)
+    return pacsv.open_csv(
+        pa.TransformInputStream(capped, _Utf8Repair()),
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=block),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+        ),
+    )
+
+
+def _csv_bad_record(row: Any, capper: RecordCap) -> tuple[str, str]:
+    """(reason, raw) of a record Arrow could not use: one too long (a ``RecordCap`` marker:
+    its length and start) or one with the wrong number of fields."""
+    text = row.text or ""
+    long = capper.too_long(text)
+    if long is not None:
+        return (f"record longer than {capper.cap} bytes",
+                _raw_json(long.head.decode("utf-8", "replace")))
+    return (f"malformed CSV record (expected {row.expected_columns} fields, got {row.actual_columns})",
+            _raw_json(text))
+
+
 def _csv_pass(path: Path, cfg: IngestConfig, header: list[str], block: int,
               progress: _CsvProgress) -> Iterator[_Chunk]:
-    events: list[tuple[int | None, int, int, str]] = []
+    events: list[tuple[int | None, str, str]] = []  # (record number, reason, raw)
 
     def on_invalid(row: Any) -> str:
-        events.append((row.number, row.expected_columns, row.actual_columns, row.text or ""))
+        events.append((row.number, *_csv_bad_record(row, capper)))
         return "skip"
 
     def arrow_call(fn: Callable[[], Any], where: str) -> Any:
@@ -1276,20 +1319,8 @@ def _csv_pass(path: Path, cfg: IngestConfig, header: list[str], block: int,
                 raise _CsvRetry() from exc
             raise InputError(f"{path}: unreadable CSV {where} ({_one_line(exc)})") from exc
 
-    def open_reader() -> pacsv.CSVStreamingReader:
-        stream = pa.TransformInputStream(pa.input_stream(str(path)), _Utf8Repair())
-        return pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=block),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True,
-                                              invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-            ),
-        )
-
-    reader = arrow_call(open_reader, "at the header")
+    capper = RecordCap(int(cfg.max_line_bytes))
+    reader = arrow_call(lambda: _open_csv(path, header, block, capper, on_invalid), "at the header")
     next_row = 1  # next candidate data-row number for a parsed record
     pending_invalid: set[int] = set()  # malformed record numbers >= next_row
     pending: list[tuple[int, str, str, str]] = []  # malformed records not yet yielded
@@ -1297,16 +1328,14 @@ def _csv_pass(path: Path, cfg: IngestConfig, header: list[str], block: int,
     cap = cfg.batch_rows
 
     def drain_events() -> None:
-        for number, expected, actual, text in events:
+        for number, why, raw in events:
             row = (number - 1) if number is not None else next_row  # header is record 1
             if number is not None:
                 pending_invalid.add(row)
             if row in progress.bad_done or row in pending_rows:
                 continue
             pending_rows.add(row)
-            pending.append((row, "_row",
-                            f"malformed CSV record (expected {expected} fields, got {actual})",
-                            _raw_json(text)))
+            pending.append((row, "_row", why, raw))
         events.clear()
 
     while True:
@@ -1381,7 +1410,8 @@ def iter_batches(
     """Stream each file in batches of at most ``config.batch_rows`` rows read.
 
     Parquet is read with ``ParquetFile.iter_batches``; CSV with ``pyarrow.csv.open_csv``
-    (streaming, every column as text, invalid UTF-8 replaced, malformed records quarantined);
+    (streaming, every column as text, invalid UTF-8 replaced, malformed records and records
+    longer than ``config.max_line_bytes`` quarantined, the long ones without being held);
     JSON Lines (plain or gzip) line by line, a line longer than ``config.max_line_bytes``
     quarantined without being held. Every file yields at least one batch (an empty one for a
     file without rows). Raises :class:`InputError` for a missing, unsupported or unreadable

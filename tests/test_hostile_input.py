@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tracemalloc
 import zlib
@@ -198,6 +199,82 @@ def test_line_cap_boundaries_and_default(tmp_path):
     assert settings.ingest.max_line_bytes == 4096
     with pytest.raises(ValueError, match="max_line_bytes"):
         IngestConfig(max_line_bytes=0)
+
+
+def _huge_csv_file(path: Path, size: int) -> bytes:
+    """CSV rows r1, r2 and r3; r2's prompt is a quoted field of ``size`` bytes holding commas,
+    line ends and doubled quotes (written streaming). Returns the start of record 2."""
+    head = b'r2,acct-2,2026-11-02T10:00:02Z,"a long one, ""quoted""\n'
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write(b"request_id,account_id,timestamp,prompt\n")
+        fh.write(b"r1,acct-1,2026-11-02T10:00:01Z,first\n")
+        fh.write(head)
+        chunk = (b'x,y ""z""\r\n' * 100_000)[: 1 << 20]
+        for _ in range(size // len(chunk)):
+            fh.write(chunk)
+        fh.write(b'"\r\nr3,acct-0,2026-11-02T10:00:03Z,"third, and last"\n')
+    return head
+
+
+@pytest.mark.parametrize("size,cap", [(96 << 20, None), (64 << 20, 1 << 20)])
+def test_a_csv_record_over_the_cap_is_quarantined_with_flat_memory(tmp_path, size, cap):
+    path = tmp_path / "huge.csv.gz"
+    head = _huge_csv_file(path, size)
+    config = IngestConfig() if cap is None else IngestConfig(max_line_bytes=cap)
+    good, bad, peak = _traced_read(path, config)
+    assert [(r[S.REQUEST_ID], r[S.PROMPT]) for r in good] == [("r1", "first"), ("r3", "third, and last")]
+    assert [(b["file"], b["row"], b["field"], b["reason"]) for b in bad] == [
+        (str(path), 2, "_row", f"record longer than {config.max_line_bytes} bytes")]
+    assert json.loads(bad[0]["raw"]).startswith(head.decode())  # the record's start
+    assert peak < size / 4, f"peak {peak / 2**20:.1f} MiB while reading a {size >> 20} MiB CSV record"
+
+
+_PEAK_SCRIPT = """
+import sys
+from pathlib import Path
+from targeting.ingest import IngestConfig, iter_batches
+def peak_mib():
+    return next(int(l.split()[1]) >> 10 for l in open("/proc/self/status") if l.startswith("VmHWM"))
+before = peak_mib()
+rows = sum(b.rows_read for b in iter_batches([Path(sys.argv[1])], IngestConfig()))
+print(rows, peak_mib() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak from /proc")
+def test_a_csv_record_over_the_cap_keeps_the_process_small(tmp_path):
+    """The whole process, Arrow's memory included (tracemalloc sees only Python's): a 96 MiB
+    record grows the peak by about 45 MiB (it was about 510 MiB)."""
+    path = tmp_path / "huge.csv.gz"
+    _huge_csv_file(path, 96 << 20)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(path)], capture_output=True, text=True,
+                          env=env, timeout=300, check=True)
+    rows, grown = map(int, done.stdout.split())
+    assert rows == 3 and grown < 120, f"reading a 96 MiB CSV record grew the peak by {grown} MiB"
+
+
+def test_csv_record_cap_boundaries_across_batches(tmp_path):
+    record = 'r{i},acct-1,2026-11-02T10:00:01Z,"p {pad}"'
+    exactly = record.format(i=1, pad="x" * 20)
+    cap = len(exactly.encode())
+    rows = [exactly, record.format(i=2, pad="x" * 21), record.format(i=3, pad="x" * 20),
+            'r4,acct-1,2026-11-02T10:00:01Z,"multi\nline"', record.format(i=5, pad="y" * 40),
+            "r6,acct-2,2026-11-02T10:00:01Z,plain", "r7,too,few"]
+    path = tmp_path / "edge.csv"
+    path.write_bytes(("request_id,account_id,timestamp,prompt\r\n" + "\r\n".join(rows)).encode())
+    good, bad = _read(path, IngestConfig(max_line_bytes=cap, batch_rows=2))
+    assert [r[S.REQUEST_ID] for r in good] == ["r1", "r3", "r4", "r6"]
+    assert [(b["row"], b["reason"]) for b in bad] == [
+        (2, f"record longer than {cap} bytes"), (5, f"record longer than {cap} bytes"),
+        (7, "malformed CSV record (expected 4 fields, got 3)")]
+
+
+def test_a_csv_header_over_the_cap_is_an_input_error(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_bytes(b"request_id,account_id,timestamp,prompt," + b"x" * 5000 + b"\nr1,a,2026-11-02,p,q\n")
+    with pytest.raises(InputError, match="wide.csv: CSV header longer than 1000 bytes"):
+        _read(path, IngestConfig(max_line_bytes=1000))
 
 
 # --- 4. a request id reused with another account or prompt -----------------------------------------
