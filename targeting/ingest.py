@@ -365,7 +365,7 @@ def _json_values(arr: pa.Array, *, empty_is_null: bool) -> pa.Array:
         return arr.cast(pa.string())
     if pa.types.is_boolean(t):
         return pc.if_else(arr, "true", "false")
-    return _str_array(_canon_json_many(arr.to_pylist()))
+    return _str_array(_canon_json_many(_pylist(arr)))
 
 
 def _metadata(batch: pa.RecordBatch, extras: list[int], *, empty_is_null: bool) -> pa.Array:
@@ -398,6 +398,25 @@ def _compact_json(value: Any, *, sort_keys: bool = True) -> str:
 
 def _np_bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _pylist(arr: pa.Array) -> list:
+    """``arr.to_pylist()``, also for strings that are not valid UTF-8 (Parquet does not check,
+    nor does Arrow's JSON reader): those are repaired (U+FFFD), at any depth."""
+    try:
+        return arr.to_pylist()
+    except UnicodeDecodeError:
+        pass
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return _repair_utf8(arr.cast(pa.string())).to_pylist()
+    out = []
+    for i in range(len(arr)):
+        try:
+            out.append(arr[i].as_py())
+        except UnicodeDecodeError:
+            out.append("\ufffd")
+    return out
 
 
 def _repair_utf8(arr: pa.Array) -> pa.Array:
@@ -451,7 +470,7 @@ def _as_text(arr: pa.Array, *, numbers: bool, other: bool) -> tuple[pa.Array, np
     if other:
         if pa.types.is_boolean(t) or pa.types.is_temporal(t):
             return arr.cast(pa.string()), ok
-        return _str_array(_canon_json_many(arr.to_pylist())), ok
+        return _str_array(_canon_json_many(_pylist(arr))), ok
     return pa.nulls(n, pa.string()), _np_bool(arr.is_valid())
 
 
@@ -829,6 +848,7 @@ def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
 # --------------------------------------------------------------------------------------
 
 _JSON_SPACE = " \t\n\r"
+_JSON_SPACE_BYTES = _JSON_SPACE.encode()
 _WS = frozenset(b" \t\r\n\x0b\x0c")
 _NEWLINE = ord("\n")
 _LONG_LINE_HEAD = 4 * _RAW_TEXT_CHARS  # bytes of a line too long kept for its quarantine row
@@ -988,6 +1008,24 @@ def _read_json_block(buf: bytes, block: int, explicit: pa.Schema) -> pa.Table:
     )
 
 
+def _all_objects(lines: list[bytes]) -> bool:
+    """Whether every (non-blank) line starts a JSON object: only then may Arrow's JSON reader
+    see the block. A line holding just ``null`` makes pyarrow 26's reader crash the process
+    (a segmentation fault, found by the fuzz test); a scalar or an array is not a row."""
+    for line in lines:
+        if line[:1] != b"{" and line.lstrip(_JSON_SPACE_BYTES)[:1] != b"{":
+            return False
+    return True
+
+
+def _valid_utf8(table: pa.Table) -> bool:
+    try:
+        table.validate(full=True)  # checks every string's UTF-8, nested ones too
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
 def _table_to_batch(table: pa.Table) -> pa.RecordBatch:
     arrays = []
     for col in table.columns:
@@ -1010,6 +1048,8 @@ def _jsonl_chunk_arrow(linenos: np.ndarray, lines: list[bytes],
     number_cols: contract columns seen holding numbers earlier in this file (updated here),
     so that a file of epoch-second timestamps is not parsed twice per chunk.
     """
+    if not _all_objects(lines):
+        return None  # a line `null` crashes Arrow's reader (pyarrow 26); others are not rows
     longest = max(map(len, lines))
     buf = b"".join(lines)
     if not buf.endswith(b"\n"):
@@ -1030,8 +1070,8 @@ def _jsonl_chunk_arrow(linenos: np.ndarray, lines: list[bytes],
                 return None
             text_cols.remove(m.group(1))
             number_cols.add(m.group(1))
-    if table is None or table.num_rows != len(lines):
-        return None
+    if table is None or table.num_rows != len(lines) or not _valid_utf8(table):
+        return None  # invalid UTF-8 (Arrow's JSON reader keeps it): the Python path replaces it
     if any(_type_depth(f.type) > _JSON_MAX_DEPTH for f in table.schema):
         return None  # deeply nested values: the Python path copes with them
     if any(_without_timestamps(f.type) != f.type for f in table.schema
@@ -1187,7 +1227,10 @@ def _arrow_chunk(batch: pa.RecordBatch, rows: np.ndarray, *, empty_is_null: bool
     metadata = _metadata(batch, extras, empty_is_null=empty_is_null) if extras else None
 
     def raw(idx: np.ndarray) -> list[str]:
-        return [_raw_json(rec) for rec in batch.take(pa.array(idx, pa.int64())).to_pylist()]
+        rows = batch.take(pa.array(idx, pa.int64()))
+        columns = [_pylist(rows.column(i)) for i in range(rows.num_columns)]
+        return [_raw_json(dict(zip(rows.schema.names, rec))) for rec in zip(*columns)] if columns \
+            else [_raw_json({}) for _ in idx]
 
     return _Chunk(n=batch.num_rows, rows=rows, cols=cols, metadata=metadata, raw=raw,
                   pre_quarantine=pre)

@@ -382,3 +382,48 @@ def test_a_night_counts_and_quarantines_conflicting_duplicates(nights, tmp_path,
     assert sorted((Path(r["file"]).name, r["row"], r["field"], r["reason"]) for r in quarantine) == [
         ("night2.jsonl.gz", n2 - 2, S.REQUEST_ID, CONFLICT_REASON),
         ("night2.jsonl.gz", n2 - 1, S.REQUEST_ID, CONFLICT_REASON)]
+
+
+# --- found by the fuzz test (tests/test_fuzz_ingest.py) ---------------------------------------------
+
+_GOOD_LINE = json.dumps(_row(1))
+
+
+@pytest.mark.parametrize("lines", [["null", _GOOD_LINE], [_GOOD_LINE, "null"], ["  null ", "[1]", _GOOD_LINE, '"x"']])
+def test_a_json_line_null_is_invalid_json_not_a_crash(tmp_path, lines):
+    """A line holding just ``null`` crashed the process (a segmentation fault in pyarrow 26's
+    JSON reader): read in a child process, so a crash fails this test instead of the run."""
+    path = tmp_path / "nulls.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    script = ("import sys, json; from pathlib import Path; from targeting.ingest import iter_batches; "
+              "b = list(iter_batches([Path(sys.argv[1])])); "
+              "print(json.dumps([[q['row'], q['field'], q['reason']] for x in b for q in x.quarantine.to_pylist()]), "
+              "sum(x.good.num_rows for x in b))")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-500:]}"
+    bad, good = done.stdout.rsplit(" ", 1)
+    expected = [[i + 1, "_row", "invalid JSON"] for i, line in enumerate(lines) if line != _GOOD_LINE]
+    assert json.loads(bad) == expected and int(good) == 1
+
+
+def test_invalid_utf8_in_a_quarantined_row_is_replaced_not_a_crash(tmp_path):
+    """Arrow's JSON reader and Parquet keep invalid UTF-8; writing such a row's ``raw`` for the
+    quarantine raised UnicodeDecodeError (exit 1)."""
+    line = json.dumps({S.TIMESTAMP: "2026-11-02T10:00:00Z", S.PROMPT: "p \ue000", "note": {"k": "\ue000"}},
+                      ensure_ascii=False)
+    path = tmp_path / "bad-utf8.jsonl"
+    path.write_bytes((line + "\n" + json.dumps(_row(2)) + "\n").encode().replace("\ue000".encode(), b"\xff\xfe"))
+    good, bad = _read(path)
+    assert [r[S.REQUEST_ID] for r in good] == ["r2"]
+    assert [(b["row"], b["field"]) for b in bad] == [(1, S.ACCOUNT_ID)] and "\ufffd" in bad[0]["raw"]
+    import pyarrow as pa
+
+    parquet = tmp_path / "bad-utf8.parquet"
+    prompt = pa.array([b"p \xff\xfe", b"fine"], pa.binary()).cast(pa.string(), safe=False)
+    pq.write_table(pa.table({S.ACCOUNT_ID: pa.array([None, "a"], pa.string()),
+                             S.TIMESTAMP: ["2026-11-02T10:00:00Z"] * 2, S.PROMPT: prompt}), parquet)
+    good, bad = _read(parquet)
+    assert len(good) == 1 and [(b["row"], b["field"]) for b in bad] == [(1, S.ACCOUNT_ID)]
+    assert "\ufffd" in bad[0]["raw"]
