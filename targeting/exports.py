@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import pandas as pd
 
@@ -38,23 +39,30 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return neutralise(frame).to_csv(index=False).encode("utf-8")
 
 
-def write_table(frame: pd.DataFrame, out: Path) -> None:
-    """``frame`` as CSV (neutralised) or Parquet (exact) by the file's extension, written to a
-    temporary file beside ``out`` and renamed over it, mode 0600. Raises ValueError for any
-    other extension."""
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
+def write_file(out: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` on a new temporary file beside ``out`` (mode 0600, a name no one else
+    holds: ``mkstemp``), then rename it over ``out``: a reader, or a run killed at any point,
+    never leaves a half-written ``out``, and a symlink at ``out`` is replaced, never followed.
+    On an error the temporary file is removed (a killed process leaves it, never ``out``)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
-            if suffix == ".csv":
-                handle.write(csv_bytes(frame))
-            else:
-                frame.to_parquet(handle, index=False)
+            write(handle)
         os.replace(tmp, out)  # replaces a symlink at ``out`` itself, never its target
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_table(frame: pd.DataFrame, out: Path) -> None:
+    """``frame`` as CSV (neutralised) or Parquet (exact) by the file's extension, written
+    atomically, mode 0600 (``write_file``). Raises ValueError for any other extension."""
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        write_file(out, lambda handle: handle.write(csv_bytes(frame)))
+    else:
+        write_file(out, lambda handle: frame.to_parquet(handle, index=False))

@@ -267,6 +267,50 @@ def test_a_run_killed_at_any_stage_is_completed_by_the_next(night1, landing, bow
     assert result.rows_stored == _stored_requests(reference) - _stored_requests(night1)
 
 
+def _killed_at(cmd: list[str], env: dict[str, str], kill_at: str) -> bool:
+    """Run ``cmd``; SIGKILL it when its log names ``kill_at``. Whether it was killed."""
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    deadline = time.monotonic() + 180
+    killed = False
+    for line in proc.stderr:
+        if kill_at in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+        if time.monotonic() > deadline:
+            break
+    proc.wait(timeout=60)
+    return killed
+
+
+def _assignment_map(ws_path: Path) -> dict[str, str]:
+    table = W.read_assignments(W.open_workspace(ws_path), [S.REQUEST_ID, S.CLUSTER_ID]).to_pydict()
+    return dict(zip(table[S.REQUEST_ID], table[S.CLUSTER_ID]))
+
+
+@pytest.mark.parametrize("kill_at", ["stage load model", "stage sample", "stage fit map", "stage assign",
+                                     "stage index"])
+def test_a_fit_killed_at_any_stage_keeps_the_old_map_and_the_next_fit_completes(night1, bow_model, settings,
+                                                                                tmp_path, kill_at):
+    """SIGKILL `targeting fit` when it logs a stage: the workspace keeps its committed map and
+    every request's assignment to it, readers see it whole, and the next fit gives what an
+    uninterrupted fit gives."""
+    ws_path = _copy(night1, tmp_path)
+    before_map, before = W.read_state(W.open_workspace(ws_path))["map_id"], _assignment_map(ws_path)
+    env = dict(os.environ, TARGETING_EMBED__MODEL=str(bow_model), TARGETING_EMBED__PROGRESS="false")
+    cmd = [sys.executable, "-m", "targeting.cli", "fit", "-w", str(ws_path), "--days", "1"]
+    assert _killed_at(cmd, env, kill_at), f"the command never logged {kill_at!r}"
+    assert W.read_state(W.open_workspace(ws_path))["map_id"] == before_map
+    assert _assignment_map(ws_path) == before
+    assert _scores(ws_path, _day(0)).equals(_scores(night1, _day(0)))
+    result = fit(ws_path, settings, days=1)
+    assert not (ws_path / W.STAGING).exists() or not any((ws_path / W.STAGING).iterdir())
+    reference = fit(_copy(night1, tmp_path / "ref"), settings, days=1)
+    assert result.map_id == reference.map_id  # content-derived: the same sample gives the same map
+    assert W.read_state(W.open_workspace(ws_path))["map_id"] == result.map_id
+    assert _assignment_map(ws_path) == _assignment_map(tmp_path / "ref" / "ws")
+
+
 def test_fit_refreshes_the_map_and_keeps_matching_cluster_ids(night1, landing, settings, tmp_path):
     ws_path = _copy(night1, tmp_path)
     for i in range(1, DAYS):

@@ -14,11 +14,11 @@ points:
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 from pathlib import Path
 
 from targeting import workspace as W
+from targeting.exports import write_file
 from targeting.report.data import ReportData, build_report
 from targeting.report.render import (
     FORMATS,
@@ -91,8 +91,5 @@ def write_report(
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    """Atomically, owner-only, never through a symlink (``exports.write_file``)."""
+    write_file(path, lambda handle: handle.write(data))
