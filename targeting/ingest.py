@@ -1240,7 +1240,7 @@ def _iter_parquet(path: Path, cfg: IngestConfig) -> Iterator[_Chunk]:
     try:
         pf = pq.ParquetFile(path)
         batches = pf.iter_batches(batch_size=cfg.batch_rows)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:  # a damaged footer: even UnicodeDecodeError
         raise InputError(f"{path}: not a readable Parquet file ({_one_line(exc)})") from exc
     start = 0
     while True:
@@ -1248,7 +1248,7 @@ def _iter_parquet(path: Path, cfg: IngestConfig) -> Iterator[_Chunk]:
             batch = next(batches)
         except StopIteration:
             return
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:
             raise InputError(
                 f"{path}: unreadable Parquet after row {start} ({_one_line(exc)})"
             ) from exc

@@ -7,8 +7,9 @@ characters (ESC, NUL, U+202E, zero-width and no-break spaces), lone surrogates, 
 bytes, ``tools`` and ``system`` JSON of any depth and size, extra metadata columns. Each row
 carries at most one deliberate defect, so the oracle knows its fate: stored (exactly once, by
 its request id) or quarantined with the field the product must name. A row over the line
-cap is quarantined as ``_row``; a broken-compression case may only end in ``InputError`` (or,
-when the damage happens to be harmless, in a complete, consistent read).
+cap is quarantined as ``_row``; a damaged file (broken gzip, a cut or bit-flipped Parquet file)
+may only end in ``InputError`` naming it, or, when the damage goes unnoticed, in a complete,
+consistent read.
 """
 
 from __future__ import annotations
@@ -172,7 +173,8 @@ def case(draw) -> Case:
     rows = [draw(row(i, fmt)) for i in range(n)]
     good = [i for i, r in enumerate(rows) if r.expect == "good"]
     dup = draw(st.lists(st.sampled_from(good), max_size=2)) if good else []
-    damage = draw(st.sampled_from(["none"] * 6 + ["truncate", "flip"])) if fmt.endswith(".gz") else "none"
+    damageable = fmt.endswith(".gz") or fmt == "parquet"
+    damage = draw(st.sampled_from(["none"] * 6 + ["truncate", "flip"])) if damageable else "none"
     return Case(fmt, rows, dup, damage, draw(st.integers(0, 1 << 16)))
 
 
@@ -231,7 +233,8 @@ def _parquet_value(value: Any) -> str | None:
 
 
 def damaged(c: Case, data: bytes) -> bytes:
-    """Broken compression: cut the gzip short, or flip a byte of its deflate stream."""
+    """Broken compression or a damaged Parquet file: cut it short, or flip a byte past its
+    header (a gzip's deflate stream; a Parquet file's pages or footer)."""
     if c.damage == "truncate":
         return data[: max(1, len(data) - 1 - c.flip_at % max(1, len(data) - 1))]
     if c.damage == "flip":

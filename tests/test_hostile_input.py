@@ -427,3 +427,16 @@ def test_invalid_utf8_in_a_quarantined_row_is_replaced_not_a_crash(tmp_path):
     good, bad = _read(parquet)
     assert len(good) == 1 and [(b["row"], b["field"]) for b in bad] == [(1, S.ACCOUNT_ID)]
     assert "\ufffd" in bad[0]["raw"]
+
+
+def test_a_parquet_footer_with_invalid_utf8_is_an_input_error(tmp_path):
+    """A damaged Parquet footer whose column name is not UTF-8 raised UnicodeDecodeError from
+    pyarrow (exit 1); found by flipping bytes of Parquet files."""
+    path = tmp_path / "damaged.parquet"
+    import pyarrow as pa
+
+    pq.write_table(pa.table({S.ACCOUNT_ID: ["a"], S.TIMESTAMP: ["2026-11-02T10:00:00Z"], S.PROMPT: ["p1"]}), path,
+                   store_schema=False)
+    path.write_bytes(path.read_bytes().replace(S.PROMPT.encode(), b"pr\x98mpt"))  # the column's name
+    with pytest.raises(InputError, match="damaged.parquet: not a readable Parquet file"):
+        _read(path)
