@@ -1,7 +1,7 @@
 """Benchmark: property-based fuzzing of the whole loading path, at volume (issue 12).
 
     .venv/bin/python bench/fuzz_ingest.py --cases 10000
-    .venv/bin/python bench/fuzz_ingest.py --cases 500 --score-every 100 --seed 7
+    .venv/bin/python bench/fuzz_ingest.py --cases 500 --score-every 100 --score-cases 100 --seed 7
 
 Generates ``--cases`` hostile input files with hypothesis (``tests/fuzz_cases.py``: every
 accepted format, every column hostile, ``tools``/``system`` JSON of any depth and size,
@@ -9,7 +9,8 @@ control and format characters, invalid UTF-8, broken lines, records over the lin
 broken gzip) and runs each through ingest and context parsing against its oracle
 (``tests/fuzz_check.py``: no crash, a damaged file is an ``InputError`` naming it, every good
 row stored once, every bad row quarantined with file, row and field). Every
-``--score-every`` cases, the undamaged ones of that group go through one scoring pass:
+``--score-every`` cases, the first ``--score-cases`` of that group (their undamaged ones) go
+through one scoring pass:
 ``targeting score`` on all their files at once, into a copy of a workspace scored on a clean
 simulated night, with a static model of random word vectors (no real model), checking that
 every good row is stored once and assigned and every account with a stored row is scored.
@@ -56,8 +57,9 @@ def base_workspace(root: Path) -> tuple[Path, Path]:
 
 
 class Tally:
-    def __init__(self, work: Path, base: Path, model: Path, score_every: int) -> None:
-        self.work, self.base, self.model, self.score_every = work, base, model, score_every
+    def __init__(self, work: Path, base: Path, model: Path, score_every: int, score_cases: int) -> None:
+        self.work, self.base, self.model = work, base, model
+        self.score_every, self.score_cases = score_every, score_cases
         self.tried = self.ok = self.refused = 0
         self.passes: list[dict] = []
         self.group: list = []
@@ -77,18 +79,20 @@ class Tally:
             print(f"  {self.tried:,} cases ...", flush=True)
 
     def score_group(self) -> None:
-        if not self.group:
+        group, self.group = self.group[: self.score_cases], []
+        if not group:
             return
         with tempfile.TemporaryDirectory(dir=self.work) as tmp:
             ws = Path(shutil.copytree(self.base, Path(tmp) / "ws"))
-            self.passes.append(score_cases(self.group, ws, Path(tmp) / "landing", self.model, DAY))
-        self.group = []
+            self.passes.append(score_cases(group, ws, Path(tmp) / "landing", self.model, DAY))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=10_000)
-    parser.add_argument("--score-every", type=int, default=1_000, help="cases per scoring pass")
+    parser.add_argument("--score-every", type=int, default=2_000, help="cases per group")
+    parser.add_argument("--score-cases", type=int, default=500,
+                        help="cases of each group (its first) that go through the group's scoring pass")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -96,7 +100,7 @@ def main() -> int:
     (work / "cases").mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     base, model = base_workspace(work / "base")
-    tally = Tally(work, base, model, args.score_every)
+    tally = Tally(work, base, model, args.score_every, args.score_cases)
 
     @seed(args.seed)
     @settings(max_examples=args.cases, deadline=None, database=None, phases=[Phase.generate],

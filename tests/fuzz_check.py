@@ -68,7 +68,7 @@ def unique_cases(cases: list[Case]) -> list[Case]:
             values = dict(r.values)
             if values.get("request_id"):
                 values["request_id"] = f"c{k}-{values['request_id']}"
-            if isinstance(values.get("prompt"), str):
+            if r.expect == "good":  # a blank prompt must stay blank
                 values["prompt"] = f"c{k} {values['prompt']}"
             rows.append(Row(values, r.expect, r.raw))
         out.append(Case(c.fmt, rows, list(c.duplicate_of)))
@@ -98,13 +98,16 @@ def score_cases(cases: list[Case], ws: Path, folder: Path, model: Path, day: str
     wsp = W.open_workspace(ws)
     stored = W.read_requests(wsp, [S.REQUEST_ID, S.ACCOUNT_ID]).to_pandas()
     new = stored[~stored[S.REQUEST_ID].isin(before)]
-    assert new[S.REQUEST_ID].is_unique
+    assert new[S.REQUEST_ID].is_unique, "a request stored twice"
     explicit = set(new[S.REQUEST_ID][~new[S.REQUEST_ID].str.startswith("h-")])
-    assert explicit == expected_ids and len(new) - len(explicit) == expected_hashed
+    assert explicit == expected_ids, (f"stored but not expected {sorted(explicit - expected_ids)[:5]}, "
+                                      f"expected but not stored {sorted(expected_ids - explicit)[:5]}")
+    assert len(new) - len(explicit) == expected_hashed, f"{len(new) - len(explicit)} rows without id, {expected_hashed}"
     assigned = set(W.read_assignments(wsp, [S.REQUEST_ID]).column(0).to_pylist())
-    assert set(new[S.REQUEST_ID]) <= assigned
+    assert set(new[S.REQUEST_ID]) <= assigned, f"not assigned: {sorted(set(new[S.REQUEST_ID]) - assigned)[:5]}"
     scored = set(pd.read_parquet(wsp.scores_path(day))[S.ACCOUNT_ID])
-    assert set(new[S.ACCOUNT_ID]) <= scored
+    missing = set(new[S.ACCOUNT_ID]) - scored
+    assert not missing, f"{len(missing)} accounts with stored rows not scored, e.g. {sorted(missing)[:3]!r}"
     return {"cases": len(cases), "stored": len(new), "accounts": int(new[S.ACCOUNT_ID].nunique())}
 
 
