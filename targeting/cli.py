@@ -441,11 +441,19 @@ def evaluate(
         raise UsageProblem(f"workspace {ws.root} has no scores yet: run `targeting run` first")
     label_frame = pd.read_parquet(labels) if labels.suffix != ".csv" else pd.read_csv(labels)
     assignments = W.read_assignments(ws, ["request_id", "area"]).to_pandas()
-    metrics = evaluate_scores(table.to_pandas(), label_frame, assignments)
+    metrics = evaluate_scores(table.to_pandas(), label_frame, assignments, flag_threshold=_flag_threshold(ws))
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
     if save:
         record_evaluation(ws, table, metrics, labels.name)
         typer.echo(f"recorded in {ws.evaluation_path}", err=True)
+
+
+def _flag_threshold(ws) -> float | None:
+    """The label-free flag threshold of the run that wrote the latest scores (its manifest)."""
+    from targeting.summaries import latest_run
+
+    info = latest_run(ws)
+    return info.threshold if info is not None else None
 
 
 def record_evaluation(ws, table, metrics: dict, labels_name: str) -> None:
@@ -472,7 +480,7 @@ def demo_evaluation(workspace: Path, labels: Path) -> dict:
     ws = W.open_workspace(workspace)
     table = W.read_latest_scores(ws)
     metrics = evaluate_scores(table.to_pandas(), pd.read_parquet(labels),
-                              W.read_assignments(ws, ["request_id", "area"]).to_pandas())
+                              W.read_assignments(ws, ["request_id", "area"]).to_pandas(), flag_threshold=_flag_threshold(ws))
     typer.echo(format_report(metrics))
     record_evaluation(ws, table, metrics, labels.name)
     typer.echo(f"  (recorded in {ws.evaluation_path}: `targeting report` cites it)")
