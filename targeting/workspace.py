@@ -381,6 +381,17 @@ class Transaction:
         _apply_journal(self.ws, self.staging, journal)
 
 
+def stage_partitioned(tx: Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str,
+                      part: str | None = None) -> None:
+    """Stage ``frame`` as one Parquet file per UTC day under ``table_name`` (file ``part-PART``,
+    default the run id: the Ray engine's workers stage one file per batch)."""
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    dates = frame[S.DATE].astype(str).to_numpy()
+    for day in np.unique(dates):
+        rows = table.filter(pa.array(dates == day))
+        write_parquet(tx.path(tx.ws.partition_path(table_name, day, part or tx.run_id)), rows)
+
+
 @contextlib.contextmanager
 def transaction(ws: Workspace, run_id: str) -> Iterator[Transaction]:
     """A run's transaction; on an error before commit its staged files are removed."""
