@@ -690,14 +690,23 @@ class _Problems:
             self.bad[m] = True
 
 
+def _missing_column(n: int, flag: _Problems, name: str) -> pa.Array:
+    """Every record flagged: the file has no ``name`` column (nulls in its place)."""
+    flag(np.ones(n, dtype=bool), name, "column missing")
+    return pa.nulls(n, pa.string())
+
+
+def _text_values(f: _Field, *, numbers: bool) -> tuple[pa.Array, np.ndarray]:
+    """A field's values as text, and which are not text (or were unusable to the reader)."""
+    text, not_text = _as_text(f.values, numbers=numbers, other=False)
+    return text, (not_text | f.bad) if f.bad is not None else not_text
+
+
 def _valid_account(f: _Field | None, n: int, flag: _Problems) -> pa.Array:
     """``account_id``: text (numbers allowed), normalised (``ids``), not blank."""
     if f is None:
-        flag(np.ones(n, dtype=bool), sc.ACCOUNT_ID, "column missing")
-        return pa.nulls(n, pa.string())
-    account, not_text = _as_text(f.values, numbers=True, other=False)
-    if f.bad is not None:
-        not_text = not_text | f.bad
+        return _missing_column(n, flag, sc.ACCOUNT_ID)
+    account, not_text = _text_values(f, numbers=True)
     flag(not_text, sc.ACCOUNT_ID, f"{sc.ACCOUNT_ID} is not text")
     account = normalise_id_array(account)  # the one id rule: ingest, verdicts, queries, app
     flag(_blank(account), sc.ACCOUNT_ID, f"missing {sc.ACCOUNT_ID}")
@@ -721,11 +730,8 @@ def _valid_timestamp(f: _Field | None, n: int, flag: _Problems) -> np.ndarray:
 def _valid_prompt(f: _Field | None, n: int, flag: _Problems, cap: int) -> pa.Array:
     """``prompt``: present, text, not blank once cleaned, at most ``cap`` characters."""
     if f is None:
-        flag(np.ones(n, dtype=bool), sc.PROMPT, "column missing")
-        return pa.nulls(n, pa.string())
-    prompt, not_text = _as_text(f.values, numbers=False, other=False)
-    if f.bad is not None:
-        not_text = not_text | f.bad
+        return _missing_column(n, flag, sc.PROMPT)
+    prompt, not_text = _text_values(f, numbers=False)
     if f.absent is not None:
         flag(f.absent, sc.PROMPT, f"missing {sc.PROMPT}")
     flag(not_text | _np_bool(prompt.is_null()), sc.PROMPT, f"{sc.PROMPT} is not text")
