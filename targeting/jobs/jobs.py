@@ -12,8 +12,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
-
 from targeting import workspace as W
 from targeting.config import Settings
 from targeting.embed import Encoder, load_encoder
@@ -32,12 +30,11 @@ def run(inputs: Sequence[str | Path], workspace: str | Path, settings: Settings,
     result = RunResult(run_id=W.new_run_id("run"))
     stage, engine = Timer(result), LocalEngine(settings)
     with W.locked(ws), W.transaction(ws, result.run_id) as tx:
-        state = W.read_state(ws)
         with stage("ingest"):
             got = st.ingest_new(tx, files, settings, result)
         with stage("load model"):
             encoder = encoder or load_encoder(settings.embed)
-        cmap = None if refit else st.current_map(ws, state, encoder)
+        cmap = None if refit else st.current_map(ws, encoder)
         with stage("embed"):
             store, hashes, texts = st.embed_everything(engine, tx, encoder, got, refit=cmap is None)
         if cmap is None:
@@ -68,12 +65,11 @@ def score(workspace: str | Path, settings: Settings, *, inputs: Sequence[str | P
     result = RunResult(run_id=W.new_run_id("score"))
     stage = Timer(result)
     with W.locked(ws), open_engine(settings) as engine, W.transaction(ws, result.run_id) as tx:
-        state = W.read_state(ws)
         with stage("ingest"):
             files, later = st.new_input_files(ws, inputs, as_of)
             got = st.ingest_new(tx, files, settings, result)
             inputs_info = st.register_inputs(tx, files, got)
-        cmap, store, drift, new = st.current_map(ws, state), None, None, not got.requests.empty
+        cmap, store, drift, new = st.current_map(ws), None, None, not got.requests.empty
         if cmap is None and not new:
             raise BadInputError(f"workspace {ws.root} has no capability map and no new input: "
                                 "give log files, or run `targeting run` first")
@@ -91,12 +87,12 @@ def score(workspace: str | Path, settings: Settings, *, inputs: Sequence[str | P
                 drift = st.night_drift(got, cmap, settings)
         result.map_id = cmap.map_id
         with stage("score"):
-            day = st.window_end(ws, as_of, got.requests, "scored requests")
+            day = st.window_end(ws, as_of, "scored requests", got.requests)
             start = day - timedelta(days=window_days - 1)
             st.score_window(tx, result, st.window_assignments(ws, got, start, day), got, cmap, store, settings,
                             day=str(day), start=str(start), window_days=window_days,
                             path=ws.scores_path(str(day), None if primary else window_days),
-                            latest=primary and str(day) >= st.latest_scored_day(state))  # a backfill leaves it
+                            latest=primary and str(day) >= W.latest_scores_day(ws))  # a backfill leaves it
         if settings.nightly.update_index and new:
             with stage("index"):
                 st.extend_index(tx, cmap.map_id, store, list(got.prompts), encoder.dim, settings)
@@ -117,7 +113,7 @@ def fit(workspace: str | Path, settings: Settings, *, days: int | None = None, a
     result = RunResult(run_id=W.new_run_id("fit"))
     stage, engine = Timer(result), LocalEngine(settings)
     with W.locked(ws):
-        old = st.current_map(ws, W.read_state(ws))
+        old = st.current_map(ws)
         if old is None:
             raise BadInputError(f"workspace {ws.root} has no capability map yet: run `targeting run` first")
         result.map_id = old.map_id
@@ -127,7 +123,7 @@ def fit(workspace: str | Path, settings: Settings, *, days: int | None = None, a
             with stage("load model"):
                 encoder = encoder or load_encoder(settings.embed)
             with stage("sample"):
-                day = st.window_end(ws, as_of, pd.DataFrame(), "requests")
+                day = st.window_end(ws, as_of, "requests")
                 hashes, texts = st.sample_prompts(ws, day - timedelta(days=days - 1), day, settings)
                 store = st.embed_prompts(engine, tx, encoder, hashes, texts)
             with stage("fit map"):

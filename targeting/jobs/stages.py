@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import platform
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from targeting.embed import Encoder, VectorStore, embed_unique, load_encoder, te
 from targeting.engines import Engine
 from targeting.errors import BadInputError
 from targeting.index import PromptIndex, build_index, load_index, save_index
-from targeting.ingest import expand_inputs, iter_batches, quarantine_good_rows
+from targeting.ingest import IngestBatch, expand_inputs, iter_batches, quarantine_good_rows
 from targeting.jobs.manifest import RunResult, manifest
 from targeting.linking import Infrastructure, infrastructure
 from targeting.risk import score_accounts
@@ -45,7 +45,7 @@ from targeting.verdicts import apply_verdicts, latest_verdicts
 log = logging.getLogger("targeting")
 
 
-# --- stage 1: ingest ----------------------------------------------------------------------------
+# --- ingest new rows ------------------------------------------------------------------------------
 CONFLICT_REASON = "request_id already seen with another account/prompt"
 
 
@@ -130,27 +130,49 @@ def _concat_quarantine(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables) if tables else S.QUARANTINE_SCHEMA.empty_table()
 
 
-def ingest(files: Sequence[Path], stored: Callable[[list[str]], pd.DataFrame], settings: Settings) -> Ingested:
-    """Read the files (``ingest.iter_batches``); keep each request id once (``RequestIds``;
-    ``stored``: the stored requests among some ids)."""
-    good, bad, conflicts, files_info = [], [], [], {}
-    rows_read = 0
+@dataclass
+class _Reading:
+    """What reading the files met besides the new rows (``_new_rows``)."""
+
+    rows_read: int = 0
+    duplicates: int = 0  # exact duplicates (see Ingested)
+    bad: list[pa.Table] = field(default_factory=list)  # malformed rows, a table per batch with any
+    conflicts: list[pa.Table] = field(default_factory=list)  # conflicting duplicates, idem
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows and quarantined rows per file
+
+    @property
+    def quarantined(self) -> int:
+        return sum(b.num_rows for b in self.bad)
+
+
+def _new_rows(files: Sequence[Path], stored: Callable[[list[str]], pd.DataFrame], settings: Settings,
+              reading: _Reading) -> Iterator[tuple[IngestBatch, pa.Table]]:
+    """Each batch of the files (``ingest.iter_batches``) with its new rows: each request id kept
+    once (``RequestIds``; ``stored``: the stored requests among some ids), the one
+    de-duplication path. ``reading`` counts the rest."""
     ids = RequestIds(stored)
     for batch in iter_batches(files, settings.ingest):
-        rows_read += batch.rows_read
-        _tally(batch, files_info, bad)
+        reading.rows_read += batch.rows_read
+        _tally(batch, reading.files, reading.bad)
         keep, conflicting = ids.split(batch)
         if conflicting is not None:
-            conflicts.append(conflicting)
-        good.append(batch.good.filter(pa.array(keep)).to_pandas())
-        log.info("ingest: %s rows read, %s stored, %s quarantined", f"{rows_read:,}",
-                 f"{sum(len(g) for g in good):,}", f"{sum(b.num_rows for b in bad):,}")
+            reading.conflicts.append(conflicting)
+        reading.duplicates = ids.duplicates
+        yield batch, batch.good.filter(pa.array(keep))
+
+
+def ingest(files: Sequence[Path], stored: Callable[[list[str]], pd.DataFrame], settings: Settings) -> Ingested:
+    """The files' new rows in memory (``_new_rows``), with what else they held."""
+    reading, good = _Reading(), []
+    for _, kept in _new_rows(files, stored, settings, reading):
+        good.append(kept.to_pandas())
+        log.info("ingest: %s rows read, %s stored, %s quarantined", f"{reading.rows_read:,}",
+                 f"{sum(len(g) for g in good):,}", f"{reading.quarantined:,}")
     requests = pd.concat(good, ignore_index=True) if good else pd.DataFrame(columns=S.REQUEST_SCHEMA.names)
-    return Ingested(requests, _concat_quarantine(bad), rows_read, ids.duplicates, list(files_info.values()),
-                    _concat_quarantine(conflicts))
+    return Ingested(requests, _concat_quarantine(reading.bad), reading.rows_read, reading.duplicates,
+                    list(reading.files.values()), _concat_quarantine(reading.conflicts))
 
 
-# --- stage 1 of the nightly job: streaming ingest ---------------------------------------------------
 SLIM_COLUMNS = (S.REQUEST_ID, S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT_HASH, S.CONTEXT_HASH, S.DATE, S.IP,
                 S.ACCOUNT_CREATED_AT)
 
@@ -172,23 +194,15 @@ class NightInput:
 
 
 def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -> NightInput:
-    """Stream the files in batches: each batch's new rows (request ids neither stored nor seen
-    earlier in the night, ``RequestIds``) are staged at once, one Parquet file per batch and
+    """Stream the files in batches: each batch's new rows (``_new_rows``: request ids neither
+    stored nor seen earlier in the run) are staged at once, one Parquet file per batch and
     day, and only the columns later stages need are kept in memory."""
-    slim, bad, conflicts, files_info = [], [], [], {}
+    reading, slim = _Reading(), []
     prompts: dict[str, str] = {}
     contexts: dict[str, tuple[Any, Any]] = {}
-    ids = RequestIds(_stored_requests(tx.ws))
-    rows_read = 0
-    for n, batch in enumerate(iter_batches(files, settings.ingest)):
-        rows_read += batch.rows_read
-        _tally(batch, files_info, bad)
+    for n, (batch, good) in enumerate(_new_rows(files, _stored_requests(tx.ws), settings, reading)):
         if batch.good.num_rows == 0:
             continue
-        keep, conflicting = ids.split(batch)
-        if conflicting is not None:
-            conflicts.append(conflicting)
-        good = batch.good.filter(pa.array(keep))
         dates = good.column(S.DATE).to_numpy(zero_copy_only=False).astype(str)
         for day in np.unique(dates):
             W.write_parquet(tx.path(tx.ws.partition_path("requests", day, f"{tx.run_id}-{n:05d}")),
@@ -200,35 +214,72 @@ def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -
         for h, system, tools in ctx[[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]].itertuples(index=False):
             contexts.setdefault(h, (system, tools))
         slim.append(good.select(list(SLIM_COLUMNS)).to_pandas())
-        log.info("ingest: %s rows read, %s new, %s quarantined", f"{rows_read:,}",
-                 f"{sum(len(x) for x in slim):,}", f"{sum(b.num_rows for b in bad):,}")
+        log.info("ingest: %s rows read, %s new, %s quarantined", f"{reading.rows_read:,}",
+                 f"{sum(len(x) for x in slim):,}", f"{reading.quarantined:,}")
     requests = (pd.concat(slim, ignore_index=True) if slim
                 else pd.DataFrame({c: pd.Series(dtype=object) for c in SLIM_COLUMNS}))
     context_frame = pd.DataFrame(
         [(h, s, t) for h, (s, t) in contexts.items()], columns=[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]
     )
-    return NightInput(requests, prompts, context_frame, _concat_quarantine(bad), rows_read, ids.duplicates,
-                      list(files_info.values()), _concat_quarantine(conflicts))
+    return NightInput(requests, prompts, context_frame, _concat_quarantine(reading.bad), reading.rows_read,
+                      reading.duplicates, list(reading.files.values()), _concat_quarantine(reading.conflicts))
 
 
-# --- stage 2: embed -------------------------------------------------------------------------------
-def embed_texts(
-    tx: W.Transaction, encoder: Encoder, store: dict[str, np.ndarray], hashes: Sequence[str], texts: Sequence[str],
-    name: str,
-) -> None:
-    """Embed the distinct texts not yet in ``store`` (hash -> vector), stage them, update store."""
-    new_hashes, vectors = embed_unique(hashes, texts, set(store), encoder.encode)
-    if not new_hashes:
-        return
-    if isinstance(store, VectorStore):
-        store.add(new_hashes, vectors)
-    else:
-        for h, v in zip(new_hashes, vectors):
-            store[h] = v
-    path = tx.ws.embeddings_dir(encoder.model_key) / f"part-{tx.run_id}-{name}.parquet"
-    W.write_parquet(tx.path(path), W.embeddings_table(np.array(new_hashes), vectors))
+def record_ingest(tx: W.Transaction, result: RunResult, got: Ingested | NightInput) -> None:
+    """The ingest's counts into the run summary; its malformed rows and conflicting duplicates
+    into the run's quarantine file (``quarantined`` counts both, ``conflicting_duplicates``
+    the latter: rows read = stored + duplicates + quarantined)."""
+    result.rows_read, result.rows_stored, result.duplicates = got.rows_read, len(got.requests), got.duplicates
+    result.conflicting_duplicates = got.conflicts.num_rows
+    result.quarantined = got.quarantine.num_rows + got.conflicts.num_rows
+    if result.quarantined:
+        W.write_parquet(tx.path(tx.ws.quarantine_path(result.run_id)),
+                        pa.concat_tables([got.quarantine, got.conflicts]))
 
 
+def refuse_bad_input(got: Ingested | NightInput, settings: Settings) -> None:
+    """BadInputError when more than ``max_bad_share`` of the rows read are malformed (a
+    conflicting duplicate is well formed: it does not count), naming the first bad row."""
+    bad_share = got.quarantine.num_rows / max(got.rows_read, 1)
+    if bad_share > settings.ingest.max_bad_share:
+        first = got.quarantine.slice(0, 1).to_pylist()[0]
+        raise BadInputError(
+            f"{got.quarantine.num_rows:,} of {got.rows_read:,} rows ({100 * bad_share:.1f}%) are malformed, "
+            f"more than the allowed {100 * settings.ingest.max_bad_share:.1f}%; first: {first['file']}, "
+            f"row {first['row']}, field {first['field']}: {first['reason']}. Nothing was stored."
+        )
+
+
+def new_input_files(ws: W.Workspace, inputs: Sequence[str | Path], as_of: date | None) -> tuple[list[Path], list[Path]]:
+    """(files to ingest now, files left for a later night) among ``inputs``: those the workspace's
+    registry does not hold yet (``nightly.new_input_files``)."""
+    return nightly.new_input_files(expand_inputs(inputs) if inputs else [], W.read_ingested_files(ws), as_of)
+
+
+def ingest_new(tx: W.Transaction, files: Sequence[Path], settings: Settings, result: RunResult) -> NightInput:
+    """Stage the files' new rows (``ingest_night``: one de-duplication path), refuse bad input
+    (``refuse_bad_input``: one rule), record the counts and the quarantine."""
+    got = ingest_night(tx, files, settings)
+    refuse_bad_input(got, settings)
+    record_ingest(tx, result, got)
+    return got
+
+
+def register_inputs(tx: W.Transaction, files: Sequence[Path], got: NightInput) -> list[dict[str, Any]]:
+    """Record the ingested files in the workspace's registry (``inputs/files.json``); returns each
+    file's counts, hash and size for the manifest."""
+    if not files:
+        return []
+    registry = W.read_ingested_files(tx.ws)
+    entries = nightly.registry_entries(files, tx.run_id, {f["file"]: f["rows"] for f in got.files})
+    registry.update({e["path"]: e for e in entries})
+    W.write_json(tx.path(tx.ws.inputs_path), sorted(registry.values(), key=lambda e: e["path"]))
+    counted = {f["file"]: f for f in got.files}
+    return [dict(counted.get(str(p), {"file": str(p)}), sha256=e["sha256"], size=e["size"])
+            for p, e in zip(files, entries)]
+
+
+# --- the model and the map ------------------------------------------------------------------------
 def check_model(cmap: CapabilityMap, encoder: Encoder) -> None:
     """Refuse vectors of another model (or precision) than the map's: exit code 2."""
     if cmap.meta.get("model_key", encoder.model_key) != encoder.model_key or (
@@ -241,16 +292,25 @@ def check_model(cmap: CapabilityMap, encoder: Encoder) -> None:
         )
 
 
-def load_vector_store(ws: W.Workspace, model_key: str, only: set[str] | None = None) -> VectorStore:
-    """The stored vectors of one model (all, or ``only`` those prompt hashes)."""
-    store = VectorStore()
-    hashes, vectors = W.read_embeddings(ws, model_key, only=only)
-    if len(hashes):
-        store.add(list(hashes), vectors)
-    return store
+def checked_encoder(cmap: CapabilityMap | None, encoder: Encoder | None, settings: Settings) -> Encoder:
+    """``encoder`` or the configured one, refused when it is not the model ``cmap`` was fitted with."""
+    encoder = encoder or load_encoder(settings.embed)
+    if cmap is not None:
+        check_model(cmap, encoder)
+    return encoder
 
 
-# --- stage 3: map -------------------------------------------------------------------------------------
+def current_map(ws: W.Workspace, encoder: Encoder | None = None) -> CapabilityMap | None:
+    """The workspace's capability map (None before the first), checked against ``encoder``'s model."""
+    state = W.read_state(ws)
+    if not state.get("map_id"):
+        return None
+    cmap = load_map(ws.map_dir(state["map_id"]))
+    if encoder is not None:
+        check_model(cmap, encoder)
+    return cmap
+
+
 def _taxonomy_vectors(tx, encoder, store, settings):
     taxonomy = load_taxonomy(settings.map.taxonomy or None)
     prompts = [e.prompt for e in taxonomy.exemplars]
@@ -302,6 +362,80 @@ def fit_capability_map(tx, encoder, store, prompt_hashes, prompt_texts, settings
     )
 
 
+def fit_and_save_map(tx: W.Transaction, result: RunResult, encoder: Encoder, store: VectorStore,
+                     hashes: Sequence[str], texts: Sequence[str], settings: Settings,
+                     previous: CapabilityMap | None = None) -> CapabilityMap:
+    """Fit a capability map on the prompts (``fit_capability_map``); clusters that match the
+    ``previous`` map's (fitted with the same model) keep their ids; stage it as the current map."""
+    cmap = fit_capability_map(tx, encoder, store, hashes, texts, settings)
+    if previous is not None and previous.meta.get("model_key") == encoder.model_key:
+        match = match_clusters(previous, cmap, min_overlap=settings.nightly.match_overlap, knn=settings.map.knn)
+        cmap = carry_ids(cmap, match, previous.map_id)
+        result.clusters_kept = match.matched
+    save_map(cmap, tx.path(tx.ws.map_dir(cmap.map_id) / "map.json").parent)
+    tx.state_updates["map_id"] = cmap.map_id
+    result.map_id, result.map_fitted = cmap.map_id, True
+    return cmap
+
+
+def night_prompts(got: NightInput) -> tuple[list[str], list[str]]:
+    """(hashes, texts) of the night's distinct prompts, in hash order."""
+    hashes = sorted(got.prompts)
+    return hashes, [got.prompts[h] for h in hashes]
+
+
+def sample_prompts(ws: W.Workspace, start: date, day: date, settings: Settings) -> tuple[list[str], list[str]]:
+    """(hashes, texts) of a sample of the distinct prompts stored between ``start`` and ``day``
+    (``[map] sample_size``, seeded), in hash order."""
+    recent = W.read_partitions(ws, "requests", str(start), str(day), [S.PROMPT_HASH, S.PROMPT])
+    if recent.num_rows == 0:
+        raise BadInputError(f"no requests between {start} and {day} to fit a map on")
+    recent = recent.to_pandas().drop_duplicates(S.PROMPT_HASH).sort_values(S.PROMPT_HASH)
+    if len(recent) > settings.map.sample_size:
+        rng = np.random.default_rng(settings.map.seed)
+        recent = recent.iloc[np.sort(rng.choice(len(recent), settings.map.sample_size, replace=False))]
+    return list(recent[S.PROMPT_HASH]), list(recent[S.PROMPT])
+
+
+def skip_without_drift(ws: W.Workspace, result: RunResult) -> bool:
+    """True (and why, in ``result.skipped``) when the latest night that measured drift raised no
+    alert, or none measured it."""
+    nights = [n for n in W.read_nights(ws) if n.get("drift")]
+    last = max(nights, key=lambda n: n["as_of"]) if nights else None
+    if last and last["drift"].get("alert"):
+        return False
+    result.drift = last["drift"] if last else None
+    result.skipped = "the latest night reported no drift" if last else "no night has reported drift yet"
+    return True
+
+
+# --- embed new texts ------------------------------------------------------------------------------
+def embed_texts(
+    tx: W.Transaction, encoder: Encoder, store: dict[str, np.ndarray], hashes: Sequence[str], texts: Sequence[str],
+    name: str,
+) -> None:
+    """Embed the distinct texts not yet in ``store`` (hash -> vector), stage them, update store."""
+    new_hashes, vectors = embed_unique(hashes, texts, set(store), encoder.encode)
+    if not new_hashes:
+        return
+    if isinstance(store, VectorStore):
+        store.add(new_hashes, vectors)
+    else:
+        for h, v in zip(new_hashes, vectors):
+            store[h] = v
+    path = tx.ws.embeddings_dir(encoder.model_key) / f"part-{tx.run_id}-{name}.parquet"
+    W.write_parquet(tx.path(path), W.embeddings_table(np.array(new_hashes), vectors))
+
+
+def load_vector_store(ws: W.Workspace, model_key: str, only: set[str] | None = None) -> VectorStore:
+    """The stored vectors of one model (all, or ``only`` those prompt hashes)."""
+    store = VectorStore()
+    hashes, vectors = W.read_embeddings(ws, model_key, only=only)
+    if len(hashes):
+        store.add(list(hashes), vectors)
+    return store
+
+
 def context_texts(requests: pd.DataFrame) -> tuple[list[str], list[str]]:
     has = requests[S.CONTEXT_HASH].notna()
     sub = requests.loc[has, [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]].drop_duplicates(S.CONTEXT_HASH)
@@ -314,7 +448,161 @@ def context_texts(requests: pd.DataFrame) -> tuple[list[str], list[str]]:
     return hashes, texts
 
 
-# --- stage 6: score -------------------------------------------------------------------------------------
+def embed_new(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput, result: RunResult) -> VectorStore:
+    """The vectors of the new rows' prompts and contexts: cached ones loaded, the others embedded
+    by ``engine``."""
+    ctx_hashes, ctx_texts = context_texts(got.contexts)
+    hashes = list(got.prompts)
+    store = nightly.load_vectors(tx.ws, encoder.model_key, set(hashes) | set(ctx_hashes))
+    result.prompts_embedded = engine.embed(tx.ws, tx.run_id, encoder, store, hashes + ctx_hashes,
+                                           list(got.prompts.values()) + ctx_texts)
+    return store
+
+
+def embed_everything(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput,
+                     refit: bool) -> tuple[VectorStore, list[str], dict[str, str]]:
+    """``targeting run``'s embedding: the vectors of every prompt, new and stored (and, when the
+    map is to be ``refit``, the text of each; otherwise of those not embedded yet), and of the
+    new rows' contexts (with ``refit``, every stored context's too). Returns (vectors, sorted
+    prompt hashes, texts)."""
+    ws = tx.ws
+    store = load_vector_store(ws, encoder.model_key)
+    hashes = sorted(set(got.requests[S.PROMPT_HASH]) | W.distinct_prompt_hashes(ws))
+    if not hashes:
+        raise BadInputError("no valid requests in the input and none stored in the workspace")
+    wanted = set(hashes) if refit else {h for h in hashes if h not in store}
+    texts = nightly.window_texts(ws, None, None, wanted, got.prompts)
+    todo = [h for h in hashes if h not in store]
+    engine.embed(ws, f"{tx.run_id}-prompts", encoder, store, todo, [texts[h] for h in todo])
+    contexts = got.contexts
+    if refit and W.has_partitions(ws, "requests"):  # every stored request is assigned again
+        stored = W.read_requests(ws, [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]).to_pandas()
+        contexts = pd.concat([stored, contexts], ignore_index=True)
+    engine.embed(ws, f"{tx.run_id}-contexts", encoder, store, *context_texts(contexts))
+    return store, hashes, texts
+
+
+def embed_prompts(engine: Engine, tx: W.Transaction, encoder: Encoder, hashes: list[str],
+                  texts: list[str]) -> VectorStore:
+    """The vectors of ``hashes``: cached ones loaded, the others embedded by ``engine``."""
+    store = nightly.load_vectors(tx.ws, encoder.model_key, set(hashes))
+    engine.embed(tx.ws, tx.run_id, encoder, store, hashes, texts)
+    return store
+
+
+# --- assign ---------------------------------------------------------------------------------------
+def assign_everything(engine: Engine, tx: W.Transaction, cmap: CapabilityMap, encoder: Encoder,
+                      store: VectorStore, got: NightInput, refit: bool) -> None:
+    """``targeting run``'s assignment: the new requests to ``cmap`` or, on a map fitted in this
+    run (``refit``), every stored request too (the old assignments are deleted on commit)."""
+    requests = got.requests
+    if refit:
+        tx.delete_on_commit(tx.ws.table_dir("assignments"))
+        if W.has_partitions(tx.ws, "requests"):
+            requests = pd.concat([W.read_requests(tx.ws).to_pandas(), requests], ignore_index=True)
+    got.assigned, _ = engine.assign(tx, cmap, encoder, store, requests)
+
+
+def assign_night(engine: Engine, tx: W.Transaction, cmap: CapabilityMap, encoder: Encoder, store: VectorStore,
+                 got: NightInput) -> None:
+    """Assign the night's new requests (``engine``) and take their per-account activity."""
+    got.assigned, partial = engine.assign(tx, cmap, encoder, store, got.requests)
+    got.activity = activity.account_activity(partial, cmap.areas)
+
+
+def night_drift(got: NightInput, cmap: CapabilityMap, settings: Settings) -> Drift:
+    """The drift of the night's distinct new prompts away from ``cmap`` (``targeting.drift``)."""
+    drift = measure_drift(got.assigned.drop_duplicates(S.PROMPT_HASH)["distance"].to_numpy(), cmap, settings.nightly)
+    log.info("drift: %s", drift.summary())
+    return drift
+
+
+def reassign_all(engine: Engine, tx: W.Transaction, result: RunResult, cmap: CapabilityMap, encoder: Encoder) -> None:
+    """Assign every stored request to ``cmap``, a day at a time (embedding what the cache lacks);
+    the old assignments are deleted on commit."""
+    ws = tx.ws
+    tx.delete_on_commit(ws.table_dir("assignments"))
+    for day in W.partition_days(ws, "requests"):
+        part = W.read_partitions(ws, "requests", day, day).to_pandas()
+        if part.empty:
+            continue
+        ctx_hashes, ctx_texts = context_texts(part)
+        hashes = part[S.PROMPT_HASH].to_numpy().astype(str)
+        store = nightly.load_vectors(ws, encoder.model_key, set(hashes) | set(ctx_hashes))
+        engine.embed(ws, f"{tx.run_id}-{day}", encoder, store, list(hashes) + ctx_hashes,
+                     list(part[S.PROMPT]) + ctx_texts)
+        engine.assign(tx, cmap, encoder, store, part)
+        result.rows_stored += len(part)
+
+
+# --- score the window -----------------------------------------------------------------------------
+def window_end(ws: W.Workspace, as_of: date | None, what: str, fresh: pd.DataFrame | None = None) -> date:
+    """``as_of``, or else the latest day with stored assignments or ``fresh`` requests;
+    BadInputError (the workspace holds no ``what``) when there is none."""
+    if as_of is not None:
+        return as_of
+    days = W.partition_days(ws, "assignments")
+    if fresh is not None and not fresh.empty:
+        days.append(str(pd.to_datetime(fresh[S.DATE]).max().date()))
+    if not days:
+        raise BadInputError(f"workspace {ws.root} holds no {what}")
+    return date.fromisoformat(max(days))
+
+
+def last_day(assigned: pd.DataFrame) -> str:
+    """The UTC day of the latest request in ``assigned``."""
+    return str(pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date())
+
+
+def window_assignments(ws: W.Workspace, got: NightInput, start: date | None, day: date | None,
+                       stored: bool = True) -> pd.DataFrame:
+    """The assignments to score: the ``stored`` ones dated ``start``..``day`` (all without them),
+    then the new ones among those days. Frees the new ones (``got.assigned``)."""
+    new, got.assigned = got.assigned, None
+    old = W.read_partitions(ws, "assignments", start and str(start), day and str(day)).to_pandas() if stored else (
+        pd.DataFrame())
+    if new is not None and not new.empty and start is not None:
+        new = new[pd.to_datetime(new[S.DATE]).dt.date.between(start, day).to_numpy()]
+    if new is None or new.empty:
+        assigned = old
+    else:
+        assigned = pd.concat([old, new], ignore_index=True) if len(old) else new.reset_index(drop=True)
+    if assigned.empty:
+        raise BadInputError(f"no requests between {start} and {day}")
+    return assigned
+
+
+def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, got: NightInput,
+                 cmap: CapabilityMap, store: VectorStore, settings: Settings, *, day: str, start: str | None,
+                 path: Path, latest: bool, window_days: int | None = None) -> None:
+    """Score the accounts of the window's ``assigned`` requests (``score_frame``, with the feature
+    cache), apply the analysts' verdicts and stage the account table at ``path`` (with ``latest``,
+    as the workspace's latest scores). Frees the new rows' per-row frame (``got.requests``)."""
+    ws = tx.ws
+    window_hashes = set(assigned[S.PROMPT_HASH])
+    store = nightly.load_vectors(ws, cmap.meta["model_key"], window_hashes, store)
+    # per-prompt text features cached by earlier runs: only the other prompts' texts are read
+    features = nightly.FeatureCache.open(ws, settings.signals.seed, tx)
+    texts = nightly.window_texts(ws, start, day, features.load(window_hashes), got.prompts)
+    assigned = attach_metadata(ws, assigned, got.requests)
+    contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
+    got.requests = None  # the new rows are in `assigned` now: free them before scoring
+    del window_hashes
+    table, threshold = score_frame(assigned, cmap, store, texts, cmap.anchors.shape[1], settings, contexts, features)
+    del assigned, texts, features
+    table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
+    table.insert(0, "as_of", day)
+    table["run_id"] = tx.run_id
+    if window_days is not None:
+        table["window_days"] = window_days
+    W.write_parquet(tx.path(path), _scores_table(table))
+    if latest:
+        tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
+    result.as_of, result.scores_path, result.threshold = day, str(path), threshold
+    result.accounts, result.flagged = len(table), int(table["flagged"].sum())
+    campaign_summary(result, table)
+
+
 FEATURE_CHUNK = 50_000  # distinct prompts whose text features are computed at once
 
 
@@ -485,41 +773,12 @@ def _scores_table(table: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(table, preserve_index=False)
 
 
-def record_ingest(tx: W.Transaction, result: RunResult, got: Ingested | NightInput) -> None:
-    """The ingest's counts into the run summary; its malformed rows and conflicting duplicates
-    into the run's quarantine file (``quarantined`` counts both, ``conflicting_duplicates``
-    the latter: rows read = stored + duplicates + quarantined)."""
-    result.rows_read, result.rows_stored, result.duplicates = got.rows_read, len(got.requests), got.duplicates
-    result.conflicting_duplicates = got.conflicts.num_rows
-    result.quarantined = got.quarantine.num_rows + got.conflicts.num_rows
-    if result.quarantined:
-        W.write_parquet(tx.path(tx.ws.quarantine_path(result.run_id)),
-                        pa.concat_tables([got.quarantine, got.conflicts]))
-
-
-def refuse_bad_input(got: Ingested | NightInput, settings: Settings) -> None:
-    """BadInputError when more than ``max_bad_share`` of the rows read are malformed (a
-    conflicting duplicate is well formed: it does not count), naming the first bad row."""
-    bad_share = got.quarantine.num_rows / max(got.rows_read, 1)
-    if bad_share > settings.ingest.max_bad_share:
-        first = got.quarantine.slice(0, 1).to_pylist()[0]
-        raise BadInputError(
-            f"{got.quarantine.num_rows:,} of {got.rows_read:,} rows ({100 * bad_share:.1f}%) are malformed, "
-            f"more than the allowed {100 * settings.ingest.max_bad_share:.1f}%; first: {first['file']}, "
-            f"row {first['row']}, field {first['field']}: {first['reason']}. Nothing was stored."
-        )
-
-
-def _latest_day(ws: W.Workspace, fresh: pd.DataFrame) -> date | None:
-    days = [p.name[len("date="):] for p in ws.table_dir("assignments").glob("date=*")]
-    if not fresh.empty:
-        days.append(str(pd.to_datetime(fresh[S.DATE]).max().date()))
-    return date.fromisoformat(max(days)) if days else None
-
-
-def latest_scored_day(state: dict) -> str:
-    latest = state.get("latest_scores") or ""
-    return latest.split("as_of=")[1].split("/")[0] if "as_of=" in latest else ""
+# --- index ----------------------------------------------------------------------------------------
+def rebuild_index(tx: W.Transaction, map_id: str, store: VectorStore, hashes: list[str], dim: int,
+                  settings: Settings) -> None:
+    """The map's search index over every stored prompt (``hashes``, sorted), built anew."""
+    pindex = build_index(np.array(hashes), vectors_of(store, hashes, dim), settings.map.seed)
+    save_index(pindex, tx.path(tx.ws.index_dir(map_id) / "prompts.faiss").parent)
 
 
 def extend_index(tx: W.Transaction, map_id: str, store: VectorStore, hashes: list[str], dim: int,
@@ -540,259 +799,6 @@ def extend_index(tx: W.Transaction, map_id: str, store: VectorStore, hashes: lis
     save_index(pindex, tx.path(folder / "prompts.faiss").parent)
 
 
-
-
-# --- the stages the jobs share --------------------------------------------------------------------------
-def new_input_files(ws: W.Workspace, inputs: Sequence[str | Path], as_of: date | None) -> tuple[list[Path], list[Path]]:
-    """(files to ingest now, files left for a later night) among ``inputs``: those the workspace's
-    registry does not hold yet (``nightly.new_input_files``)."""
-    return nightly.new_input_files(expand_inputs(inputs) if inputs else [], W.read_ingested_files(ws), as_of)
-
-
-def ingest_new(tx: W.Transaction, files: Sequence[Path], settings: Settings, result: RunResult) -> NightInput:
-    """Stage the files' new rows (``ingest_night``: one de-duplication path), refuse bad input
-    (``refuse_bad_input``: one rule), record the counts and the quarantine."""
-    got = ingest_night(tx, files, settings)
-    refuse_bad_input(got, settings)
-    record_ingest(tx, result, got)
-    return got
-
-
-def register_inputs(tx: W.Transaction, files: Sequence[Path], got: NightInput) -> list[dict[str, Any]]:
-    """Record the ingested files in the workspace's registry (``inputs/files.json``); returns each
-    file's counts, hash and size for the manifest."""
-    if not files:
-        return []
-    registry = W.read_ingested_files(tx.ws)
-    entries = nightly.registry_entries(files, tx.run_id, {f["file"]: f["rows"] for f in got.files})
-    registry.update({e["path"]: e for e in entries})
-    W.write_json(tx.path(tx.ws.inputs_path), sorted(registry.values(), key=lambda e: e["path"]))
-    counted = {f["file"]: f for f in got.files}
-    return [dict(counted.get(str(p), {"file": str(p)}), sha256=e["sha256"], size=e["size"])
-            for p, e in zip(files, entries)]
-
-
-def checked_encoder(cmap: CapabilityMap | None, encoder: Encoder | None, settings: Settings) -> Encoder:
-    """``encoder`` or the configured one, refused when it is not the model ``cmap`` was fitted with."""
-    encoder = encoder or load_encoder(settings.embed)
-    if cmap is not None:
-        check_model(cmap, encoder)
-    return encoder
-
-
-def current_map(ws: W.Workspace, state: dict[str, Any], encoder: Encoder | None = None) -> CapabilityMap | None:
-    """The workspace's capability map (None before the first), checked against ``encoder``'s model."""
-    if not state.get("map_id"):
-        return None
-    cmap = load_map(ws.map_dir(state["map_id"]))
-    if encoder is not None:
-        check_model(cmap, encoder)
-    return cmap
-
-
-def embed_new(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput, result: RunResult) -> VectorStore:
-    """The vectors of the new rows' prompts and contexts: cached ones loaded, the others embedded
-    by ``engine``."""
-    ctx_hashes, ctx_texts = context_texts(got.contexts)
-    hashes = list(got.prompts)
-    store = nightly.load_vectors(tx.ws, encoder.model_key, set(hashes) | set(ctx_hashes))
-    result.prompts_embedded = engine.embed(tx.ws, tx.run_id, encoder, store, hashes + ctx_hashes,
-                                           list(got.prompts.values()) + ctx_texts)
-    return store
-
-
-def embed_everything(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput,
-                     refit: bool) -> tuple[VectorStore, list[str], dict[str, str]]:
-    """``targeting run``'s embedding: the vectors of every prompt, new and stored (and, when the
-    map is to be ``refit``, the text of each; otherwise of those not embedded yet), and of the
-    new rows' contexts (with ``refit``, every stored context's too). Returns (vectors, sorted
-    prompt hashes, texts)."""
-    ws = tx.ws
-    store = load_vector_store(ws, encoder.model_key)
-    hashes = sorted(set(got.requests[S.PROMPT_HASH]) | W.distinct_prompt_hashes(ws))
-    if not hashes:
-        raise BadInputError("no valid requests in the input and none stored in the workspace")
-    wanted = set(hashes) if refit else {h for h in hashes if h not in store}
-    texts = nightly.window_texts(ws, None, None, wanted, got.prompts)
-    todo = [h for h in hashes if h not in store]
-    engine.embed(ws, f"{tx.run_id}-prompts", encoder, store, todo, [texts[h] for h in todo])
-    contexts = got.contexts
-    if refit and W.has_partitions(ws, "requests"):  # every stored request is assigned again
-        stored = W.read_requests(ws, [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]).to_pandas()
-        contexts = pd.concat([stored, contexts], ignore_index=True)
-    engine.embed(ws, f"{tx.run_id}-contexts", encoder, store, *context_texts(contexts))
-    return store, hashes, texts
-
-
-def fit_and_save_map(tx: W.Transaction, result: RunResult, encoder: Encoder, store: VectorStore,
-                     hashes: Sequence[str], texts: Sequence[str], settings: Settings,
-                     previous: CapabilityMap | None = None) -> CapabilityMap:
-    """Fit a capability map on the prompts (``fit_capability_map``); clusters that match the
-    ``previous`` map's (fitted with the same model) keep their ids; stage it as the current map."""
-    cmap = fit_capability_map(tx, encoder, store, hashes, texts, settings)
-    if previous is not None and previous.meta.get("model_key") == encoder.model_key:
-        match = match_clusters(previous, cmap, min_overlap=settings.nightly.match_overlap, knn=settings.map.knn)
-        cmap = carry_ids(cmap, match, previous.map_id)
-        result.clusters_kept = match.matched
-    save_map(cmap, tx.path(tx.ws.map_dir(cmap.map_id) / "map.json").parent)
-    tx.state_updates["map_id"] = cmap.map_id
-    result.map_id, result.map_fitted = cmap.map_id, True
-    return cmap
-
-
-def assign_everything(engine: Engine, tx: W.Transaction, cmap: CapabilityMap, encoder: Encoder,
-                      store: VectorStore, got: NightInput, refit: bool) -> None:
-    """``targeting run``'s assignment: the new requests to ``cmap`` or, on a map fitted in this
-    run (``refit``), every stored request too (the old assignments are deleted on commit)."""
-    requests = got.requests
-    if refit:
-        tx.delete_on_commit(tx.ws.table_dir("assignments"))
-        if W.has_partitions(tx.ws, "requests"):
-            requests = pd.concat([W.read_requests(tx.ws).to_pandas(), requests], ignore_index=True)
-    got.assigned, _ = engine.assign(tx, cmap, encoder, store, requests)
-
-
-def night_prompts(got: NightInput) -> tuple[list[str], list[str]]:
-    """(hashes, texts) of the night's distinct prompts, in hash order."""
-    hashes = sorted(got.prompts)
-    return hashes, [got.prompts[h] for h in hashes]
-
-
-def assign_night(engine: Engine, tx: W.Transaction, cmap: CapabilityMap, encoder: Encoder, store: VectorStore,
-                 got: NightInput) -> None:
-    """Assign the night's new requests (``engine``) and take their per-account activity."""
-    got.assigned, partial = engine.assign(tx, cmap, encoder, store, got.requests)
-    got.activity = activity.account_activity(partial, cmap.areas)
-
-
-def night_drift(got: NightInput, cmap: CapabilityMap, settings: Settings) -> Drift:
-    """The drift of the night's distinct new prompts away from ``cmap`` (``targeting.drift``)."""
-    drift = measure_drift(got.assigned.drop_duplicates(S.PROMPT_HASH)["distance"].to_numpy(), cmap, settings.nightly)
-    log.info("drift: %s", drift.summary())
-    return drift
-
-
-def embed_prompts(engine: Engine, tx: W.Transaction, encoder: Encoder, hashes: list[str],
-                  texts: list[str]) -> VectorStore:
-    """The vectors of ``hashes``: cached ones loaded, the others embedded by ``engine``."""
-    store = nightly.load_vectors(tx.ws, encoder.model_key, set(hashes))
-    engine.embed(tx.ws, tx.run_id, encoder, store, hashes, texts)
-    return store
-
-
-def skip_without_drift(ws: W.Workspace, result: RunResult) -> bool:
-    """True (and why, in ``result.skipped``) when the latest night that measured drift raised no
-    alert, or none measured it."""
-    nights = [n for n in W.read_nights(ws) if n.get("drift")]
-    last = max(nights, key=lambda n: n["as_of"]) if nights else None
-    if last and last["drift"].get("alert"):
-        return False
-    result.drift = last["drift"] if last else None
-    result.skipped = "the latest night reported no drift" if last else "no night has reported drift yet"
-    return True
-
-
-def last_day(assigned: pd.DataFrame) -> str:
-    """The UTC day of the latest request in ``assigned``."""
-    return str(pd.to_datetime(assigned[S.TIMESTAMP], utc=True).max().date())
-
-
-def window_end(ws: W.Workspace, as_of: date | None, fresh: pd.DataFrame, what: str) -> date:
-    """``as_of``, or the latest day stored or in ``fresh``; BadInputError when there is none."""
-    day = as_of or _latest_day(ws, fresh)
-    if day is None:
-        raise BadInputError(f"workspace {ws.root} holds no {what}")
-    return day
-
-
-def reassign_all(engine: Engine, tx: W.Transaction, result: RunResult, cmap: CapabilityMap, encoder: Encoder) -> None:
-    """Assign every stored request to ``cmap``, a day at a time (embedding what the cache lacks);
-    the old assignments are deleted on commit."""
-    ws = tx.ws
-    tx.delete_on_commit(ws.table_dir("assignments"))
-    for folder in sorted(ws.table_dir("requests").glob("date=*")):
-        day = folder.name[len("date="):]
-        part = W.read_partitions(ws, "requests", day, day).to_pandas()
-        if part.empty:
-            continue
-        ctx_hashes, ctx_texts = context_texts(part)
-        hashes = part[S.PROMPT_HASH].to_numpy().astype(str)
-        store = nightly.load_vectors(ws, encoder.model_key, set(hashes) | set(ctx_hashes))
-        engine.embed(ws, f"{tx.run_id}-{day}", encoder, store, list(hashes) + ctx_hashes,
-                     list(part[S.PROMPT]) + ctx_texts)
-        engine.assign(tx, cmap, encoder, store, part)
-        result.rows_stored += len(part)
-
-
-def sample_prompts(ws: W.Workspace, start: date, day: date, settings: Settings) -> tuple[list[str], list[str]]:
-    """(hashes, texts) of a sample of the distinct prompts stored between ``start`` and ``day``
-    (``[map] sample_size``, seeded), in hash order."""
-    recent = W.read_partitions(ws, "requests", str(start), str(day), [S.PROMPT_HASH, S.PROMPT])
-    if recent.num_rows == 0:
-        raise BadInputError(f"no requests between {start} and {day} to fit a map on")
-    recent = recent.to_pandas().drop_duplicates(S.PROMPT_HASH).sort_values(S.PROMPT_HASH)
-    if len(recent) > settings.map.sample_size:
-        rng = np.random.default_rng(settings.map.seed)
-        recent = recent.iloc[np.sort(rng.choice(len(recent), settings.map.sample_size, replace=False))]
-    return list(recent[S.PROMPT_HASH]), list(recent[S.PROMPT])
-
-
-def window_assignments(ws: W.Workspace, got: NightInput, start: date | None, day: date | None,
-                       stored: bool = True) -> pd.DataFrame:
-    """The assignments to score: the ``stored`` ones dated ``start``..``day`` (all without them),
-    then the new ones among those days. Frees the new ones (``got.assigned``)."""
-    new, got.assigned = got.assigned, None
-    old = W.read_partitions(ws, "assignments", start and str(start), day and str(day)).to_pandas() if stored else (
-        pd.DataFrame())
-    if new is not None and not new.empty and start is not None:
-        new = new[pd.to_datetime(new[S.DATE]).dt.date.between(start, day).to_numpy()]
-    if new is None or new.empty:
-        assigned = old
-    else:
-        assigned = pd.concat([old, new], ignore_index=True) if len(old) else new.reset_index(drop=True)
-    if assigned.empty:
-        raise BadInputError(f"no requests between {start} and {day}")
-    return assigned
-
-
-def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, got: NightInput,
-                 cmap: CapabilityMap, store: VectorStore, settings: Settings, *, day: str, start: str | None,
-                 path: Path, latest: bool, window_days: int | None = None) -> None:
-    """Score the accounts of the window's ``assigned`` requests (``score_frame``, with the feature
-    cache), apply the analysts' verdicts and stage the account table at ``path`` (with ``latest``,
-    as the workspace's latest scores). Frees the new rows' per-row frame (``got.requests``)."""
-    ws = tx.ws
-    window_hashes = set(assigned[S.PROMPT_HASH])
-    store = nightly.load_vectors(ws, cmap.meta["model_key"], window_hashes, store)
-    # per-prompt text features cached by earlier runs: only the other prompts' texts are read
-    features = nightly.FeatureCache.open(ws, settings.signals.seed, tx)
-    texts = nightly.window_texts(ws, start, day, features.load(window_hashes), got.prompts)
-    assigned = attach_metadata(ws, assigned, got.requests)
-    contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
-    got.requests = None  # the new rows are in `assigned` now: free them before scoring
-    del window_hashes
-    table, threshold = score_frame(assigned, cmap, store, texts, cmap.anchors.shape[1], settings, contexts, features)
-    del assigned, texts, features
-    table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
-    table.insert(0, "as_of", day)
-    table["run_id"] = tx.run_id
-    if window_days is not None:
-        table["window_days"] = window_days
-    W.write_parquet(tx.path(path), _scores_table(table))
-    if latest:
-        tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
-    result.as_of, result.scores_path, result.threshold = day, str(path), threshold
-    result.accounts, result.flagged = len(table), int(table["flagged"].sum())
-    campaign_summary(result, table)
-
-
-def rebuild_index(tx: W.Transaction, map_id: str, store: VectorStore, hashes: list[str], dim: int,
-                  settings: Settings) -> None:
-    """The map's search index over every stored prompt (``hashes``, sorted), built anew."""
-    pindex = build_index(np.array(hashes), vectors_of(store, hashes, dim), settings.map.seed)
-    save_index(pindex, tx.path(tx.ws.index_dir(map_id) / "prompts.faiss").parent)
-
-
 def carry_index(tx: W.Transaction, previous: CapabilityMap, cmap: CapabilityMap, encoder: Encoder) -> None:
     """A refitted map of the same model keeps its predecessor's search index (same vectors)."""
     src, dst = tx.ws.index_dir(previous.map_id), tx.ws.index_dir(cmap.map_id)
@@ -801,6 +807,7 @@ def carry_index(tx: W.Transaction, previous: CapabilityMap, cmap: CapabilityMap,
             shutil.copy2(f, tx.path(dst / f.name))
 
 
+# --- the night's summary, commit ------------------------------------------------------------------
 def night_summary(result: RunResult, got: NightInput, cmap: CapabilityMap, *, start: date, window_days: int,
                   files: Sequence[Path], later: Sequence[Path]) -> dict[str, Any]:
     """The nightly job's summary of the night (``nights/as_of=DAY.json``, and its manifest's
