@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class BadInputError(ValueError):
     """Too many malformed rows, or unusable input: exit code 2."""
+
+
+class ScaleoutError(RuntimeError):
+    """The Ray engine lost or duplicated requests: an internal error (exit code 1)."""

@@ -44,16 +44,12 @@ from targeting.capmap import CapabilityMap
 from targeting.capmap.assign import assign_requests
 from targeting.config import ScaleoutConfig, Settings
 from targeting.embed import Encoder, VectorStore, load_encoder, text_hash
-from targeting.errors import BadInputError
+from targeting.errors import BadInputError, ScaleoutError
 
 log = logging.getLogger("targeting")
 
 INSTALL_HINT = "pip install 'targeting[ray]' (./scripts/setup-venv installs it)"
 ASSIGN_COLUMNS = [S.REQUEST_ID, S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT_HASH, S.CONTEXT_HASH, S.DATE]
-
-
-class ScaleoutError(RuntimeError):
-    """The Ray engine lost or duplicated requests: an internal error."""
 
 
 def import_ray():
