@@ -156,7 +156,7 @@ def run(
         f"(default: {RiskConfig.fp_budget}, or the setting risk.fp_budget)."),
 ) -> None:
     """Ingest logs, fit the capability map if the workspace has none, score all accounts."""
-    from targeting.pipeline import run as run_pipeline
+    from targeting.jobs import run as run_pipeline
 
     overrides: dict = {}
     if model:
@@ -210,7 +210,7 @@ def score(
     from datetime import timedelta
 
     from targeting.config import ENGINES
-    from targeting.pipeline import score as score_pipeline
+    from targeting.jobs import score as score_pipeline
 
     overrides: dict = {}
     if model:
@@ -254,7 +254,7 @@ def fit(
     valid; every stored request is assigned to the new map. The next `targeting score`
     uses it.
     """
-    from targeting.pipeline import fit as fit_pipeline
+    from targeting.jobs import fit as fit_pipeline
 
     overrides: dict = {}
     if model:
@@ -501,7 +501,7 @@ def demo(
     with --fresh it empties that one first, under the workspace lock. Any other folder, a real
     workspace included, is refused (exit 2)."""
     from targeting import workspace as W
-    from targeting.pipeline import run as run_pipeline
+    from targeting.jobs import run as run_pipeline
     from targeting.simulate import SimConfig, simulate as simulate_traffic, write_traffic
 
     workspace = W.prepare_demo_workspace(workspace, fresh=fresh).root
@@ -596,7 +596,7 @@ def _exit_code(exc: BaseException) -> int:
     from targeting.capmap.taxonomy import TaxonomyError
     from targeting.embed import EmbeddingError
     from targeting.ingest import InputError
-    from targeting.pipeline import BadInputError
+    from targeting.errors import BadInputError
     from targeting.workspace import WorkspaceError
 
     from targeting.workspace import WorkspaceLocked
