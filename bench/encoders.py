@@ -38,7 +38,7 @@ from targeting import workspace as W
 from targeting.config import EmbedConfig, load_settings
 from targeting.embed import embed_unique, load_encoder, resolve_model_path, text_hash
 from targeting.evaluate import evaluate
-from targeting.pipeline import run
+from targeting.jobs import run
 from targeting.simulate import SimConfig, simulate, write_traffic
 
 NAIVE_BATCH = 32  # sentence-transformers' default batch size

@@ -44,7 +44,7 @@ def base_workspace(root: Path) -> tuple[Path, Path]:
     from nightly_traffic import write_bow_model
 
     from targeting.config import load_settings
-    from targeting.pipeline import score
+    from targeting.jobs import score
     from targeting.simulate import SimConfig, simulate
 
     requests, _ = simulate(SimConfig(seed=2, n_accounts=30, days=2, start="2026-11-01", volume_scale=0.3))

@@ -25,7 +25,7 @@ import pandas as pd
 from targeting import workspace as W
 from targeting.config import load_settings
 from targeting.evaluate import evaluate, format_report
-from targeting.pipeline import run
+from targeting.jobs import run
 from targeting.simulate import SimConfig, simulate, write_traffic
 
 

@@ -3,7 +3,7 @@
 ``partial_activity`` summarises any slice of a night's assigned requests as one row per
 (account, day, area, cluster): requests, first and last timestamp. Partials of disjoint
 slices merge (``merge_activity``: sum, min, max) into the partial of their union, in any
-order, so the Ray engine (``targeting.scaleout``) computes them in its workers, one per
+order, so the Ray engine (``targeting.engines.ray_data``) computes them in its workers, one per
 batch, and merges them on the driver without moving a request row; the local engine
 computes one partial over the whole night. ``account_activity`` turns a partial into the
 night's per-account summary that the nightly job writes with each night

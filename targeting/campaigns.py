@@ -261,6 +261,33 @@ def content_similarity(
     return combined.maximum(family).tocsr()
 
 
+MIN_SUPPORT = 2  # distinct prompts of an account that must carry wording another account uses too
+
+
+def prompt_support(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrices: np.ndarray) -> np.ndarray:
+    """(N,) how many of each account's distinct prompts carry a key (any column of
+    ``key_matrices``, rows = distinct prompts) that another account's prompts carry too.
+
+    Shared wording is evidence of one actor when it recurs: an account whose only shared
+    prompt is one public item (a benchmark question, a tool schema in a common format, sent
+    once or repeated verbatim) matches a sweep of that benchmark by coincidence, however
+    high the cosine of its one-prompt profile."""
+    pairs = np.unique(np.c_[acc_idx, rows], axis=0)  # distinct (account, prompt)
+    carried = np.zeros(len(pairs), dtype=bool)
+    for keys in key_matrices:
+        if keys is None or not keys.shape[0]:
+            continue
+        k = keys[pairs[:, 1]]
+        pair_of = np.repeat(np.arange(len(pairs)), k.shape[1])
+        key, account = k.ravel(), np.repeat(pairs[:, 0], k.shape[1])
+        present = key != 0
+        pair_of, key, account = pair_of[present], key[present], account[present]
+        users = pd.DataFrame({"key": key, "account": account}).drop_duplicates().groupby("key")["account"].size()
+        shared = users.reindex(key).to_numpy() >= 2
+        carried[pair_of[shared]] = True
+    return np.bincount(pairs[carried, 0], minlength=n_accounts)
+
+
 WEAK_LINK = 0.05  # template similarity from which a link is weighed (below LINK_SIM: times content affinity)
 INFRA_FULL = 4.0  # infrastructure evidence (``targeting.linking``) that counts as a full-weight edge
 
@@ -306,6 +333,10 @@ def link_accounts(
                                             centroids), n, WEAK_LINK)
         text = text.maximum(shared)
     text = text.maximum(text.T).tocsr()
+    # wording shared through a single prompt is coincidence, not an actor (``prompt_support``)
+    recurs = sparse.diags((prompt_support(acc_idx, n, rows, keys, phrases) >= MIN_SUPPORT).astype(float))
+    text = (recurs @ text @ recurs).tocsr()
+    text.eliminate_zeros()
     strong = text.multiply(text >= LINK_SIM).tocsr()
     partners = np.diff(strong.indptr)
     max_sim = np.zeros(n)

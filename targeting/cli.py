@@ -156,7 +156,7 @@ def run(
         f"(default: {RiskConfig.fp_budget}, or the setting risk.fp_budget)."),
 ) -> None:
     """Ingest logs, fit the capability map if the workspace has none, score all accounts."""
-    from targeting.pipeline import run as run_pipeline
+    from targeting.jobs import run as run_pipeline
 
     overrides: dict = {}
     if model:
@@ -210,7 +210,7 @@ def score(
     from datetime import timedelta
 
     from targeting.config import ENGINES
-    from targeting.pipeline import score as score_pipeline
+    from targeting.jobs import score as score_pipeline
 
     overrides: dict = {}
     if model:
@@ -254,7 +254,7 @@ def fit(
     valid; every stored request is assigned to the new map. The next `targeting score`
     uses it.
     """
-    from targeting.pipeline import fit as fit_pipeline
+    from targeting.jobs import fit as fit_pipeline
 
     overrides: dict = {}
     if model:
@@ -441,11 +441,19 @@ def evaluate(
         raise UsageProblem(f"workspace {ws.root} has no scores yet: run `targeting run` first")
     label_frame = pd.read_parquet(labels) if labels.suffix != ".csv" else pd.read_csv(labels)
     assignments = W.read_assignments(ws, ["request_id", "area"]).to_pandas()
-    metrics = evaluate_scores(table.to_pandas(), label_frame, assignments)
+    metrics = evaluate_scores(table.to_pandas(), label_frame, assignments, flag_threshold=_flag_threshold(ws))
     typer.echo(json.dumps(metrics, indent=2) if as_json else format_report(metrics))
     if save:
         record_evaluation(ws, table, metrics, labels.name)
         typer.echo(f"recorded in {ws.evaluation_path}", err=True)
+
+
+def _flag_threshold(ws) -> float | None:
+    """The label-free flag threshold of the run that wrote the latest scores (its manifest)."""
+    from targeting.summaries import latest_run
+
+    info = latest_run(ws)
+    return info.threshold if info is not None else None
 
 
 def record_evaluation(ws, table, metrics: dict, labels_name: str) -> None:
@@ -472,7 +480,7 @@ def demo_evaluation(workspace: Path, labels: Path) -> dict:
     ws = W.open_workspace(workspace)
     table = W.read_latest_scores(ws)
     metrics = evaluate_scores(table.to_pandas(), pd.read_parquet(labels),
-                              W.read_assignments(ws, ["request_id", "area"]).to_pandas())
+                              W.read_assignments(ws, ["request_id", "area"]).to_pandas(), flag_threshold=_flag_threshold(ws))
     typer.echo(format_report(metrics))
     record_evaluation(ws, table, metrics, labels.name)
     typer.echo(f"  (recorded in {ws.evaluation_path}: `targeting report` cites it)")
@@ -493,7 +501,7 @@ def demo(
     with --fresh it empties that one first, under the workspace lock. Any other folder, a real
     workspace included, is refused (exit 2)."""
     from targeting import workspace as W
-    from targeting.pipeline import run as run_pipeline
+    from targeting.jobs import run as run_pipeline
     from targeting.simulate import SimConfig, simulate as simulate_traffic, write_traffic
 
     workspace = W.prepare_demo_workspace(workspace, fresh=fresh).root
@@ -588,7 +596,7 @@ def _exit_code(exc: BaseException) -> int:
     from targeting.capmap.taxonomy import TaxonomyError
     from targeting.embed import EmbeddingError
     from targeting.ingest import InputError
-    from targeting.pipeline import BadInputError
+    from targeting.errors import BadInputError
     from targeting.workspace import WorkspaceError
 
     from targeting.workspace import WorkspaceLocked

@@ -34,6 +34,7 @@ TIE_RATIO = 0.5  # ... or by less than this share of the members' median tie
 MIN_PARTNERS = 2  # members each member must share evidence with
 MIN_LINKED_SHARE = 0.25  # ... and at least this share of the other members
 MIN_CAMPAIGN = 3  # members of a campaign
+MIN_DEGREE = 1.0  # a member's summed edge weight to the other members: at least one full-strength link
 AFFINITY_SAMPLE = 20_000  # random account pairs that describe how related strangers' traffic is
 AFFINITY_FLOOR = 0.5  # pairs less related than the median stranger pair: infrastructure counts for nothing
 PAIR_CHUNK = 65_536  # account pairs whose centroid cosines are computed at once
@@ -132,7 +133,8 @@ def _coherent(graph: sparse.csr_matrix, members: np.ndarray) -> np.ndarray:
         tie = np.asarray(sub.sum(axis=1)).ravel() / (len(members) - 1)
         linked = np.diff(sub.indptr)
         enough = np.maximum(MIN_PARTNERS, MIN_LINKED_SHARE * (len(members) - 1))
-        weak = (tie < max(MIN_TIE, TIE_RATIO * float(np.median(tie)))) | (linked < enough)
+        degree = tie * (len(members) - 1)
+        weak = (tie < max(MIN_TIE, TIE_RATIO * float(np.median(tie)))) | (linked < enough) | (degree < MIN_DEGREE)
         if not weak.any():
             return members
         members = np.delete(members, int(np.argmin(np.where(weak, tie, np.inf))))

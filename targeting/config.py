@@ -90,7 +90,7 @@ ENGINES = ("local", "ray")
 class ScaleoutConfig:
     """Where the nightly job embeds and assigns: in this process, or on Ray Data (``targeting[ray]``)."""
 
-    engine: str = "local"  # "local": in this process; "ray": embed + assign on Ray Data (targeting.scaleout)
+    engine: str = "local"  # "local": in this process; "ray": embed + assign on Ray Data (targeting.engines.ray_data)
     address: str = ""  # Ray cluster: "auto", "ray://head:10001"...; "": start a local Ray for the run
     actors: int = 0  # actors per pool (embed, assign); 0: one less than the cluster's CPUs (at least 1)
     gpus_per_actor: float = 0.0  # GPUs per embedding actor (1 on a GPU cluster); 0: CPU

@@ -337,6 +337,15 @@ def embed_unique(
     return new_hashes, vectors
 
 
+def vectors_of(store: dict[str, np.ndarray], hashes: Sequence[str], dim: int) -> np.ndarray:
+    """The vectors of ``hashes`` from ``store`` (a ``VectorStore`` or a dict), as a float32 matrix."""
+    if len(hashes) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    if isinstance(store, VectorStore):
+        return store.matrix(hashes)
+    return np.stack([store[h] for h in hashes]).astype(np.float32)
+
+
 class VectorStore:
     """Prompt hash -> unit vector: the vectors a run works with, kept float16 as on disk.
 

@@ -37,7 +37,62 @@ def _campaign_kind(campaign: str) -> str:
     return campaign.rsplit("-", 1)[0] if campaign else ""
 
 
-def evaluate(scores: pd.DataFrame, labels: pd.DataFrame, assignments: pd.DataFrame | None = None) -> dict[str, Any]:
+ORDINARY_P = 0.2  # a family whose tail probability among peers is above this adds no evidence (risk.reasons)
+
+
+def _flag_threshold(df: pd.DataFrame, given: float | None) -> float:
+    """The run's label-free flag threshold (its manifest), else the lowest flagged score."""
+    if given is not None and np.isfinite(given):
+        return float(given)
+    flagged = df.loc[df["flagged"].astype(bool), "risk_score"]
+    return float(flagged.min()) if len(flagged) else float("inf")
+
+
+def why_missed(attackers: pd.DataFrame, threshold: float, flag_threshold: float) -> dict[str, Any]:
+    """Why the unflagged attackers of one campaign kind are unflagged, in counts an analyst
+    can act on: how many rank above the 1%-FPR line yet below the label-free flag threshold
+    (the flag's budget: more flags would catch them), how many score below both (their
+    evidence is too weak), how many are in no linked group (nothing to raise them), and the
+    evidence families on which most of them are ordinary among their peers (tail
+    probability above ``ORDINARY_P``), most often first."""
+    missed = attackers[~attackers["flagged"].astype(bool)]
+    risk = missed["risk_score"].astype(float)
+    campaign = missed["campaign_id"].fillna("").astype(str) if "campaign_id" in missed else pd.Series("", index=missed.index)
+    p_columns = [c for c in missed.columns if c.startswith("evidence_p_")]
+    lacking = {c.removeprefix("evidence_p_"): int((missed[c].astype(float) > ORDINARY_P).sum()) for c in p_columns}
+    return {
+        "attackers": int(len(attackers)),
+        "flagged": int(attackers["flagged"].astype(bool).sum()),
+        "not_flagged": int(len(missed)),
+        "above_1pct_line_below_flag": int(((risk > threshold) & (risk < flag_threshold)).sum()),
+        "below_both": int((risk <= threshold).sum()),
+        "in_no_group": int((campaign == "").sum()),
+        "median_risk_missed": float(risk.median()) if len(risk) else float("nan"),
+        "flag_threshold": float(flag_threshold),
+        "ordinary_on": dict(sorted(((k, v) for k, v in lacking.items() if v), key=lambda kv: -kv[1])),
+    }
+
+
+def _why_text(why: dict[str, Any]) -> str:
+    """One cell of the evaluation table: ``why_missed`` in words."""
+    if not why["not_flagged"]:
+        return "all flagged"
+    parts = []
+    if why["above_1pct_line_below_flag"]:
+        parts.append(f"{why['above_1pct_line_below_flag']} rank above the 1%-FPR line but below the flag "
+                     f"threshold {why['flag_threshold']:.3f} (the flag's budget)")
+    if why["below_both"]:
+        parts.append(f"{why['below_both']} score below both (median {why['median_risk_missed']:.3f}): too little evidence")
+    if why["in_no_group"]:
+        parts.append(f"{why['in_no_group']} in no linked group")
+    common = [f"{k} ({v})" for k, v in list(why["ordinary_on"].items())[:3]]
+    if common:
+        parts.append("ordinary among their peers on " + ", ".join(common))
+    return f"{why['not_flagged']} of {why['attackers']} not flagged: " + "; ".join(parts)
+
+
+def evaluate(scores: pd.DataFrame, labels: pd.DataFrame, assignments: pd.DataFrame | None = None,
+             flag_threshold: float | None = None) -> dict[str, Any]:
     acc = account_labels(labels)
     df = scores.set_index("account_id").join(acc, how="inner")
     if df.empty:
@@ -61,6 +116,10 @@ def evaluate(scores: pd.DataFrame, labels: pd.DataFrame, assignments: pd.DataFra
     }
     out["flag_recall_by_campaign_kind"] = {
         k: float(df.loc[positive][kinds == k]["flagged"].mean()) for k in sorted(kinds.unique())
+    }
+    flag_line = _flag_threshold(df, flag_threshold)
+    out["why_missed_by_campaign_kind"] = {
+        k: why_missed(df.loc[positive][kinds == k], threshold, flag_line) for k in sorted(kinds.unique())
     }
     negatives = df[~positive]
     out["fpr_by_kind"] = {
@@ -99,6 +158,8 @@ def format_report(metrics: dict[str, Any]) -> str:
     for kind, value in metrics.get("recall_by_campaign_kind", {}).items():
         flag = metrics.get("flag_recall_by_campaign_kind", {}).get(kind, float("nan"))
         lines.append(f"| recall at 1% FPR, {kind} campaigns (flagged) | {value:.3f} ({flag:.3f}) |")
+    for kind, why in metrics.get("why_missed_by_campaign_kind", {}).items():
+        lines.append(f"| why not flagged, {kind} campaigns | {_why_text(why)} |")
     for kind, value in metrics.get("fpr_by_kind", {}).items():
         lines.append(
             f"| false-positive rate, {kind} ({value['accounts']} accounts): at 1% threshold / flagged | "

@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from targeting import workspace as W
+from targeting.capmap.taxonomy import tool_lines
 from targeting.ids import normalise_id
 from targeting.queries import current_model_key, requests_of
 from targeting.signals.elicitation import THRESHOLD, CotDetector, load_cot_exemplars, train_cot_detector
 from targeting.signals.templates import minhash, skeleton
+from targeting.summaries import campaign_summaries
 
 MIN_AFFIX_CHARS = 24  # a shared start or end shorter than this is not shown as a wrapper
 EXAMPLES = 3
@@ -237,13 +239,28 @@ def campaign_evidence(
     instruction), ``system_prompt`` (one system prompt, up to numbers and quoted text, sent
     by several members), ``tools`` (one tool set sent by several members), ``template``
     (masked prompt skeletons shared by several members) and ``examples`` (``examples``
-    distinct prompts from different members and clusters). Shared texts are quoted in the
-    summaries and kept whole in ``detail``; nothing is redacted here (callers redact).
-    ``scores`` defaults to the latest scores; pass a night's scores to explain that night.
+    distinct prompts from different members and clusters): each kind a pure function of the
+    members' requests below. Shared texts are quoted in the summaries and kept whole in
+    ``detail``; nothing is redacted here (callers redact). ``scores`` defaults to the latest
+    scores; pass a night's scores to explain that night.
     """
-    from targeting.capmap.taxonomy import tool_lines
-    from targeting.summaries import campaign_summaries
+    members = _campaign_members(ws, campaign_id, scores)
+    summary = campaign_summaries(members).iloc[0]
+    reqs = _campaign_requests(ws, members)
+    n = len(members)
+    out = [coverage_evidence(summary, n)]
+    if reqs.empty:
+        return out
+    out += wrapper_evidence(reqs, n)
+    out += [e for e in (system_prompt_evidence(reqs, n), tools_evidence(reqs, n), template_evidence(reqs, n))
+            if e is not None]
+    out.append(example_evidence(reqs, str(summary["target_area"]), examples))
+    return out
 
+
+def _campaign_members(ws: W.Workspace, campaign_id: str, scores: pd.DataFrame | None) -> pd.DataFrame:
+    """The score rows of a campaign's members on the latest night of ``scores`` (default: the
+    workspace's latest scores)."""
     if scores is None:
         table = W.read_latest_scores(ws)
         if table is None:
@@ -254,29 +271,33 @@ def campaign_evidence(
     members = scores[scores["campaign_id"].fillna("").astype(str) == campaign_id]
     if members.empty:
         raise KeyError(f"campaign {campaign_id!r} is not in the scores")
-    n = len(members)
-    summary = campaign_summaries(members).iloc[0]
-    reqs = _campaign_requests(ws, members)
+    return members
+
+
+def coverage_evidence(summary: pd.Series, n: int) -> Evidence:
+    """``coverage``: the campaign's target area, its share of the ``n`` members' requests and
+    how many of the area's clusters they reach together (a row of ``campaign_summaries``)."""
     area = str(summary["target_area"])
     words = area.replace("_", " ")
-    out: list[Evidence] = []
     covered, of = summary["covered_clusters"], summary["area_clusters"]
     reach = (f"; together their {words} requests fall in {int(covered)} distinct clusters "
              f"(the map has {int(of)} {words} clusters: coverage {100 * summary['coverage']:.0f}%)"
              if pd.notna(covered) and pd.notna(of) else "")
     share = summary["target_share"]
-    out.append(Evidence(
+    return Evidence(
         "coverage",
         f"{n} accounts, {int(summary['n_requests']):,} requests"
         + (f", {100 * share:.0f}% of them in {words}" if pd.notna(share) else f", targeting {words}") + reach,
         [], {"area": area, "covered_clusters": covered, "area_clusters": of, "target_share": share},
-    ))
-    if reqs.empty:
-        return out
+    )
 
+
+def wrapper_evidence(reqs: pd.DataFrame, n: int) -> list[Evidence]:
+    """``wrapper``: a fixed start and/or end (whole words) of the members' prompts, one entry each."""
     distinct = reqs.drop_duplicates("prompt")
     head, tail = (_whole_words(t, part, distinct["prompt"]) for t, part in
                   zip(shared_affixes(distinct["prompt"].tolist()), ("start", "end")))
+    out = []
     for part, text in (("start", head), ("end", tail)):
         if not text:
             continue
@@ -287,58 +308,78 @@ def campaign_evidence(
             f"{users} of {n} accounts {part} {100 * has.mean():.0f}% of their prompts with the same text: {_quote(text)}",
             [], {"part": part, "text": text, "accounts": users, "share": float(has.mean())},
         ))
+    return out
 
+
+def system_prompt_evidence(reqs: pd.DataFrame, n: int) -> Evidence | None:
+    """``system_prompt``: one system prompt (its skeleton's first words) sent by at least half the
+    ``n`` members (``_shared_context``), with how many variants of it they send."""
     system_keys = reqs["system"].map(
         lambda s: " ".join(skeleton(s).split()[:CONTEXT_KEY_WORDS]) if isinstance(s, str) and s.strip() else ""
     )
     found = _shared_context(reqs, system_keys, n)
-    if found is not None:
-        rows, _ = found
-        users = int(reqs.loc[rows, "account_id"].nunique())
-        variants = reqs.loc[rows, "system"].value_counts()
-        text = str(variants.index[0])
-        out.append(Evidence(
-            "system_prompt",
-            f"{users} of {n} accounts send the same system prompt ({len(variants)} variant"
-            f"{'s' if len(variants) != 1 else ''}) on {100 * rows.mean():.0f}% of requests: {_quote(text)}",
-            [], {"text": text, "accounts": users, "share": float(rows.mean()), "variants": len(variants)},
-        ))
+    if found is None:
+        return None
+    rows, _ = found
+    users = int(reqs.loc[rows, "account_id"].nunique())
+    variants = reqs.loc[rows, "system"].value_counts()
+    text = str(variants.index[0])
+    return Evidence(
+        "system_prompt",
+        f"{users} of {n} accounts send the same system prompt ({len(variants)} variant"
+        f"{'s' if len(variants) != 1 else ''}) on {100 * rows.mean():.0f}% of requests: {_quote(text)}",
+        [], {"text": text, "accounts": users, "share": float(rows.mean()), "variants": len(variants)},
+    )
 
-    def tool_key(tools: Any) -> str:
-        names = sorted({line.split("(", 1)[0] for line in tool_lines(tools) if line})
-        return ", ".join(names)
 
-    tool_keys = reqs["tools"].map(tool_key)
+def _tool_key(tools: Any) -> str:
+    """A request's tool set as its sorted tool names."""
+    names = sorted({line.split("(", 1)[0] for line in tool_lines(tools) if line})
+    return ", ".join(names)
+
+
+def tools_evidence(reqs: pd.DataFrame, n: int) -> Evidence | None:
+    """``tools``: one tool set (by tool names) sent by at least half the ``n`` members."""
+    tool_keys = reqs["tools"].map(_tool_key)
     found = _shared_context(reqs, tool_keys, n)
-    if found is not None:
-        rows, _ = found
-        users = int(reqs.loc[rows, "account_id"].nunique())
-        names = str(tool_keys[rows].iloc[0])
-        out.append(Evidence(
-            "tools",
-            f"{users} of {n} accounts send the same tool set ({names}) on {100 * rows.mean():.0f}% of requests",
-            [], {"tools": names.split(", "), "accounts": users, "share": float(rows.mean())},
-        ))
+    if found is None:
+        return None
+    rows, _ = found
+    users = int(reqs.loc[rows, "account_id"].nunique())
+    names = str(tool_keys[rows].iloc[0])
+    return Evidence(
+        "tools",
+        f"{users} of {n} accounts send the same tool set ({names}) on {100 * rows.mean():.0f}% of requests",
+        [], {"tools": names.split(", "), "accounts": users, "share": float(rows.mean())},
+    )
 
+
+def template_evidence(reqs: pd.DataFrame, n: int) -> Evidence | None:
+    """``template``: masked prompt skeletons used by several of the ``n`` members, and the most used."""
     skeletons = reqs["prompt"].map(skeleton)
     spread = reqs.groupby(skeletons)["account_id"].nunique()
     shared = spread[spread >= min(MIN_SHARED_MEMBERS, n)]
-    if len(shared):
-        in_shared = skeletons.isin(shared.index)
-        top = skeletons[in_shared].value_counts().index[0]
-        out.append(Evidence(
-            "template",
-            f"{100 * in_shared.mean():.0f}% of requests fill one of {len(shared):,} prompt templates used by "
-            f"several members (numbers, quotes and code masked); the most used, by {int(spread[top])} accounts: "
-            f"{_quote(top)}",
-            [], {"templates": int(len(shared)), "share": float(in_shared.mean()), "top": top},
-        ))
+    if not len(shared):
+        return None
+    in_shared = skeletons.isin(shared.index)
+    top = skeletons[in_shared].value_counts().index[0]
+    return Evidence(
+        "template",
+        f"{100 * in_shared.mean():.0f}% of requests fill one of {len(shared):,} prompt templates used by "
+        f"several members (numbers, quotes and code masked); the most used, by {int(spread[top])} accounts: "
+        f"{_quote(top)}",
+        [], {"templates": int(len(shared)), "share": float(in_shared.mean()), "top": top},
+    )
 
+
+def example_evidence(reqs: pd.DataFrame, area: str, examples: int) -> Evidence:
+    """``examples``: up to ``examples`` distinct prompts of the campaign, each from another member."""
     picks: list[str] = []
     used_accounts: set[str] = set()
     # examples from the target area's clusters that most members reach (the campaign's shared
     # ground, not one member's follow-ups), from different members, at the upper-quartile length:
     # short prompts are often follow-ups ("and if the numbers were doubled?") that show no frame
+    distinct = reqs.drop_duplicates("prompt")
     in_area = distinct[distinct["area"] == area] if (distinct["area"] == area).any() else distinct
     by_cluster = in_area.assign(_len=in_area["prompt"].str.len()).sort_values(["_len", "request_id"])
     reach_by_cluster = reqs[reqs["area"] == area].groupby("cluster_id")["account_id"].nunique()
@@ -352,6 +393,5 @@ def campaign_evidence(
         used_accounts.add(str(row["account_id"]))
         if len(picks) >= examples:
             break
-    out.append(Evidence("examples", f"{len(picks)} example prompt{'s' if len(picks) != 1 else ''} of the campaign",
-                        picks, {}))
-    return out
+    return Evidence("examples", f"{len(picks)} example prompt{'s' if len(picks) != 1 else ''} of the campaign",
+                    picks, {})

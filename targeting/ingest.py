@@ -674,6 +674,9 @@ class _Chunk:
     pre_quarantine: list[tuple[int, str, str, str]]  # (row, field, reason, raw) found by reader
 
 
+_SEP = "\x1f"  # between the parts of a hashed key (context, content-derived request id)
+
+
 def _empty_good() -> pa.Table:
     return sc.REQUEST_SCHEMA.empty_table()
 
@@ -692,85 +695,141 @@ def _quarantine_table(path: Path, entries: list[tuple[int, str, str, str]]) -> p
     )
 
 
-def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
-    n = ch.n
-    bad = np.zeros(n, dtype=bool)
-    bad_field = np.empty(n, dtype=object)
-    reason = np.empty(n, dtype=object)
+class _Problems:
+    """The first problem found in each record of a chunk: its field and reason (a record
+    flagged once keeps its first problem)."""
 
-    def flag(mask: np.ndarray | pa.Array, name: str, why: str) -> None:
-        m = (mask if isinstance(mask, np.ndarray) else _np_bool(mask)) & ~bad
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self.field = np.empty(n, dtype=object)
+        self.reason = np.empty(n, dtype=object)
+
+    def __call__(self, mask: np.ndarray | pa.Array, name: str, why: str) -> None:
+        m = (mask if isinstance(mask, np.ndarray) else _np_bool(mask)) & ~self.bad
         if m.any():
-            bad_field[m] = name
-            reason[m] = why
-            bad[m] = True
+            self.field[m] = name
+            self.reason[m] = why
+            self.bad[m] = True
 
-    everything = np.ones(n, dtype=bool)
 
-    # account_id ---------------------------------------------------------------------
-    acc_field = ch.cols.get(sc.ACCOUNT_ID)
-    if acc_field is None:
-        flag(everything, sc.ACCOUNT_ID, "column missing")
-        account = pa.nulls(n, pa.string())
-    else:
-        account, not_text = _as_text(acc_field.values, numbers=True, other=False)
-        if acc_field.bad is not None:
-            not_text = not_text | acc_field.bad
-        flag(not_text, sc.ACCOUNT_ID, f"{sc.ACCOUNT_ID} is not text")
-        account = normalise_id_array(account)  # the one id rule: ingest, verdicts, queries, app
-        flag(_blank(account), sc.ACCOUNT_ID, f"missing {sc.ACCOUNT_ID}")
+def _missing_column(n: int, flag: _Problems, name: str) -> pa.Array:
+    """Every record flagged: the file has no ``name`` column (nulls in its place)."""
+    flag(np.ones(n, dtype=bool), name, "column missing")
+    return pa.nulls(n, pa.string())
 
-    # timestamp ----------------------------------------------------------------------
-    ts_field = ch.cols.get(sc.TIMESTAMP)
-    if ts_field is None:
-        flag(everything, sc.TIMESTAMP, "column missing")
-        ts_us = np.zeros(n, np.int64)
-    else:
-        ts_us, ts_status = _parse_time(ts_field.values)
-        if ts_field.bad is not None:
-            ts_status = np.where(ts_field.bad, _T_BAD, ts_status)
-        flag(ts_status == _T_MISSING, sc.TIMESTAMP, f"missing {sc.TIMESTAMP}")
-        flag(ts_status == _T_BAD, sc.TIMESTAMP, f"unparsable {sc.TIMESTAMP}")
-        flag(ts_status == _T_RANGE, sc.TIMESTAMP,
-             f"{sc.TIMESTAMP} out of range (before 1990 or after 2100)")
 
-    # prompt -------------------------------------------------------------------------
-    pr_field = ch.cols.get(sc.PROMPT)
-    if pr_field is None:
-        flag(everything, sc.PROMPT, "column missing")
-        prompt = pa.nulls(n, pa.string())
-    else:
-        prompt, not_text = _as_text(pr_field.values, numbers=False, other=False)
-        if pr_field.bad is not None:
-            not_text = not_text | pr_field.bad
-        if pr_field.absent is not None:
-            flag(pr_field.absent, sc.PROMPT, f"missing {sc.PROMPT}")
-        flag(not_text | _np_bool(prompt.is_null()), sc.PROMPT, f"{sc.PROMPT} is not text")
-        prompt = _clean_text(prompt)
-        flag(_blank(prompt), sc.PROMPT, f"empty {sc.PROMPT}")
-        cap = int(cfg.max_prompt_chars)
-        flag(pc.greater(pc.utf8_length(prompt), cap), sc.PROMPT,
-             f"{sc.PROMPT} over size cap ({cap} chars)")
+def _text_values(f: _Field, *, numbers: bool) -> tuple[pa.Array, np.ndarray]:
+    """A field's values as text, and which are not text (or were unusable to the reader)."""
+    text, not_text = _as_text(f.values, numbers=numbers, other=False)
+    return text, (not_text | f.bad) if f.bad is not None else not_text
 
-    # quarantine ---------------------------------------------------------------------
+
+def _valid_account(f: _Field | None, n: int, flag: _Problems) -> pa.Array:
+    """``account_id``: text (numbers allowed), normalised (``ids``), not blank."""
+    if f is None:
+        return _missing_column(n, flag, sc.ACCOUNT_ID)
+    account, not_text = _text_values(f, numbers=True)
+    flag(not_text, sc.ACCOUNT_ID, f"{sc.ACCOUNT_ID} is not text")
+    account = normalise_id_array(account)  # the one id rule: ingest, verdicts, queries, app
+    flag(_blank(account), sc.ACCOUNT_ID, f"missing {sc.ACCOUNT_ID}")
+    return account
+
+
+def _valid_timestamp(f: _Field | None, n: int, flag: _Problems) -> np.ndarray:
+    """``timestamp``: present, parsable, between 1990 and 2100; microseconds since the epoch."""
+    if f is None:
+        flag(np.ones(n, dtype=bool), sc.TIMESTAMP, "column missing")
+        return np.zeros(n, np.int64)
+    ts_us, ts_status = _parse_time(f.values)
+    if f.bad is not None:
+        ts_status = np.where(f.bad, _T_BAD, ts_status)
+    flag(ts_status == _T_MISSING, sc.TIMESTAMP, f"missing {sc.TIMESTAMP}")
+    flag(ts_status == _T_BAD, sc.TIMESTAMP, f"unparsable {sc.TIMESTAMP}")
+    flag(ts_status == _T_RANGE, sc.TIMESTAMP, f"{sc.TIMESTAMP} out of range (before 1990 or after 2100)")
+    return ts_us
+
+
+def _valid_prompt(f: _Field | None, n: int, flag: _Problems, cap: int) -> pa.Array:
+    """``prompt``: present, text, not blank once cleaned, at most ``cap`` characters."""
+    if f is None:
+        return _missing_column(n, flag, sc.PROMPT)
+    prompt, not_text = _text_values(f, numbers=False)
+    if f.absent is not None:
+        flag(f.absent, sc.PROMPT, f"missing {sc.PROMPT}")
+    flag(not_text | _np_bool(prompt.is_null()), sc.PROMPT, f"{sc.PROMPT} is not text")
+    prompt = _clean_text(prompt)
+    flag(_blank(prompt), sc.PROMPT, f"empty {sc.PROMPT}")
+    flag(pc.greater(pc.utf8_length(prompt), cap), sc.PROMPT, f"{sc.PROMPT} over size cap ({cap} chars)")
+    return prompt
+
+
+def _chunk_quarantine(ch: _Chunk, path: Path, flag: _Problems) -> pa.Table:
+    """The reader's quarantined rows and the flagged records, with their raw JSON."""
     entries = list(ch.pre_quarantine)
-    q_idx = np.flatnonzero(bad)
+    q_idx = np.flatnonzero(flag.bad)
     if len(q_idx):
         raws = ch.raw(q_idx)
         entries.extend(
-            (int(ch.rows[i]), str(bad_field[i]), str(reason[i]), raw) for i, raw in zip(q_idx, raws)
+            (int(ch.rows[i]), str(flag.field[i]), str(flag.reason[i]), raw) for i, raw in zip(q_idx, raws)
         )
-    quarantine = _quarantine_table(path, entries)
-    rows_read = n + len(ch.pre_quarantine)
+    return _quarantine_table(path, entries)
 
-    g_idx = np.flatnonzero(~bad)
+
+def _optional_time(f: _Field | None, take: pa.Array, g_idx: np.ndarray) -> pa.Array:
+    """An optional time column (``account_created_at``) of the kept records: null where absent
+    or unusable."""
+    if f is None:
+        return pa.nulls(len(g_idx), pa.timestamp("us", tz="UTC"))
+    c_us, c_status = _parse_time(f.values.take(take))
+    c_ok = c_status == _T_OK
+    if f.bad is not None:
+        c_ok &= ~f.bad[g_idx]
+    return _us_to_timestamp(c_us, c_ok)
+
+
+def _context_hashes(system: pa.Array, tools: pa.Array) -> pa.Array:
+    """Each record's context hash: of its (system, tools) pair, hashed once per distinct pair;
+    null without either."""
+    has_ctx = pc.or_(system.is_valid(), tools.is_valid())
+    ctx = pc.binary_join_element_wise(pc.fill_null(system, ""), pc.fill_null(tools, ""), _SEP)
+    ctx = pc.if_else(has_ctx, ctx, _NULL_STR)
+    distinct = pc.unique(ctx.drop_null())
+    return pc.take(_sha256_array(distinct), pc.index_in(ctx, value_set=distinct))
+
+
+def _fill_request_ids(request_id: pa.Array, account: pa.Array, us: np.ndarray, prompt: pa.Array,
+                      system: pa.Array, tools: pa.Array) -> pa.Array:
+    """``request_id``, with a content-derived id (``h-`` + hash of account, time, prompt and
+    context) where the record had none."""
+    no_id = np.flatnonzero(_np_bool(request_id.is_null()))
+    if not len(no_id):
+        return request_id
+    at = pa.array(no_id, pa.int64())
+    iso = pa.array(np.datetime_as_string(us[no_id].astype("datetime64[us]"), unit="us"), pa.string())
+    key = pc.binary_join_element_wise(
+        account.take(at), pc.binary_join_element_wise(iso, "Z", ""), prompt.take(at),
+        pc.fill_null(system.take(at), ""), pc.fill_null(tools.take(at), ""), _SEP,
+    )
+    hashed = pc.binary_join_element_wise("h-", pc.utf8_slice_codeunits(_sha256_array(key), 0, 32), "")
+    mask = np.zeros(len(request_id), dtype=bool)
+    mask[no_id] = True
+    return pc.replace_with_mask(request_id, pa.array(mask), hashed)
+
+
+def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
+    """A chunk's records checked field by field (one validator per contract field): the good
+    rows in the contract's schema, the others quarantined with their first problem."""
+    flag = _Problems(ch.n)
+    account = _valid_account(ch.cols.get(sc.ACCOUNT_ID), ch.n, flag)
+    ts_us = _valid_timestamp(ch.cols.get(sc.TIMESTAMP), ch.n, flag)
+    prompt = _valid_prompt(ch.cols.get(sc.PROMPT), ch.n, flag, int(cfg.max_prompt_chars))
+    quarantine = _chunk_quarantine(ch, path, flag)
+    rows_read = ch.n + len(ch.pre_quarantine)
+    g_idx = np.flatnonzero(~flag.bad)
     if len(g_idx) == 0:
         return IngestBatch(_empty_good(), quarantine, path, rows_read, _NO_ROWS)
     take = pa.array(g_idx, pa.int64())
-
-    account = account.take(take)
-    prompt = prompt.take(take)
-    us = ts_us[g_idx]
+    account, prompt, us = account.take(take), prompt.take(take), ts_us[g_idx]
     timestamp = _us_to_timestamp(us)
 
     def optional(name: str, *, strip: bool) -> pa.Array:
@@ -781,61 +840,19 @@ def _normalise(ch: _Chunk, path: Path, cfg: IngestConfig) -> IngestBatch:
 
     system = optional(sc.SYSTEM, strip=False)
     tools = _canonical_tools(optional(sc.TOOLS, strip=False))
-    ip = optional(sc.IP, strip=True)
-    request_id = optional(sc.REQUEST_ID, strip=True)
-
-    created_field = ch.cols.get(sc.ACCOUNT_CREATED_AT)
-    if created_field is None:
-        created = pa.nulls(len(g_idx), pa.timestamp("us", tz="UTC"))
-    else:
-        c_us, c_status = _parse_time(created_field.values.take(take))
-        c_ok = c_status == _T_OK
-        if created_field.bad is not None:
-            c_ok &= ~created_field.bad[g_idx]
-        created = _us_to_timestamp(c_us, c_ok)
-
-    prompt_hash = _sha256_array(prompt)
-
-    # context: hashed once per distinct (system, tools) pair
-    has_ctx = pc.or_(system.is_valid(), tools.is_valid())
-    sep = "\x1f"
-    ctx = pc.binary_join_element_wise(pc.fill_null(system, ""), pc.fill_null(tools, ""), sep)
-    ctx = pc.if_else(has_ctx, ctx, _NULL_STR)
-    distinct = pc.unique(ctx.drop_null())
-    context_hash = pc.take(_sha256_array(distinct), pc.index_in(ctx, value_set=distinct))
-
-    no_id = np.flatnonzero(_np_bool(request_id.is_null()))
-    if len(no_id):
-        at = pa.array(no_id, pa.int64())
-        iso = pa.array(np.datetime_as_string(us[no_id].astype("datetime64[us]"), unit="us"),
-                       pa.string())
-        key = pc.binary_join_element_wise(
-            account.take(at), pc.binary_join_element_wise(iso, "Z", ""), prompt.take(at),
-            pc.fill_null(system.take(at), ""), pc.fill_null(tools.take(at), ""), sep,
-        )
-        hashed = pc.binary_join_element_wise("h-", pc.utf8_slice_codeunits(
-            _sha256_array(key), 0, 32), "")
-        mask = np.zeros(len(g_idx), dtype=bool)
-        mask[no_id] = True
-        request_id = pc.replace_with_mask(request_id, pa.array(mask), hashed)
-
-    metadata = (
-        pa.nulls(len(g_idx), pa.string()) if ch.metadata is None else ch.metadata.take(take)
-    )
-
     columns = {
-        sc.REQUEST_ID: request_id,
+        sc.REQUEST_ID: _fill_request_ids(optional(sc.REQUEST_ID, strip=True), account, us, prompt, system, tools),
         sc.ACCOUNT_ID: account,
         sc.TIMESTAMP: timestamp,
         sc.PROMPT: prompt,
         sc.SYSTEM: system,
         sc.TOOLS: tools,
-        sc.IP: ip,
-        sc.ACCOUNT_CREATED_AT: created,
-        sc.PROMPT_HASH: prompt_hash,
-        sc.CONTEXT_HASH: context_hash,
+        sc.IP: optional(sc.IP, strip=True),
+        sc.ACCOUNT_CREATED_AT: _optional_time(ch.cols.get(sc.ACCOUNT_CREATED_AT), take, g_idx),
+        sc.PROMPT_HASH: _sha256_array(prompt),
+        sc.CONTEXT_HASH: _context_hashes(system, tools),
         sc.DATE: pc.cast(timestamp, pa.date32()),
-        sc.METADATA: metadata,
+        sc.METADATA: pa.nulls(len(g_idx), pa.string()) if ch.metadata is None else ch.metadata.take(take),
     }
     good = pa.Table.from_arrays(
         [columns[f.name].cast(f.type) for f in sc.REQUEST_SCHEMA], schema=sc.REQUEST_SCHEMA

@@ -1,4 +1,4 @@
-"""Helpers of the nightly job (``pipeline.score``): which inputs are new, checkpointed
+"""Helpers of the nightly job (``jobs.score``): which inputs are new, checkpointed
 embedding, the window's texts. Each is a function of its inputs; paths come from
 ``targeting.workspace``.
 
@@ -146,7 +146,7 @@ class FeatureCache:
     detector's digest: other exemplars or another fit make another cache) and the template
     parts (``templates``: MinHash signature and wrapper keys, keyed by their parameters and
     seed). ``load`` reads the cached features of the scored prompts and says which prompts
-    still need their text; ``pipeline.score_frame`` takes the cached rows (``lookup``) and
+    still need their text; ``jobs.stages.score_frame`` takes the cached rows (``lookup``) and
     hands back what it computed (``add``), which is written into the run's transaction: a
     killed run leaves nothing (the next one computes them again), a committed one leaves them
     to the following nights. Without ``tx`` the cache is read-only."""

@@ -381,6 +381,17 @@ class Transaction:
         _apply_journal(self.ws, self.staging, journal)
 
 
+def stage_partitioned(tx: Transaction, frame: pd.DataFrame, schema: pa.Schema, table_name: str,
+                      part: str | None = None) -> None:
+    """Stage ``frame`` as one Parquet file per UTC day under ``table_name`` (file ``part-PART``,
+    default the run id: the Ray engine's workers stage one file per batch)."""
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    dates = frame[S.DATE].astype(str).to_numpy()
+    for day in np.unique(dates):
+        rows = table.filter(pa.array(dates == day))
+        write_parquet(tx.path(tx.ws.partition_path(table_name, day, part or tx.run_id)), rows)
+
+
 @contextlib.contextmanager
 def transaction(ws: Workspace, run_id: str) -> Iterator[Transaction]:
     """A run's transaction; on an error before commit its staged files are removed."""
@@ -558,15 +569,17 @@ def partition_files(ws: Workspace, table: str, start: str | None = None, end: st
 
     Partition pruning by folder name: the nightly job reads its window without touching the
     rest of the history. Listed below the table's folder: the workspace path is no pattern."""
-    root = ws.table_dir(table)
-    if not root.exists():
-        return []
     files = []
-    for folder in sorted(root.glob("date=*")):
-        day = folder.name[len("date="):]
+    for day in partition_days(ws, table):
         if (start is None or day >= start) and (end is None or day <= end):
-            files.extend(sorted(folder.glob("*.parquet")))
+            files.extend(sorted(ws.partition_dir(table, day).glob("*.parquet")))
     return files
+
+
+def partition_days(ws: Workspace, table: str) -> list[str]:
+    """The days (ISO) of a date-partitioned table's partitions, oldest first."""
+    root = ws.table_dir(table)
+    return [folder.name[len("date="):] for folder in sorted(root.glob("date=*"))] if root.exists() else []
 
 
 def has_partitions(ws: Workspace, table: str) -> bool:
@@ -726,6 +739,12 @@ def latest_scores_path(ws: Workspace) -> Path | None:
     state = read_state(ws)
     latest = state.get("latest_scores")
     return ws.root / latest if latest else None
+
+
+def latest_scores_day(ws: Workspace) -> str:
+    """The night (``as_of``) of the workspace's latest committed scores; '' before any."""
+    latest = read_state(ws).get("latest_scores") or ""
+    return latest.split("as_of=")[1].split("/")[0] if "as_of=" in latest else ""
 
 
 def read_latest_scores(ws: Workspace) -> pa.Table | None:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from targeting.config import load_settings
 from targeting.embed import normalise
-from targeting.pipeline import run, score
+from targeting.jobs import run, score
 from targeting.simulate import SimConfig, simulate, write_traffic
 
 ACCOUNTS = 100

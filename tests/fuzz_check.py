@@ -13,7 +13,7 @@ from targeting import schema as S
 from targeting.capmap.taxonomy import context_text, tool_lines
 from targeting.config import load_settings
 from targeting.ingest import InputError
-from targeting.pipeline import ingest
+from targeting.jobs.stages import ingest
 
 SETTINGS = load_settings(overrides={"ingest": {"max_line_bytes": LINE_CAP}}, environ={})
 _NOTHING_STORED = pd.DataFrame({S.REQUEST_ID: [], S.ACCOUNT_ID: [], S.PROMPT_HASH: []})

@@ -351,7 +351,7 @@ def test_a_nightly_run_commits_while_the_app_is_open_and_the_app_then_shows_it(r
     from app_workspace import FP_BUDGET, WINDOW_DAYS
 
     from targeting.config import load_settings
-    from targeting.pipeline import score
+    from targeting.jobs import score
 
     copy = tmp_path / "ws"
     shutil.copytree(root, copy)

@@ -281,3 +281,24 @@ def test_strangers_behind_shared_gateways_and_generic_text_form_no_campaign():
     users = ~np.char.startswith(links.accounts.astype(str), "op")
     _, part = connected_components(shared[users][:, users], directed=False)
     assert np.bincount(part).max() >= 100  # components would have made 100+ strangers one "campaign"
+
+
+def test_an_account_sharing_wording_through_one_prompt_joins_no_campaign():
+    # five accounts sweep one template grid; a user pastes one of its items, once or three
+    # times verbatim: its one-prompt profile matches the sweep, yet one prompt is coincidence
+    rows = []
+    for k in range(5):
+        rows += [(f"attacker{k}", t) for t in grid()[k::5]]
+    item = grid()[7]
+    rows += [("paster", item)] * 3 + [("paster", "hi can you help me with something")]
+    accounts, codes, tk = build(rows)
+    acc_ids, acc_idx = np.unique(accounts, return_inverse=True)
+    support = pd.Series(C.prompt_support(acc_idx, len(acc_ids), codes, tk.keys), index=acc_ids)
+    assert support["paster"] == 1 and (support[[f"attacker{k}" for k in range(5)]] >= 2).all()
+    links = C.link_accounts(accounts, codes, tk.keys, tk.weights)
+    assert links.campaign["paster"] == "" and links.partners["paster"] == 0
+    attackers = links.campaign[[f"attacker{k}" for k in range(5)]]
+    assert attackers.nunique() == 1 and attackers.iloc[0] != ""
+    # the same user sending two items of the grid (two prompts carrying its wording) is linked
+    accounts2, codes2, tk2 = build(rows + [("paster", grid()[11])])
+    assert C.link_accounts(accounts2, codes2, tk2.keys, tk2.weights).partners["paster"] > 0

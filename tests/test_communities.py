@@ -65,3 +65,17 @@ def test_content_affinity_separates_related_from_unrelated_accounts():
 def test_size_distribution_bands():
     assert size_distribution(np.array([3, 4, 7, 30, 200])) == {
         "3-5": 2, "6-10": 1, "11-25": 0, "26-50": 1, "51-100": 0, "101+": 1}
+
+
+def test_a_group_held_together_by_faint_links_is_no_campaign():
+    # four accounts that each share a little with every other (a tool-use attacker, a product
+    # and two apps on one public tool format): dense enough for Leiden, but no member has the
+    # equivalent of one full-strength link to the others
+    faint = communities(_graph(4, _clique(range(4), 0.12)))
+    assert (faint.label == -1).all() and len(faint.sizes) == 0
+    # the same four at a third of full strength each: one full link's worth per member, a campaign
+    held = communities(_graph(4, _clique(range(4), 0.34)))
+    assert len(held.sizes) == 1 and (held.label == 0).all()
+    # and a large operation whose members are each faintly tied keeps them all: 60 x 0.09 = 5.3 links each
+    large = communities(_graph(60, _clique(range(60), 0.09)))
+    assert large.sizes.tolist() == [60]

@@ -96,7 +96,7 @@ def test_static_encoder_loads_through_the_config_and_matches_sentence_transforme
 
 def test_pipeline_runs_on_a_static_model(tiny_static, traffic, tmp_path):
     from targeting import workspace as W
-    from targeting.pipeline import run
+    from targeting.jobs import run
 
     requests, labels = traffic
     src = tmp_path / "requests.parquet"
@@ -122,7 +122,7 @@ def test_int8_default_model_has_its_own_key_and_close_vectors():
 
 def test_check_model_refuses_vectors_of_another_precision():
     from targeting.capmap import CapabilityMap
-    from targeting.pipeline import BadInputError, check_model
+    from targeting.jobs.stages import BadInputError, check_model
 
     class Enc:
         model_id, model_key, weights_sha256, dim = "m-int8", "m-int8-abc", "abc", 4

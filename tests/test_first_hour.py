@@ -20,7 +20,7 @@ from targeting import cli
 from targeting import summaries as Sm
 from targeting import workspace as W
 from targeting.config import load_settings
-from targeting.pipeline import RunResult, score
+from targeting.jobs import RunResult, score
 from targeting.report import build_report
 from targeting.report.render import Charts, render_markdown
 

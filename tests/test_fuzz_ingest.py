@@ -44,7 +44,7 @@ def scored_night(tmp_path_factory):
     from nightly_traffic import write_bow_model
 
     from targeting.config import load_settings
-    from targeting.pipeline import score
+    from targeting.jobs import score
     from targeting.simulate import SimConfig, simulate
 
     root = tmp_path_factory.mktemp("fuzz-score")

@@ -28,7 +28,7 @@ from targeting.cli import main
 from targeting.config import load_settings
 from targeting.ingest import IngestConfig, InputError, iter_batches
 from targeting.jsonlimits import MAX_DEPTH, loads_bounded, nesting_depth
-from targeting.pipeline import CONFLICT_REASON, ingest
+from targeting.jobs.stages import CONFLICT_REASON, ingest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from nightly_traffic import write_bow_model  # noqa: E402

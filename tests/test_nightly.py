@@ -20,7 +20,7 @@ from targeting import schema as S
 from targeting import workspace as W
 from targeting.cli import EXIT_LOCKED, main
 from targeting.config import load_settings
-from targeting.pipeline import fit, score
+from targeting.jobs import fit, score
 from targeting.simulate import SimConfig, simulate
 
 from nightly_traffic import write_bow_model, write_landing
@@ -146,7 +146,7 @@ def test_next_night_computes_text_features_of_its_new_prompts_only(night1, landi
 
 def test_cached_prompt_features_equal_computed_ones_and_need_no_text(night1, settings):
     from targeting.nightly import COT, TEMPLATES, FeatureCache
-    from targeting.pipeline import _prompt_features
+    from targeting.jobs.stages import _prompt_features
 
     ws = W.open_workspace(night1)
     rows = W.read_partitions(ws, "requests", str(_day(0)), str(_day(0)), [S.PROMPT_HASH, S.PROMPT]).to_pandas()

@@ -20,7 +20,7 @@ from targeting import workspace as W
 from targeting.capmap import load_map
 from targeting.cli import main
 from targeting.config import load_settings
-from targeting.pipeline import BadInputError, score
+from targeting.jobs import BadInputError, score
 from targeting.simulate import SimConfig, simulate
 
 from nightly_traffic import write_bow_model, write_landing
@@ -181,7 +181,7 @@ def test_ray_workers_stage_one_file_per_batch_and_the_merged_activity_is_the_nig
 
 
 def test_the_ray_engine_without_ray_installed_names_the_extra(monkeypatch, tmp_path, capsys):
-    from targeting import scaleout
+    from targeting.engines import ray_data as scaleout
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(BadInputError, match=r"targeting\[ray\]"):

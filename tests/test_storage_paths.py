@@ -148,7 +148,7 @@ def test_run_and_score_in_an_odd_path(tmp_path, name):
     from app_workspace import HashingEncoder
     from app_workspace import build as build_app
     from targeting.config import load_settings
-    from targeting.pipeline import run
+    from targeting.jobs import run
 
     base = tmp_path / name
     root = build_app(base, accounts=30, volume=0.05, nights=APP_NIGHTS[-1:])

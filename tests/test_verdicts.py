@@ -215,7 +215,7 @@ def test_nightly_scoring_keeps_a_dismissed_account_unflagged(tmp_path_factory, t
     from app_workspace import FP_BUDGET, WINDOW_DAYS, shared
 
     from targeting.config import load_settings
-    from targeting.pipeline import score
+    from targeting.jobs import score
 
     root = tmp_path / "ws"
     shutil.copytree(shared(tmp_path_factory), root)

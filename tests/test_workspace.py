@@ -264,7 +264,7 @@ def test_recover_after_crash_after_state_write_does_not_duplicate_run(ws, monkey
 
 
 def test_redo_does_not_delete_files_already_moved_into_a_deleted_folder(ws, monkeypatch):
-    # what pipeline.run does on --refit: delete all old assignments, stage new ones
+    # what jobs.run does on --refit: delete all old assignments, stage new ones
     _commit_run(ws, "run-a", {"assignments/date=2024-01-01/part-run-a.json": "old"})
     tx = W.begin(ws, "run-b")
     _stage_json(tx, ws.root / "assignments/date=2024-01-01/part-run-b.json", "new")

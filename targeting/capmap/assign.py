@@ -10,8 +10,12 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
+import pandas as pd
 
+from targeting import schema as S
 from targeting.capmap.model import CapabilityMap
+from targeting.config import MapConfig
+from targeting.embed import vectors_of
 
 EXEMPLAR_TOP = 3  # an area's evidence is the mean similarity of its 3 closest exemplars
 EXEMPLAR_TEMPERATURE = 0.04  # softmax temperature over those mean similarities
@@ -123,3 +127,41 @@ def context_area_probs(cmap: CapabilityMap, context_vectors: np.ndarray) -> np.n
     bank = np.concatenate([cmap.context_vectors, cmap.exemplar_vectors]) if len(cmap.context_vectors) else cmap.exemplar_vectors
     labels = np.concatenate([cmap.context_area, cmap.exemplar_area]) if len(cmap.context_vectors) else cmap.exemplar_area
     return exemplar_area_probs(context_vectors, bank, labels, len(cmap.areas))
+
+
+def assign_requests(
+    cmap: CapabilityMap, requests: pd.DataFrame, store: dict[str, np.ndarray], dim: int, config: MapConfig
+) -> pd.DataFrame:
+    """area, cluster_id and distance for each request (its prompt's and context's vectors in
+    ``store``): the one assignment path of every job and engine."""
+    if requests.empty:
+        return pd.DataFrame(columns=S.ASSIGNMENT_SCHEMA.names)
+    # factorize (a hash table over the strings) rather than np.unique on a fixed-width copy:
+    # a night of a million 64-character hashes would otherwise take gigabytes
+    inverse, distinct = pd.factorize(requests[S.PROMPT_HASH], sort=False)
+    vectors = vectors_of(store, list(distinct), dim)
+    # context evidence per request; NaN where the request has no system prompt or tools
+    ctx_codes, ctx_uniq = pd.factorize(requests[S.CONTEXT_HASH], sort=False)  # -1 where null
+    ctx_probs = np.full((len(requests), len(cmap.areas)), np.nan, dtype=np.float32)
+    known = np.array([h in store for h in ctx_uniq], dtype=bool)
+    has_ctx = (ctx_codes >= 0) & known[np.maximum(ctx_codes, 0)] if len(ctx_uniq) else np.zeros(len(requests), bool)
+    if has_ctx.any():
+        probs_of = np.full((len(ctx_uniq), len(cmap.areas)), np.nan, dtype=np.float32)
+        probs_of[known] = context_area_probs(cmap, vectors_of(store, list(ctx_uniq[known]), dim))
+        ctx_probs[has_ctx] = probs_of[ctx_codes[has_ctx]]
+    # prompt evidence per distinct prompt, expanded to requests, then context mixed in
+    base = assign(cmap, vectors, knn=config.knn, index=anchor_index(cmap))
+    probs = mix_context(base.area_probs[inverse], ctx_probs, config.context_weight)
+    clusters = np.array(cmap.cluster_ids, dtype=object)
+    return pd.DataFrame(
+        {
+            S.REQUEST_ID: requests[S.REQUEST_ID].to_numpy(),
+            S.ACCOUNT_ID: requests[S.ACCOUNT_ID].to_numpy(),
+            S.TIMESTAMP: requests[S.TIMESTAMP].to_numpy(),
+            S.PROMPT_HASH: requests[S.PROMPT_HASH].to_numpy(),
+            S.AREA: np.array(cmap.areas, dtype=object)[probs.argmax(axis=1)],
+            S.CLUSTER_ID: clusters[base.cluster[inverse]],
+            "distance": base.distance[inverse].astype(np.float32),
+            S.DATE: requests[S.DATE].to_numpy(),
+        }
+    )

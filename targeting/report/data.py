@@ -20,6 +20,7 @@ import pandas as pd
 from targeting import summaries as SM
 from targeting import workspace as W
 from targeting.display import safe_text
+from targeting.evidence import campaign_evidence
 from targeting.redact import redact, shorten
 
 log = logging.getLogger("targeting")
@@ -197,8 +198,6 @@ def build_report(
     night before it (before ``start`` when one is given) is what changes are measured
     against. Raises ValueError when the period holds no scored night.
     """
-    from targeting.evidence import campaign_evidence
-
     if start and end and start > end:
         raise ValueError(f"--from {start} is after --to {end}")
     history = SM.score_history(ws, start, end)
@@ -225,59 +224,17 @@ def build_report(
     threshold = manifest.get("threshold")
     fp_budget = (manifest.get("config") or {}).get("risk", {}).get("fp_budget")
 
-    keywords = SM.cluster_keywords(ws)
-    areas: list[AreaSection] = []
-    # areas targeted on the latest night first, then those targeted only earlier in the period
-    earlier_volume = trend.groupby("area")["flagged_requests"].sum().sort_values(ascending=False, kind="stable")
-    period_areas = list(head["areas_targeted"]) + [
-        a for a, v in earlier_volume.items() if v > 0 and a not in head["areas_targeted"]
-    ]
-    for area in period_areas:
-        row = area_table.loc[area] if area in area_table.index else pd.Series(0, index=area_table.columns)
-        areas.append(AreaSection(
-            area=area, label=area_label(area),
-            flagged_accounts=int(row["flagged_accounts"]), flagged_requests=int(row["flagged_requests"]),
-            actors=int(row["actors"]), campaigns=int(row["campaigns"]), requests=int(row["requests"]),
-            severity={s: int(row[s]) for s in SM.SEVERITY_ORDER if s != "none"},
-            trend=trend[trend["area"] == area].reset_index(drop=True),
-            clusters=SM.targeted_clusters(ws, current, area, top=TOP_CLUSTERS, keywords=keywords),
-            sentence=_area_sentence(area, row, trend[trend["area"] == area], as_of),
-        ))
-
+    areas = _area_sections(ws, current, head, trend, area_table, as_of)
     verdicts = _load_verdicts(ws)
     by_target = {(k, i): r for (k, i), r in zip(zip(verdicts["target_kind"], verdicts["target_id"]),
                                                   (r for _, r in verdicts.iterrows()))}
     camps = SM.campaign_summaries(current, history=earlier)
     camps = camps[camps["flagged_members"] > 0].sort_values(["n_requests", "campaign_id"], ascending=[False, True])
-    sections: list[CampaignSection] = []
-    for _, c in camps.head(MAX_CAMPAIGN_SECTIONS).iterrows():
-        items = campaign_evidence(ws, c["campaign_id"], examples=examples, scores=current)
-        evidence = [shorten(redact(e.summary) if not include_examples else e.summary, EVIDENCE_CHARS)
-                    for e in items if e.kind in EVIDENCE_KINDS]
-        shown = [clean(t) for e in items if e.kind == "examples" for t in e.examples][:examples]
-        sections.append(CampaignSection(
-            campaign_id=c["campaign_id"], area=c["target_area"], label=area_label(c["target_area"]),
-            n_accounts=int(c["n_accounts"]), flagged_members=int(c["flagged_members"]),
-            n_requests=int(c["n_requests"]), first_seen=_day(c["first_seen"]), last_seen=_day(c["last_seen"]),
-            covered_clusters=float(c["covered_clusters"]), area_clusters=float(c["area_clusters"]),
-            coverage=float(c["coverage"]), max_severity=str(c["max_severity"]), mean_risk=float(c["mean_risk"]),
-            evidence=evidence, examples=shown,
-            verdict=_campaign_verdict(c["campaign_id"], current, by_target, clean),
-        ))
+    sections = _campaign_sections(ws, camps.head(MAX_CAMPAIGN_SECTIONS), current, by_target, examples,
+                                  include_examples, clean)
     other = camps.iloc[MAX_CAMPAIGN_SECTIONS:].reset_index(drop=True)
-
     actors = SM.with_actors(current)
-    lone = actors[actors["flagged"].astype(bool) & (actors["campaign_id"] == "")]
-    lone = lone.sort_values("risk_score", ascending=False)
-    lone_table = pd.DataFrame({
-        "account_id": lone["account_id"].astype(str),
-        "area": lone["actor_area"].map(area_label),
-        "requests": lone["n_requests"].astype(int),
-        "severity": lone.get("severity", pd.Series("", index=lone.index)),
-        "risk_score": lone["risk_score"].astype(float),
-        "verdict": [_verdict_text(by_target.get(("account", a)), clean) for a in lone["account_id"].astype(str)],
-    }).reset_index(drop=True)
-
+    lone_table = _lone_accounts(actors, by_target, clean)
     flagged_ids = set(actors.loc[actors["flagged"].astype(bool), "account_id"].astype(str))
     standing = verdicts[((verdicts["target_kind"] == "account") & verdicts["target_id"].isin(flagged_ids))
                         | ((verdicts["target_kind"] == "campaign") & verdicts["target_id"].isin(set(camps["campaign_id"])))]
@@ -296,6 +253,66 @@ def build_report(
     )
     log.info("report: %d nights, %d flagged accounts, %d campaigns", len(nights), head["n_flagged"], len(camps))
     return _with_summary(report)
+
+
+def _area_sections(ws: W.Workspace, current: pd.DataFrame, head: dict, trend: pd.DataFrame,
+                   area_table: pd.DataFrame, as_of: str) -> list[AreaSection]:
+    """One section per area targeted on the night (``as_of``), then per area targeted only
+    earlier in the period (by flagged requests)."""
+    keywords = SM.cluster_keywords(ws)
+    earlier_volume = trend.groupby("area")["flagged_requests"].sum().sort_values(ascending=False, kind="stable")
+    period_areas = list(head["areas_targeted"]) + [
+        a for a, v in earlier_volume.items() if v > 0 and a not in head["areas_targeted"]
+    ]
+    areas: list[AreaSection] = []
+    for area in period_areas:
+        row = area_table.loc[area] if area in area_table.index else pd.Series(0, index=area_table.columns)
+        areas.append(AreaSection(
+            area=area, label=area_label(area),
+            flagged_accounts=int(row["flagged_accounts"]), flagged_requests=int(row["flagged_requests"]),
+            actors=int(row["actors"]), campaigns=int(row["campaigns"]), requests=int(row["requests"]),
+            severity={s: int(row[s]) for s in SM.SEVERITY_ORDER if s != "none"},
+            trend=trend[trend["area"] == area].reset_index(drop=True),
+            clusters=SM.targeted_clusters(ws, current, area, top=TOP_CLUSTERS, keywords=keywords),
+            sentence=_area_sentence(area, row, trend[trend["area"] == area], as_of),
+        ))
+    return areas
+
+
+def _campaign_sections(ws: W.Workspace, camps: pd.DataFrame, current: pd.DataFrame, by_target: dict,
+                       examples: int, include_examples: bool, clean) -> list[CampaignSection]:
+    """One section per campaign in ``camps``: its figures, evidence (``campaign_evidence``,
+    redacted unless ``include_examples``), example prompts and standing verdict."""
+    sections: list[CampaignSection] = []
+    for _, c in camps.iterrows():
+        items = campaign_evidence(ws, c["campaign_id"], examples=examples, scores=current)
+        evidence = [shorten(redact(e.summary) if not include_examples else e.summary, EVIDENCE_CHARS)
+                    for e in items if e.kind in EVIDENCE_KINDS]
+        shown = [clean(t) for e in items if e.kind == "examples" for t in e.examples][:examples]
+        sections.append(CampaignSection(
+            campaign_id=c["campaign_id"], area=c["target_area"], label=area_label(c["target_area"]),
+            n_accounts=int(c["n_accounts"]), flagged_members=int(c["flagged_members"]),
+            n_requests=int(c["n_requests"]), first_seen=_day(c["first_seen"]), last_seen=_day(c["last_seen"]),
+            covered_clusters=float(c["covered_clusters"]), area_clusters=float(c["area_clusters"]),
+            coverage=float(c["coverage"]), max_severity=str(c["max_severity"]), mean_risk=float(c["mean_risk"]),
+            evidence=evidence, examples=shown,
+            verdict=_campaign_verdict(c["campaign_id"], current, by_target, clean),
+        ))
+    return sections
+
+
+def _lone_accounts(actors: pd.DataFrame, by_target: dict, clean) -> pd.DataFrame:
+    """The flagged accounts outside any campaign, riskiest first, with their standing verdicts."""
+    lone = actors[actors["flagged"].astype(bool) & (actors["campaign_id"] == "")]
+    lone = lone.sort_values("risk_score", ascending=False)
+    return pd.DataFrame({
+        "account_id": lone["account_id"].astype(str),
+        "area": lone["actor_area"].map(area_label),
+        "requests": lone["n_requests"].astype(int),
+        "severity": lone.get("severity", pd.Series("", index=lone.index)),
+        "risk_score": lone["risk_score"].astype(float),
+        "verdict": [_verdict_text(by_target.get(("account", a)), clean) for a in lone["account_id"].astype(str)],
+    }).reset_index(drop=True)
 
 
 def _area_sentence(area: str, row: pd.Series, trend: pd.DataFrame, as_of: str) -> str:

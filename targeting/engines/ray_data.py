@@ -1,4 +1,4 @@
-"""The nightly job's embed and assign stages on Ray Data (``[scaleout] engine = "ray"``).
+"""The Ray engine: the nightly job's embed and assign stages on Ray Data (``[scaleout] engine = "ray"``).
 
 Install with ``pip install 'targeting[ray]'``; Ray is imported only when this engine runs.
 The rest of the job (ingest, fitting a first map, drift, scoring, the index) runs on the
@@ -16,7 +16,7 @@ driver exactly as with the local engine, and both engines store the same things:
   per row, and never a path handed to Ray's path resolution, which reads ``?`` in a
   workspace path as a URL query and finds no file) and ``Assigner`` actors, each
   holding the capability map, load their batch's vectors from the cache, assign the batch
-  through ``pipeline.assign_requests`` (the one assignment path), stage its rows in the
+  through ``capmap.assign.assign_requests`` (the one assignment path), stage its rows in the
   run's ``assignments/date=DAY/`` partitions and return the batch's partial per-account
   aggregates (``targeting.activity``). The driver merges those by sum, min and max (no
   shuffle of rows) into the night's activity, then reads the staged assignments back for
@@ -43,18 +43,15 @@ from targeting import nightly
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.capmap import CapabilityMap
+from targeting.capmap.assign import assign_requests
 from targeting.config import ScaleoutConfig, Settings
-from targeting.embed import VectorStore, load_encoder, text_hash
-from targeting.pipeline import BadInputError, assign_requests, stage_partitioned
+from targeting.embed import Encoder, VectorStore, load_encoder, text_hash
+from targeting.errors import BadInputError, ScaleoutError
 
 log = logging.getLogger("targeting")
 
 INSTALL_HINT = "pip install 'targeting[ray]' (./scripts/setup-venv installs it)"
 ASSIGN_COLUMNS = [S.REQUEST_ID, S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT_HASH, S.CONTEXT_HASH, S.DATE]
-
-
-class ScaleoutError(RuntimeError):
-    """The Ray engine lost or duplicated requests: an internal error."""
 
 
 def import_ray():
@@ -109,9 +106,9 @@ class Assigner:
         requests = batch.to_pandas()
         hashes = set(requests[S.PROMPT_HASH]) | set(requests[S.CONTEXT_HASH].dropna())
         store = nightly.load_vectors(self.ws, self.model_key, hashes)
-        assigned = assign_requests(self.cmap, requests, store, self.dim, self.settings)
+        assigned = assign_requests(self.cmap, requests, store, self.dim, self.settings.map)
         part = f"{self.run_id}-r{_batch_name(requests[S.REQUEST_ID].tolist())}"
-        stage_partitioned(self.tx, assigned, S.ASSIGNMENT_SCHEMA, "assignments", part=part)
+        W.stage_partitioned(self.tx, assigned, S.ASSIGNMENT_SCHEMA, "assignments", part=part)
         return activity.partial_to_arrow(activity.partial_activity(assigned))
 
 
@@ -126,8 +123,8 @@ def read_staged_requests(batch: pa.Table) -> pa.Table:
 
 
 # --- the driver's side ----------------------------------------------------------------------------------
-class RayNight:
-    """One night's Ray session: connects (or starts a local Ray) on first use, so a night
+class RayEngine:
+    """The ``Engine`` on Ray Data, one job's Ray session: connects (or starts a local Ray) on first use, so a night
     without new requests never starts Ray; ``close`` stops only what it started."""
 
     def __init__(self, settings: Settings) -> None:
@@ -181,11 +178,12 @@ class RayNight:
         return ray.data.ActorPoolStrategy(size=size)
 
     # stages ----------------------------------------------------------------------------------------
-    def embed(self, ws: W.Workspace, run_id: str, model_key: str, store: VectorStore, hashes: Sequence[str],
+    def embed(self, ws: W.Workspace, run_id: str, encoder: Encoder, store: VectorStore, hashes: Sequence[str],
               texts: Sequence[str]) -> int:
         """Embed the distinct texts whose hash ``store`` lacks into the embedding cache, then add
         their vectors to ``store`` from there (as ``nightly.embed_checkpointed`` does in this
         process). Returns how many."""
+        model_key = encoder.model_key
         todo: dict[str, str] = {}
         for h, t in zip(hashes, texts):
             if h not in store:
@@ -214,10 +212,12 @@ class RayNight:
                                 f"in the cache of model {model_key} (do the workers load the same model?)")
         return embedded
 
-    def assign(self, tx: W.Transaction, cmap: CapabilityMap, model_key: str,
-               request_ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Assign the requests this run staged; returns (the night's assignments in the order of
-        ``request_ids``, the merged partial activity)."""
+    def assign(self, tx: W.Transaction, cmap: CapabilityMap, encoder: Encoder, store: VectorStore,
+               requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Assign the requests this run staged (the workers read their vectors from the cache,
+        not ``store``); returns (the night's assignments in the order of ``requests``, the
+        merged partial activity)."""
+        model_key, request_ids = encoder.model_key, requests[S.REQUEST_ID].to_numpy()
         ray = self._connect()
         files = [str(f) for f in tx.staged_files("requests")]
         rows = max(1, self.config.batch_rows)
