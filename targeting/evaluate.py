@@ -67,10 +67,14 @@ def why_missed(attackers: pd.DataFrame, threshold: float, flag_threshold: float)
         "above_1pct_line_below_flag": int(((risk > threshold) & (risk < flag_threshold)).sum()),
         "below_both": int((risk <= threshold).sum()),
         "in_no_group": int((campaign == "").sum()),
-        "median_risk_missed": float(risk.median()) if len(risk) else float("nan"),
-        "flag_threshold": float(flag_threshold),
+        "median_risk_missed": float(risk.median()) if len(risk) else None,  # JSON-safe: recorded as is
+        "flag_threshold": float(flag_threshold) if np.isfinite(flag_threshold) else None,
         "ordinary_on": dict(sorted(((k, v) for k, v in lacking.items() if v), key=lambda kv: -kv[1])),
     }
+
+
+def _or_inf(value: float | None) -> float:
+    return float("inf") if value is None else value
 
 
 def _why_text(why: dict[str, Any]) -> str:
@@ -80,7 +84,7 @@ def _why_text(why: dict[str, Any]) -> str:
     parts = []
     if why["above_1pct_line_below_flag"]:
         parts.append(f"{why['above_1pct_line_below_flag']} rank above the 1%-FPR line but below the flag "
-                     f"threshold {why['flag_threshold']:.3f} (the flag's budget)")
+                     f"threshold {_or_inf(why['flag_threshold']):.3f} (the flag's budget)")
     if why["below_both"]:
         parts.append(f"{why['below_both']} score below both (median {why['median_risk_missed']:.3f}): too little evidence")
     if why["in_no_group"]:

@@ -51,3 +51,13 @@ def test_without_a_stored_threshold_the_lowest_flagged_score_is_the_line():
     assert why["flag_threshold"] == 0.9 and why["above_1pct_line_below_flag"] == 2
     every = attackers.assign(flagged=True)
     assert why_missed(every, 0.394, 0.9)["not_flagged"] == 0
+
+
+def test_the_recorded_metrics_survive_json_when_nothing_is_missed():
+    import json
+
+    scores, labels = _scores_and_labels()
+    metrics = evaluate(scores.assign(flagged=scores["account_id"].str.startswith("a")), labels)
+    why = metrics["why_missed_by_campaign_kind"]["relay"]
+    assert why["not_flagged"] == 0 and why["median_risk_missed"] is None
+    assert json.loads(json.dumps(metrics)) == metrics

@@ -150,3 +150,14 @@ def test_campaign_evidence_states_what_ties_the_accounts(ws):
     assert "tools" not in a and "system_prompt" not in a
     with pytest.raises(KeyError):
         campaign_evidence(ws, "kNOPE")
+
+
+def test_linked_groups_and_campaigns_count_different_things():
+    # three linked groups, one with a flagged member: 3 linked groups, 1 campaign
+    scores = pd.DataFrame({
+        "account_id": list("abcdefgh"),
+        "campaign_id": ["k1", "k1", "k2", "k2", "k3", "k3", "", ""],
+        "flagged": [True, False, False, False, False, False, True, False],
+    })
+    assert SM.group_counts(scores) == {"n_linked_groups": 3, "n_campaigns": 1}
+    assert SM.group_counts(scores.assign(campaign_id="")) == {"n_linked_groups": 0, "n_campaigns": 0}
