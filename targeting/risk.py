@@ -35,15 +35,18 @@ member's tie, relative to the campaign's median tie, so a member with little tra
 own is judged with the operation it belongs to, and a benign group (a classroom, a company
 behind one gateway) whose members are each ordinary raises nobody::
 
-    E_final = E_own + min(1, tie / median tie) * min(1, SPOKEN * median volume / volume) * E_group
+    E_final = E_own + min(1, tie / median tie) * [volume <= SPOKEN * median volume] * E_group
 
 A member tied by less than half the median tie has left the campaign
 (``targeting.communities``), so every member takes at least half of it by its tie. The
 campaign's evidence stands in for the evidence a member's own traffic is too small to give:
 a member that sends more than ``SPOKEN`` times what its campaign's typical member sends has
-spoken for itself, and takes the campaign's evidence in inverse proportion to its volume (an
-agent product whose users' coding tasks share phrasing with a coding operation is judged by
-its own hundreds of requests, not by the operation's).
+spoken for itself and is judged on its own traffic alone. An agent product whose users'
+coding tasks are written in the same request grammar as a coding operation's sits at the
+edge of that operation's group; with three to four times the members' volume and nothing
+unusual in it, it is not raised by the operation (it took a share in inverse proportion to
+its volume before: 2 of 33 hard negatives above the 1% threshold on external-s3, none now,
+every other figure on both sets unchanged or better).
 
 ``risk_score = 1 - exp(-E_final / J)`` maps it to [0, 1) (J = families in use), monotone.
 
@@ -179,7 +182,7 @@ def with_campaign(own: pd.Series, signals: pd.DataFrame) -> pd.Series:
     pull = ratio.clip(0, 1)
     volume = signals["n_requests"].astype(float)[member]
     typical = volume.groupby(campaign[member]).transform("median")
-    pull = pull * np.minimum(1.0, SPOKEN * typical / volume.clip(lower=1.0))
+    pull = pull * (volume <= SPOKEN * typical)  # a member that has spoken for itself is judged on its own
     out = own.copy()
     out[member] = own[member] + pull * group
     return out.rename("evidence_final")

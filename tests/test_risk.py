@@ -173,10 +173,12 @@ def test_a_member_with_much_traffic_of_its_own_speaks_for_itself():
     s.loc[members, "n_requests"] = 40
     s.loc["a0", "n_requests"] = 800  # a product whose users' tasks resemble the operation's
     s.loc["a1", "n_requests"] = 80  # twice the typical member: still judged with it
+    s.loc["a3", "n_requests"] = 81  # just over twice: judged on its own traffic alone
     own = own_evidence(evidence(s))
     raised = with_campaign(own, s) - own
+    assert raised.loc["a2"] > 1
     assert raised.loc["a1"] == pytest.approx(raised.loc["a2"])
-    assert raised.loc["a0"] == pytest.approx(raised.loc["a2"] * 2 * 40 / 800)
+    assert raised.loc["a0"] == 0 and raised.loc["a3"] == 0
 
 
 def test_a_group_of_ordinary_accounts_is_ordinary_as_a_group():
