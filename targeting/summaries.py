@@ -17,14 +17,17 @@ Vocabulary (used in every output):
 * a **campaign** (also "flagged campaign") is a linked group with at least one flagged member.
   Every count of campaigns (the run summary, the app, the report) counts these, and every
   count of linked groups counts them all (``group_counts``);
-* **volume** is requests scored in the night's window (``n_requests``), all areas.
+* **volume** is requests scored in the night's window (``n_requests``), all areas;
+* per-area counts (``area_severity_counts``) count an account, with all its requests, in its
+  actor's area, and list every area of the taxonomy (``capability_areas``), zeros included:
+  an area with nothing flagged was measured, not left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -208,32 +211,58 @@ def headline(scores: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def area_severity_counts(scores: pd.DataFrame) -> pd.DataFrame:
+def capability_areas(ws: W.Workspace) -> tuple[str, ...]:
+    """Every capability area of the workspace's taxonomy, in the taxonomy's order: the current
+    map's areas (the taxonomy it was fitted with), else the shipped taxonomy's (no map yet)."""
+    from targeting.capmap import load_taxonomy, map_areas
+
+    map_id = W.read_state(ws).get("map_id")
+    folder = ws.map_dir(map_id) if map_id else None
+    if folder is not None and (folder / "map.json").exists():
+        return map_areas(folder)
+    return load_taxonomy().areas
+
+
+def area_severity_counts(scores: pd.DataFrame, areas: Sequence[str] = ()) -> pd.DataFrame:
     """Per area: flagged accounts by severity, plus accounts, requests, flagged accounts,
     flagged requests, actors and flagged campaigns.
 
-    Index: area (every area seen in the scores); one column per severity level except none.
-    Sorted by flagged requests, largest first.
+    An account counts in its actor's area (``with_actors``: a campaign member in its
+    campaign's area), with all its requests; ``accounts`` and ``requests`` count every
+    account, flagged or not. Index: area, every one of ``areas`` (pass
+    ``capability_areas(ws)``: zeros where an area had no traffic or nothing flagged) and any
+    other area seen in the scores; one column per severity level except none. Sorted by
+    flagged requests, then requests, largest first, ties in the order of ``areas``.
     """
     levels = [s for s in SEVERITY_ORDER if s != "none"]
     columns = [*levels, "accounts", "requests", "flagged_accounts", "flagged_requests", "actors", "campaigns"]
     if scores.empty:
-        return pd.DataFrame(columns=columns, index=pd.Index([], name="area"))
+        return pd.DataFrame(0, columns=columns, index=pd.Index(list(dict.fromkeys(areas)), name="area"))
     frame = with_actors(scores)
     flagged = _flagged(frame)
     totals = frame.groupby("actor_area").agg(accounts=("account_id", "size"), requests=("n_requests", "sum"))
+    index = pd.Index(list(dict.fromkeys([*areas, *sorted(totals.index)])), name="area")
+    totals = totals.reindex(index, fill_value=0)
     sev = pd.crosstab(flagged["actor_area"], flagged["severity"]) if len(flagged) else pd.DataFrame()
-    sev = sev.reindex(index=totals.index, columns=levels, fill_value=0).fillna(0).astype(int)
+    sev = sev.reindex(index=index, columns=levels, fill_value=0).fillna(0).astype(int)
     fl = flagged.groupby("actor_area").agg(
         flagged_accounts=("account_id", "size"), flagged_requests=("n_requests", "sum"),
         actors=("actor_id", "nunique"),
-    ).reindex(totals.index, fill_value=0)
+    ).reindex(index, fill_value=0)
     camp = flagged[flagged["campaign_id"] != ""].groupby("actor_area")["campaign_id"].nunique()
     out = sev.join(totals).join(fl)
     out["campaigns"] = camp.reindex(out.index, fill_value=0).astype(int)
-    out = out[columns].astype(int)
+    out = out[columns].fillna(0).astype(int)
     out.index.name = "area"
-    return out.sort_values(["flagged_requests", "requests"], ascending=False)
+    return out.sort_values(["flagged_requests", "requests"], ascending=False, kind="stable")
+
+
+def area_status(area: str, row: pd.Series) -> str:
+    """One sentence on an area with nothing flagged (a row of ``area_severity_counts``): what
+    was measured there, so "none flagged" is never mistaken for "not measured"."""
+    accounts, requests = int(row["accounts"]), int(row["requests"])
+    return (f"{_area_words(area)}: {accounts:,} account{'' if accounts == 1 else 's'}, "
+            f"{requests:,} request{'' if requests == 1 else 's'} measured; none flagged.")
 
 
 def nightly_trend(history: pd.DataFrame) -> pd.DataFrame:

@@ -99,6 +99,14 @@ def test_overview_counts_trend_and_changes(root, scores):
     assert f"{head['n_campaigns']:,} of the {head['n_linked_groups']:,} linked groups" in help_text
     sidebar = " ".join(texts(at.sidebar.caption))
     assert scores["run_id"].iloc[0] in sidebar and "2026-11-14" in sidebar
+    # every area of the taxonomy, with the numbers the policy report uses (summaries, one function)
+    ws = W.open_workspace(root)
+    expected = Sm.area_severity_counts(apply_verdicts(scores, latest_verdicts(ws)), Sm.capability_areas(ws))
+    shown_areas = frame_with(at, "flagged_accounts").set_index("area")
+    assert list(shown_areas.index) == [a.replace("_", " ") for a in expected.index]
+    assert set(expected.index) == set(load_map(ws.map_dir(W.read_state(ws)["map_id"])).areas)
+    for column in ("requests", "accounts", "flagged_accounts", "campaigns"):
+        assert shown_areas[column].tolist() == expected[column].tolist(), column
 
 
 def test_map_lists_clusters_and_a_selected_cluster_shows_prompts_and_accounts(root):
@@ -338,6 +346,13 @@ def test_missing_map_and_no_flagged_accounts_give_messages(root, tmp_path, score
     at = open_app(copy, "overview")
     assert metrics(at)["Flagged accounts"] == "0"
     assert any("No account is flagged" in t for t in texts(at.info))
+    # no map and nothing flagged: every area of the taxonomy is still listed, each as measured
+    from targeting.capmap import load_taxonomy
+
+    areas = load_taxonomy().areas
+    assert set(frame_with(at, "flagged_accounts")["area"]) == {a.replace("_", " ") for a in areas}
+    measured = [t for t in texts(at.caption) if t.endswith("measured; none flagged.")]
+    assert len(measured) == len(areas)
     at = open_app(copy, "accounts", selected_account=top_flagged(scores)["account_id"])
     assert not at.exception
     assert any("no capability map" in t for t in texts(at.info))

@@ -344,3 +344,16 @@ def test_app_command_refuses_a_missing_workspace(tmp_path, capsys):
 
     assert main(["app", "--workspace", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_area_table_lists_every_area_volume_first():
+    from targeting import summaries as Sm
+
+    frame = pd.DataFrame({"account_id": ["a", "b"], "n_requests": [10, 4], "flagged": [True, False],
+                          "severity": ["high", "none"], "dominant_area": ["reasoning", "tool_use"],
+                          "campaign_id": ["", ""]})
+    table = V.area_table(Sm.area_severity_counts(frame, ("reasoning", "tool_use", "agentic_coding", "other")))
+    assert table["area"].tolist() == ["reasoning", "tool use", "agentic coding", "other"]
+    assert list(table.columns[:4]) == ["area", "requests", "accounts", "flagged_accounts"]
+    assert table.set_index("area").loc["tool use", ["requests", "accounts", "flagged_accounts"]].tolist() == [4, 1, 0]
+    assert (table.set_index("area").loc["agentic coding"] == 0).all()

@@ -20,7 +20,7 @@ from policy_workspace import EXPECTED, NIGHTS, build
 from targeting import summaries as SM
 from targeting import workspace as W
 from targeting.cli import main
-from targeting.report import build_report, render_report, write_report
+from targeting.report import build_report, render_html, render_report, write_report
 from targeting.report.data import REFERENCE_EVALUATION
 
 NOW = datetime(2026, 3, 3, 8, 0, tzinfo=timezone.utc)
@@ -58,7 +58,9 @@ def test_report_figures_match_the_workspace(ws):
     assert r.headline == SM.headline(SM.latest_scores(ws))  # the app's function, the same figures
     h = r.headline
     assert (h["n_flagged"], h["n_campaigns"], h["n_actors"]) == (EXPECTED["n_flagged"], 2, 3)
-    assert [a.area for a in r.areas] == ["reasoning", "tool_use", "agentic_coding"]
+    # every area of the taxonomy: the targeted ones, then "other", measured with no traffic at all
+    assert [a.area for a in r.areas] == ["reasoning", "tool_use", "agentic_coding", "other"]
+    assert [a.targeted for a in r.areas] == [True, True, True, False]
     reasoning = r.areas[0]
     assert (reasoning.flagged_accounts, reasoning.flagged_requests, reasoning.actors) == (4, 40, 1)
     assert reasoning.clusters["cluster_id"].tolist() == ["r0", "r1", "r2"]
@@ -87,6 +89,30 @@ def test_html_states_the_figures_in_words(html):
     assert "probability, dice, coin" in text  # sub-topics by keywords
     assert "ToolBot" in text and "issue_refund, lookup_order" in text  # evidence in words
     assert "75% (3 clusters reached; the area has 4)" in text
+
+
+def test_every_area_is_listed_and_one_with_nothing_flagged_says_what_was_measured(ws, tmp_path):
+    """Night 1: tool use has traffic (campaign kBBBB, 3 accounts, 30 requests) but nothing flagged,
+    and "other" has no traffic at all; both appear, with their counts, in HTML and Markdown."""
+    r = build_report(ws, end=date.fromisoformat(NIGHTS[0]), now=NOW)
+    tool = next(a for a in r.areas if a.area == "tool_use")
+    assert (tool.accounts, tool.requests, tool.flagged_accounts, tool.campaigns) == (3, 30, 0, 0)
+    assert tool.sentence == f"3 accounts, 30 requests measured in the scoring window of {NIGHTS[0]}; none flagged."
+    other = next(a for a in r.areas if a.area == "other")
+    assert other.sentence.startswith("0 accounts, 0 requests measured") and other.sentence.endswith("none flagged.")
+    measured = "Areas measured with no account flagged: tool use (3 accounts, 30 requests); other (0 accounts, 0 requests)."
+    assert measured in r.summary
+    table = SM.area_severity_counts(SM.night(SM.score_history(ws), NIGHTS[0]), SM.capability_areas(ws))
+    assert {a.area: (a.accounts, a.requests) for a in r.areas} == {
+        a: (int(row["accounts"]), int(row["requests"])) for a, row in table.iterrows()}  # the summaries' numbers
+    html = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", render_html(r)))
+    assert measured in html and tool.sentence in html and "Tool use" in html and "Other" in html
+    out = tmp_path / "first.md"
+    write_report(ws, out, end=date.fromisoformat(NIGHTS[0]), now=NOW)
+    text = out.read_text()
+    assert "### Tool use" in text and "### Other" in text and tool.sentence in text
+    assert "| tool use | 3 | 30 | 0 | 0 | 0 | 0 |" in text
+    assert not any("tool_use" in p.name or "other" in p.name for p in (tmp_path / "first_files").iterdir())
 
 
 def test_html_is_self_contained(html):
@@ -134,7 +160,7 @@ def test_period_filters_nights(ws):
     assert first.as_of == NIGHTS[0] and first.previous_as_of is None
     assert first.headline["n_flagged"] == EXPECTED["night1_flagged"]
     assert first.biggest_change == "No earlier scored night to compare with."
-    assert [a.area for a in first.areas] == ["reasoning", "agentic_coding"]
+    assert [a.area for a in first.areas] == ["reasoning", "agentic_coding", "tool_use", "other"]
     second = build_report(ws, start=date.fromisoformat(NIGHTS[1]), now=NOW)
     assert second.nights == [NIGHTS[1]] and second.previous_as_of == NIGHTS[0]  # compared with the night before
     with pytest.raises(ValueError):

@@ -74,6 +74,28 @@ def test_area_severity_counts(ws):
     assert list(table.index[:3]) == ["reasoning", "tool_use", "agentic_coding"]
 
 
+def test_every_area_of_the_taxonomy_is_counted_zeros_included(ws, history):
+    """Night 1: tool use has traffic but no flagged account; "other" has no traffic at all."""
+    areas = SM.capability_areas(ws)
+    assert areas == ("reasoning", "tool_use", "agentic_coding", "other")  # the map's taxonomy, in order
+    table = SM.area_severity_counts(SM.night(history, NIGHTS[0]), areas)
+    assert list(table.index) == ["reasoning", "agentic_coding", "tool_use", "other"]
+    assert table.loc["tool_use", ["accounts", "requests", "flagged_accounts", "flagged_requests", "campaigns"]].tolist() \
+        == [3, 30, 0, 0, 0]
+    assert (table.loc["other"] == 0).all()
+    assert SM.area_status("tool_use", table.loc["tool_use"]) == "tool use: 3 accounts, 30 requests measured; none flagged."
+    assert SM.area_status("other", table.loc["other"]) == "other: 0 accounts, 0 requests measured; none flagged."
+    empty = SM.area_severity_counts(pd.DataFrame(), areas)
+    assert list(empty.index) == list(areas) and (empty == 0).all().all()
+
+
+def test_capability_areas_without_a_map_are_the_shipped_taxonomy(tmp_path):
+    from targeting import workspace as W
+    from targeting.capmap import load_taxonomy
+
+    assert SM.capability_areas(W.open_workspace(tmp_path, create=True)) == load_taxonomy().areas
+
+
 def test_nightly_trend_per_night_and_area(history):
     trend = SM.nightly_trend(history).set_index(["as_of", "area"])
     assert trend.loc[(NIGHTS[0], "tool_use"), "flagged_accounts"] == 0  # present, with zeros

@@ -220,6 +220,14 @@ def account_requests(key: RunKey, account_id: str) -> pd.DataFrame:
     return reqs[keep].reset_index(drop=True)
 
 
+@st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
+def capability_areas(key: RunKey) -> tuple[str, ...]:
+    """Every capability area of the workspace's taxonomy (``summaries.capability_areas``)."""
+    from targeting.summaries import capability_areas as areas
+
+    return areas(_ws(key))
+
+
 # --- the map and the indexes ------------------------------------------------------------------------------
 @st.cache_resource(max_entries=2, show_spinner=False)
 def capability_map(root: str, map_id: str):  # -> CapabilityMap | None

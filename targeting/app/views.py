@@ -398,6 +398,20 @@ def member_timeline(daily: pd.DataFrame, members: Iterable[str]) -> pd.DataFrame
                            ignore_index=True)
 
 
+AREA_COLUMNS: tuple[str, ...] = (
+    "requests", "accounts", "flagged_accounts", "flagged_requests", "actors", "campaigns",
+    "low", "medium", "high", "critical",
+)
+
+
+def area_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """The Overview's table of every capability area (``summaries.area_severity_counts``, zeros
+    included): volume and accounts first, then what was flagged; the area in words."""
+    out = counts[[c for c in AREA_COLUMNS if c in counts.columns]].reset_index()
+    out["area"] = out["area"].astype(str).str.replace("_", " ")
+    return out
+
+
 def campaigns_help(campaigns: int, linked_groups: int) -> str:
     """The Overview's explanation of its campaign count, with the linked groups behind it
     (the words of ``targeting.summaries`` and the run summary)."""

@@ -7,7 +7,7 @@ on a fitted map (the one path used for the fitted sample and for new data alike)
 
 from targeting.capmap.assign import Assignment, assign, exemplar_area_probs
 from targeting.capmap.fit import fit_map
-from targeting.capmap.model import CapabilityMap, load_map, save_map
+from targeting.capmap.model import CapabilityMap, load_map, map_areas, save_map
 from targeting.capmap.taxonomy import Taxonomy, context_text, load_taxonomy
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "fit_map",
     "load_map",
     "load_taxonomy",
+    "map_areas",
     "save_map",
 ]

@@ -87,6 +87,11 @@ def save_map(cmap: CapabilityMap, folder: Path) -> None:
         os.chmod(path, 0o600)
 
 
+def map_areas(folder: Path) -> tuple[str, ...]:
+    """The capability areas of the map saved in ``folder`` (its taxonomy's), without its arrays."""
+    return tuple(str(a) for a in json.loads((folder / "map.json").read_text())["areas"])
+
+
 def load_map(folder: Path) -> CapabilityMap:
     doc = json.loads((folder / "map.json").read_text())
     if doc.get("format_version") != FORMAT_VERSION:

@@ -75,6 +75,7 @@ CANNOT_SEE = (
 class AreaSection:
     area: str
     label: str  # the area in words
+    accounts: int  # all accounts of the area's actors (flagged or not) on the latest night
     flagged_accounts: int
     flagged_requests: int
     actors: int
@@ -84,6 +85,7 @@ class AreaSection:
     trend: pd.DataFrame  # as_of, flagged_accounts, flagged_requests, actors, campaigns
     clusters: pd.DataFrame  # targeted_clusters()
     sentence: str = ""  # the area's situation in words
+    targeted: bool = False  # flagged requests on some night of the period (it has a chart)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class ReportData:
     biggest_change: str
     change_counts: dict[str, int]
     trend: pd.DataFrame  # nightly_trend over the period
-    area_table: pd.DataFrame  # area_severity_counts of the latest night
+    area_table: pd.DataFrame  # area_severity_counts of the latest night, every area of the taxonomy
     areas: list[AreaSection]
     campaigns: list[CampaignSection]
     other_campaigns: pd.DataFrame  # flagged campaigns without their own section
@@ -217,7 +219,7 @@ def build_report(
     changed = SM.changes(current, previous)
     biggest = SM.biggest_change(current, previous, changed)
     trend = SM.nightly_trend(history)
-    area_table = SM.area_severity_counts(current)
+    area_table = SM.area_severity_counts(current, SM.capability_areas(ws))
     run = SM.latest_run(ws)
     run_id = str(current["run_id"].iloc[0]) if "run_id" in current.columns and len(current) else ""
     manifest = SM.run_manifest(ws, run_id)
@@ -257,24 +259,27 @@ def build_report(
 
 def _area_sections(ws: W.Workspace, current: pd.DataFrame, head: dict, trend: pd.DataFrame,
                    area_table: pd.DataFrame, as_of: str) -> list[AreaSection]:
-    """One section per area targeted on the night (``as_of``), then per area targeted only
-    earlier in the period (by flagged requests)."""
+    """One section per area of the taxonomy (``area_table``'s rows): first those targeted on
+    the night (``as_of``), then those targeted only earlier in the period (by flagged
+    requests), then the areas where nothing was flagged, with what was measured there."""
     keywords = SM.cluster_keywords(ws)
     earlier_volume = trend.groupby("area")["flagged_requests"].sum().sort_values(ascending=False, kind="stable")
-    period_areas = list(head["areas_targeted"]) + [
+    targeted = list(head["areas_targeted"]) + [
         a for a, v in earlier_volume.items() if v > 0 and a not in head["areas_targeted"]
     ]
+    period_areas = targeted + [a for a in area_table.index if a not in targeted]
     areas: list[AreaSection] = []
     for area in period_areas:
         row = area_table.loc[area] if area in area_table.index else pd.Series(0, index=area_table.columns)
+        area_trend = trend[trend["area"] == area].reset_index(drop=True)
         areas.append(AreaSection(
-            area=area, label=area_label(area),
+            area=area, label=area_label(area), accounts=int(row["accounts"]),
             flagged_accounts=int(row["flagged_accounts"]), flagged_requests=int(row["flagged_requests"]),
             actors=int(row["actors"]), campaigns=int(row["campaigns"]), requests=int(row["requests"]),
             severity={s: int(row[s]) for s in SM.SEVERITY_ORDER if s != "none"},
-            trend=trend[trend["area"] == area].reset_index(drop=True),
+            trend=area_trend,
             clusters=SM.targeted_clusters(ws, current, area, top=TOP_CLUSTERS, keywords=keywords),
-            sentence=_area_sentence(area, row, trend[trend["area"] == area], as_of),
+            sentence=_area_sentence(area, row, area_trend, as_of), targeted=area in targeted,
         ))
     return areas
 
@@ -319,9 +324,11 @@ def _area_sentence(area: str, row: pd.Series, trend: pd.DataFrame, as_of: str) -
     label = area_label(area)
     peak = trend.sort_values(["flagged_requests", "as_of"], ascending=[False, True]).head(1)
     over = (f" Over the period, flagged requests peaked at {_num(int(peak['flagged_requests'].iloc[0]))} "
-            f"on {peak['as_of'].iloc[0]}." if len(trend) > 1 and len(peak) else "")
+            f"on {peak['as_of'].iloc[0]}." if len(trend) > 1 and len(peak) and int(peak["flagged_requests"].iloc[0])
+            else "")
     if not int(row["flagged_accounts"]):
-        return f"No flagged actor targets {label} on {as_of}.{over}"
+        measured = f"{_plural(int(row['accounts']), 'account')}, {_plural(int(row['requests']), 'request')}"
+        return f"{measured} measured in the scoring window of {as_of}; none flagged.{over}"
     share = int(row["flagged_requests"]) / max(int(row["requests"]), 1)
     return (f"{_plural(int(row['actors']), 'actor')} ({_plural(int(row['campaigns']), 'campaign')}) with "
             f"{_plural(int(row['flagged_accounts']), 'flagged account')} sent {_num(int(row['flagged_requests']))} "
@@ -361,6 +368,17 @@ def _groups_sentence(linked_groups: int, campaigns: int) -> str:
             f"flagged member){rest}.")
 
 
+def _measured_sentence(area_table: pd.DataFrame) -> list[str]:
+    """The areas of the taxonomy where nothing was flagged, with what was measured there
+    (``summaries.area_status``'s figures), so none reads as left out."""
+    quiet = area_table[area_table["flagged_accounts"] == 0]
+    if quiet.empty:
+        return []
+    parts = [f"{area_label(a)} ({_plural(int(row['accounts']), 'account')}, {_plural(int(row['requests']), 'request')})"
+             for a, row in quiet.iterrows()]
+    return ["Areas measured with no account flagged: " + "; ".join(parts) + "."]
+
+
 def _with_summary(r: ReportData) -> ReportData:
     """The executive summary in plain sentences, from the report's own figures."""
     h = r.headline
@@ -388,6 +406,7 @@ def _with_summary(r: ReportData) -> ReportData:
         )
     else:
         sentences.append("No capability area is targeted by a flagged account.")
+    sentences += _measured_sentence(r.area_table)
     since = f" (compared with {r.previous_as_of})" if r.previous_as_of else ""
     sentences.append(f"Biggest change{since}: {r.biggest_change}")
     sev = h.get("severity_counts", {})

@@ -49,7 +49,7 @@ CHANGE_ROWS = (
 
 @dataclass(frozen=True)
 class Charts:
-    """PNG bytes of each chart: the overview trend, severities, one per targeted area."""
+    """PNG bytes of each chart: the overview trend, severities, one per area targeted in the period."""
 
     trend: bytes | None
     severity: bytes | None
@@ -62,11 +62,12 @@ class Charts:
 
 
 def make_charts(r: ReportData) -> Charts:
-    areas = [a.area for a in r.areas]  # every area flagged on some night of the period
+    targeted = [a for a in r.areas if a.targeted]  # flagged on some night of the period
+    areas = [a.area for a in targeted]
     return Charts(
         trend=C.trend_chart(r.trend, areas) if areas else None,
         severity=C.severity_chart(r.area_table) if r.headline.get("n_flagged") else None,
-        areas={a.area: C.area_trend_chart(a.trend, a.area, i) for i, a in enumerate(r.areas)},
+        areas={a.area: C.area_trend_chart(a.trend, a.area, i) for i, a in enumerate(targeted)},
     )
 
 

@@ -1,6 +1,7 @@
-"""Overview: the run's headline counts, flagged accounts by area and severity, the trend over
-scored nights and what changed since the previous one. Every figure comes from
-``targeting.summaries``, the functions the policy report uses, so the two agree."""
+"""Overview: the run's headline counts, every capability area (zeros included), flagged
+accounts by area and severity, the trend over scored nights and what changed since the
+previous one. Every figure comes from ``targeting.summaries``, the functions the policy
+report uses, so the two agree."""
 
 from __future__ import annotations
 
@@ -50,13 +51,19 @@ c[2].metric("Flagged accounts", f"{head['n_flagged']:,}")
 c[3].metric("Campaigns", f"{head['n_campaigns']:,}", help=V.campaigns_help(head["n_campaigns"], head["n_linked_groups"]))
 c[4].metric("Flagged share of requests", f"{100 * head['flagged_request_share']:.1f}%")
 
+st.subheader("Capability areas")
+counts = Sm.area_severity_counts(scores, data.capability_areas(ctx.key))
+st.dataframe(V.area_table(counts), hide_index=True, width="stretch", key="area_table")
+st.caption("Every area of the taxonomy, zeros included: an account counts in its actor's area (a campaign "
+           "member in its campaign's), with all its requests; the policy report shows the same numbers.")
+for area, row in counts[counts["flagged_accounts"] == 0].iterrows():
+    st.caption(Sm.area_status(str(area), row))
+
 st.subheader("Flagged accounts by area and severity")
-counts = Sm.area_severity_counts(scores)
 if head["n_flagged"] == 0:
     st.info("No account is flagged in this run.")
 else:
     st.altair_chart(charts.severity_by_area(counts[counts["flagged_accounts"] > 0]), width="stretch")
-    st.dataframe(counts, width="stretch")
 
 st.subheader("Trend over the scored nights")
 hist = data.history(ctx.key)
