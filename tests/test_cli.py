@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from targeting import cli
+from targeting.errors import UsageProblem
 
 
 def test_an_unknown_evidence_family_is_a_usage_error(tmp_path, monkeypatch, capsys):
@@ -36,7 +37,7 @@ def test_write_frame_refuses_other_extensions_and_writes_owner_only(tmp_path, ca
     assert (tmp_path / "a.csv").read_text().splitlines()[1].startswith("'=1+1")
     try:
         cli._write_frame(frame, tmp_path / "a.json")
-    except cli.UsageProblem as exc:
+    except UsageProblem as exc:
         assert "csv or .parquet" in str(exc)
     else:
         raise AssertionError("a .json export was accepted")
