@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -216,3 +217,77 @@ def test_debug_adds_the_traceback_to_the_line(invoke, monkeypatch, tmp_path):
     assert result.stderr.startswith("Traceback (most recent call last):")
     assert result.stderr.endswith("RuntimeError: boom\ninternal error: boom\n")
     assert invoke("fit", "--workspace", tmp_path).stderr == "internal error: boom\n"  # --debug does not stick
+
+
+# --- the commands on a small real workspace (the app tests' one, a copy; HashingEncoder) ---------
+def _state(ws: Path) -> str:
+    return (ws / "state.json").read_text()
+
+
+@pytest.mark.slow
+def test_run_in_process_ingests_fits_and_scores(invoke, hashing_model, tmp_path):
+    from targeting.simulate import SimConfig, simulate, write_traffic
+
+    requests, labels = simulate(SimConfig(seed=5, n_accounts=30, volume_scale=0.2))
+    write_traffic(tmp_path / "traffic", requests, labels, fmt="csv")
+    result = invoke("--quiet", "run", tmp_path / "traffic" / "requests.csv", "--workspace", tmp_path / "ws")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("run complete: run ")
+    assert f"rows read {len(requests):,}; stored {len(requests):,}" in result.stdout
+    assert "(fitted this run)" in result.stdout
+    state = json.loads(_state(tmp_path / "ws"))
+    manifest = json.loads((tmp_path / "ws" / "runs" / f"{state['runs'][-1]}.json").read_text())
+    assert manifest["model"]["key"] == hashing_model.model_key  # the light encoder, not the real model
+    again = invoke("--quiet", "run", tmp_path / "traffic" / "requests.csv", "--workspace", tmp_path / "ws")
+    assert again.exit_code == 0 and f"duplicates skipped {len(requests):,}" in again.stdout
+
+
+@pytest.mark.slow
+def test_score_and_fit_in_process_on_a_workspace(invoke, hashing_model, workspace_copy):
+    scored = invoke("--quiet", "score", "--workspace", workspace_copy)
+    assert scored.exit_code == 0, scored.stderr
+    assert scored.stdout.startswith("scoring complete: run ") and "accounts scored" in scored.stdout
+    fitted = invoke("--quiet", "fit", "--workspace", workspace_copy, "--days", "14")
+    assert fitted.exit_code == 0, fitted.stderr
+    assert fitted.stdout.startswith("fit complete: run ") and "clusters kept their previous ids" in fitted.stdout
+
+
+@pytest.mark.slow
+def test_a_bad_file_or_a_busy_workspace_leaves_the_workspace_as_it_was(invoke, hashing_model, hold_lock,
+                                                                       workspace_copy, tmp_path):
+    before = _state(workspace_copy)
+    damaged = tmp_path / "night.jsonl.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08\x00 not gzip")
+    refused = invoke("score", damaged, "--workspace", workspace_copy)
+    assert refused.exit_code == 2 and refused.stderr.startswith(f"error: {damaged}: unreadable (")
+    hold_lock(workspace_copy)
+    for args in (["score"], ["fit"], ["run", damaged]):
+        busy = invoke(*args, "--workspace", workspace_copy)
+        assert (busy.exit_code, busy.stderr) == (75, BUSY), args
+    assert _state(workspace_copy) == before
+
+
+@pytest.mark.slow
+def test_exports_explain_report_and_evaluate_in_process(invoke, workspace_copy, tmp_path, tmp_path_factory):
+    from app_workspace import shared
+
+    accounts = invoke("export", "accounts", "--workspace", workspace_copy, "--out", tmp_path / "a.csv")
+    assert accounts.exit_code == 0 and accounts.stdout.startswith("wrote ")
+    frame = pd.read_csv(tmp_path / "a.csv")
+    assert accounts.stdout == f"wrote {len(frame):,} accounts to {tmp_path / 'a.csv'}\n"
+    for kind in ("verdicts", "requests"):
+        done = invoke("export", kind, "--workspace", workspace_copy, "--out", tmp_path / f"{kind}.parquet")
+        assert done.exit_code == 0 and f" {kind} to " in done.stdout, done.stderr
+    top = frame.sort_values("risk_score", ascending=False)["account_id"].iloc[0]
+    explained = invoke("explain", top, "--workspace", workspace_copy)
+    assert explained.exit_code == 0 and explained.stdout.startswith(f"{top}: risk ")
+    unknown = invoke("explain", "no-such-account", "--workspace", workspace_copy)
+    assert unknown.exit_code == 2 and unknown.stderr.startswith("error: ") and "no-such-account" in unknown.stderr
+    wrong = invoke("export", "accounts", "--workspace", workspace_copy, "--out", tmp_path / "a.json")
+    assert wrong.exit_code == 2 and ".csv or .parquet" in wrong.stderr and not (tmp_path / "a.json").exists()
+    report = invoke("report", "--workspace", workspace_copy, "--out", tmp_path / "r.md")
+    assert report.exit_code == 0 and report.stdout.startswith(f"wrote {tmp_path / 'r.md'}"), report.stderr
+    labels = shared(tmp_path_factory).parent / "traffic" / "labels.parquet"
+    evaluated = invoke("evaluate", "--workspace", workspace_copy, "--labels", labels, "--json")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert 0 <= json.loads(evaluated.stdout)["auprc"] <= 1
