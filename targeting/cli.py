@@ -1,8 +1,8 @@
 """The ``targeting`` command. Thin: parses, calls the pipeline, prints.
 
 Exit codes (``EXIT_CODES``, applied by the root command ``_Root``): 0 success, 2 bad input
-or usage, 75 the workspace is busy (another run holds its lock: retry later), 1 internal error. Errors are one line on stderr; ``--debug`` shows the
-traceback. Text from the logs (account ids, prompts, reasons) and messages that echo it are
+or usage, 75 the workspace is busy (another run holds its lock: retry later), 1 internal
+error. Errors are one line on stderr; ``--debug`` shows the traceback. Text from the logs (account ids, prompts, reasons) and messages that echo it are
 printed through ``targeting.display.safe_text``: control and format characters appear
 escaped (``\x1b``, ``\u202e``), never raw on the terminal.
 """
