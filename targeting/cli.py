@@ -2,9 +2,10 @@
 
 Exit codes (``EXIT_CODES``, applied by the root command ``_Root``): 0 success, 2 bad input
 or usage, 75 the workspace is busy (another run holds its lock: retry later), 1 internal
-error. Errors are one line on stderr; ``--debug`` shows the traceback. Text from the logs (account ids, prompts, reasons) and messages that echo it are
-printed through ``targeting.display.safe_text``: control and format characters appear
-escaped (``\x1b``, ``\u202e``), never raw on the terminal.
+error. Errors are one line on stderr; ``--debug`` shows the traceback. Text from the logs
+(account ids, prompts, reasons) and messages that echo it are printed through
+``targeting.display.safe_text``: control and format characters appear escaped (``\x1b``,
+``\u202e``), never raw on the terminal.
 """
 
 from __future__ import annotations
