@@ -54,7 +54,8 @@ def workspace_copy(tmp_path_factory, tmp_path) -> Path:
 
 @pytest.fixture
 def hold_lock() -> Iterator[Callable[[Path], LockHolder]]:
-    """``hold_lock(root)``: another process holds the workspace lock at ``root`` until the test ends."""
+    """``hold_lock(root)``: another process holds the workspace lock at ``root`` until the test
+    ends or it calls the holder's ``release``."""
     from lock_holder import LockHolder
 
     holders: list[LockHolder] = []
@@ -66,4 +67,5 @@ def hold_lock() -> Iterator[Callable[[Path], LockHolder]]:
 
     yield hold
     for holder in holders:
-        holder.release()
+        if holder.proc.poll() is None:
+            holder.release()
