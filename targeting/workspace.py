@@ -58,6 +58,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from targeting import schema as S
+from targeting.errors import WorkspaceError, WorkspaceLocked
 
 STATE_FILE = "state.json"
 JOURNAL_FILE = "JOURNAL.json"
@@ -66,14 +67,6 @@ LOCK_FILE = ".lock"
 DEMO_MARKER = ".targeting-demo"  # in a workspace `targeting demo` created: the only kind it deletes
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-
-
-class WorkspaceError(RuntimeError):
-    """The workspace is missing, locked or inconsistent."""
-
-
-class WorkspaceLocked(WorkspaceError):
-    """Another run holds the workspace lock."""
 
 
 @dataclass(frozen=True)

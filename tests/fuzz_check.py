@@ -12,7 +12,7 @@ from fuzz_cases import LINE_CAP, Case, Row, outcome, write_case
 from targeting import schema as S
 from targeting.capmap.taxonomy import context_text, tool_lines
 from targeting.config import load_settings
-from targeting.ingest import InputError
+from targeting.errors import InputError
 from targeting.jobs.stages import ingest
 
 SETTINGS = load_settings(overrides={"ingest": {"max_line_bytes": LINE_CAP}}, environ={})

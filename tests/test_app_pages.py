@@ -147,9 +147,10 @@ def test_map_search_returns_nearest_prompts_and_their_accounts(root, monkeypatch
 
 def test_search_says_why_when_the_model_is_unavailable(root, monkeypatch):
     import targeting.embed
+    from targeting.errors import EmbeddingError
 
     def broken(config):
-        raise targeting.embed.EmbeddingError("no model here")
+        raise EmbeddingError("no model here")
 
     monkeypatch.setattr(targeting.embed, "load_encoder", broken)
     at = open_app(root, "map")

@@ -30,8 +30,9 @@ from targeting.capmap import (
 from targeting.capmap.assign import context_area_probs, mix_context
 from targeting.capmap.fit import cluster_keywords
 from targeting.capmap.model import ARRAYS
-from targeting.capmap.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, tool_lines
+from targeting.capmap.taxonomy import DEFAULT_TAXONOMY, tool_lines
 from targeting.config import MapConfig
+from targeting.errors import TaxonomyError
 from targeting.schema import DEFAULT_AREAS
 
 DIM = 48

@@ -122,7 +122,8 @@ def test_int8_default_model_has_its_own_key_and_close_vectors():
 
 def test_check_model_refuses_vectors_of_another_precision():
     from targeting.capmap import CapabilityMap
-    from targeting.jobs.stages import BadInputError, check_model
+    from targeting.errors import BadInputError
+    from targeting.jobs.stages import check_model
 
     class Enc:
         model_id, model_key, weights_sha256, dim = "m-int8", "m-int8-abc", "abc", 4

@@ -7,7 +7,6 @@ import pytest
 
 from targeting.config import EmbedConfig
 from targeting.embed import (
-    EmbeddingError,
     embed_unique,
     load_encoder,
     normalise,
@@ -15,6 +14,7 @@ from targeting.embed import (
     text_hash,
     weights_sha256,
 )
+from targeting.errors import EmbeddingError
 
 
 def test_text_hash_is_stable_and_handles_lone_surrogates():

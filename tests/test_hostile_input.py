@@ -26,7 +26,8 @@ from targeting import workspace as W
 from targeting.capmap.taxonomy import context_text, tool_lines
 from targeting.cli import main
 from targeting.config import load_settings
-from targeting.ingest import IngestConfig, InputError, iter_batches
+from targeting.errors import InputError
+from targeting.ingest import IngestConfig, iter_batches
 from targeting.jsonlimits import MAX_DEPTH, loads_bounded, nesting_depth
 from targeting.jobs.stages import CONFLICT_REASON, ingest
 

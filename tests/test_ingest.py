@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from targeting import ingest
 from targeting import schema as sc
-from targeting.ingest import IngestBatch, IngestConfig, InputError, expand_inputs, iter_batches
+from targeting.errors import InputError
+from targeting.ingest import IngestBatch, IngestConfig, expand_inputs, iter_batches
 
 UTC = timezone.utc
 

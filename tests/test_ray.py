@@ -20,7 +20,8 @@ from targeting import workspace as W
 from targeting.capmap import load_map
 from targeting.cli import main
 from targeting.config import load_settings
-from targeting.jobs import BadInputError, score
+from targeting.errors import BadInputError
+from targeting.jobs import score
 from targeting.simulate import SimConfig, simulate
 
 from nightly_traffic import write_bow_model, write_landing

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import targeting.workspace as W
+from targeting.errors import WorkspaceError, WorkspaceLocked
 from lock_holder import LockHolder
 
 
@@ -53,7 +54,7 @@ def test_open_workspace_creates_owner_only_folder(tmp_path):
 
 
 def test_open_workspace_refuses_missing_folder_without_create(tmp_path):
-    with pytest.raises(W.WorkspaceError, match="does not exist"):
+    with pytest.raises(WorkspaceError, match="does not exist"):
         W.open_workspace(tmp_path / "missing")
     assert not (tmp_path / "missing").exists()
 
@@ -61,7 +62,7 @@ def test_open_workspace_refuses_missing_folder_without_create(tmp_path):
 def test_open_workspace_refuses_a_file(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(W.WorkspaceError, match="not a folder"):
+    with pytest.raises(WorkspaceError, match="not a folder"):
         W.open_workspace(f, create=True)
 
 
@@ -286,7 +287,7 @@ def test_redo_does_not_delete_files_already_moved_into_a_deleted_folder(ws, monk
 def test_locked_raises_when_another_process_holds_the_lock(ws):
     holder = LockHolder(ws.root)
     try:
-        with pytest.raises(W.WorkspaceLocked, match="locked"):
+        with pytest.raises(WorkspaceLocked, match="locked"):
             with W.locked(ws):
                 pytest.fail("entered a workspace locked by another process")
     finally:
@@ -304,7 +305,7 @@ def test_lock_is_released_after_an_exception(ws):
 
 
 def test_workspace_locked_is_a_workspace_error():
-    assert issubclass(W.WorkspaceLocked, W.WorkspaceError)
+    assert issubclass(WorkspaceLocked, WorkspaceError)
 
 
 # --- writers ------------------------------------------------------------------------------

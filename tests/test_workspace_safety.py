@@ -13,18 +13,7 @@ from targeting import cli
 from targeting import workspace as W
 from targeting.verdicts import record_verdict
 
-from lock_holder import LockHolder
-
 BUSY = "workspace is busy (another run holds it): retry later"
-
-
-@pytest.fixture
-def holder():
-    held = []
-    yield lambda root: held.append(LockHolder(root)) or held[-1]
-    for h in held:
-        if h.proc.poll() is None:
-            h.release()
 
 
 def _mode(path: Path) -> int:
@@ -56,9 +45,9 @@ def no_simulation(monkeypatch):
 
 
 # --- a busy workspace -------------------------------------------------------------------------------
-def test_a_busy_workspace_says_so_and_exits_75(tmp_path, holder, capsys):
+def test_a_busy_workspace_says_so_and_exits_75(tmp_path, hold_lock, capsys):
     ws = W.open_workspace(tmp_path / "ws", create=True)
-    holder(ws.root)
+    hold_lock(ws.root)
     assert cli.main(["score", "--workspace", str(ws.root)]) == cli.EXIT_LOCKED == 75
     assert capsys.readouterr().err == BUSY + "\n"
 
@@ -89,7 +78,7 @@ def test_demo_marks_the_workspace_it_creates_owner_only(tmp_path, no_simulation)
     assert _mode(root) == 0o700
 
 
-def test_demo_replaces_its_own_workspace_but_not_while_it_is_busy(tmp_path, no_simulation, holder, capsys):
+def test_demo_replaces_its_own_workspace_but_not_while_it_is_busy(tmp_path, no_simulation, hold_lock, capsys):
     root = tmp_path / "demo-ws"
     cli.main(["demo", "--workspace", str(root), "--no-app"])
     W.write_json(root / "state.json", {"map_id": None, "latest_scores": None, "runs": ["old"]})
@@ -97,7 +86,7 @@ def test_demo_replaces_its_own_workspace_but_not_while_it_is_busy(tmp_path, no_s
     (root / "requests" / "old.parquet").write_bytes(b"old")
     capsys.readouterr()
 
-    held = holder(root)
+    held = hold_lock(root)
     before = _files(root)
     assert cli.main(["demo", "--workspace", str(root), "--no-app"]) == 75
     assert capsys.readouterr().err == BUSY + "\n"

@@ -25,6 +25,7 @@ import streamlit as st
 
 from targeting import workspace as W
 from targeting.app import views as V
+from targeting.errors import NoWorkspace, WorkspaceError
 from targeting.summaries import RunInfo
 
 WORKSPACE_ENV = "TARGETING_APP_WORKSPACE"  # the workspace when no --workspace argument is given
@@ -52,10 +53,6 @@ class Context:
     run: RunInfo | None
 
 
-class NoWorkspace(RuntimeError):
-    """No workspace was given or it cannot be opened: shown as a message, not a traceback."""
-
-
 # --- which workspace and run ---------------------------------------------------------------------
 def workspace_arg(argv: Sequence[str]) -> str | None:
     """The value of ``--workspace DIR`` / ``--workspace=DIR`` / ``-w DIR`` in the script's arguments."""
@@ -76,7 +73,7 @@ def resolve_root(session_value: str | None, argv: Sequence[str], environ: Mappin
 def open_ws(root: str) -> W.Workspace:
     try:
         return W.open_workspace(root)
-    except W.WorkspaceError as exc:
+    except WorkspaceError as exc:
         raise NoWorkspace(str(exc)) from None
 
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from targeting.app import data
 from targeting.app import widgets as ui
+from targeting.errors import NoWorkspace
 
 CONTEXT = "app_context"  # session-state key pages read the Context from
 WORKSPACE = "workspace"  # session-state key that may name the workspace (tests)
@@ -33,7 +34,7 @@ def main() -> None:
         st.stop()
     try:
         ctx = data.context(root)
-    except data.NoWorkspace as exc:
+    except NoWorkspace as exc:
         st.error(f"Cannot open the workspace: {exc}.")
         st.stop()
     st.session_state[CONTEXT] = ctx

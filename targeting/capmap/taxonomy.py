@@ -7,15 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from targeting.errors import TaxonomyError
 from targeting.jsonlimits import loads_bounded
 
 DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "data" / "taxonomy.json"
 MAX_SYSTEM_CHARS = 1500
 MAX_TOOLS = 24
-
-
-class TaxonomyError(ValueError):
-    """The taxonomy file or one of its exemplar files is malformed."""
 
 
 @dataclass(frozen=True)
