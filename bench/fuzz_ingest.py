@@ -27,7 +27,6 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,24 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 from fuzz_cases import DAY, case, write_case  # noqa: E402
-from fuzz_check import run_case, score_cases  # noqa: E402
-
-
-def base_workspace(root: Path) -> tuple[Path, Path]:
-    """A workspace scored on one clean simulated night, and the static model it used."""
-    from nightly_traffic import write_bow_model
-
-    from targeting.config import load_settings
-    from targeting.jobs import score
-    from targeting.simulate import SimConfig, simulate
-
-    requests, _ = simulate(SimConfig(seed=2, n_accounts=30, days=2, start="2026-11-01", volume_scale=0.3))
-    model = write_bow_model(requests, root / "bow", 32)
-    landing = root / "night1.parquet"
-    requests[requests["timestamp"].astype(str).str.startswith("2026-11-01")].to_parquet(landing)
-    settings_ = load_settings(overrides={"embed": {"model": str(model), "progress": False}}, environ={})
-    score(root / "ws", settings_, inputs=[landing], as_of=date(2026, 11, 1))
-    return root / "ws", model
+from fuzz_check import base_workspace, run_case, score_cases  # noqa: E402
 
 
 class Tally:

@@ -113,14 +113,25 @@ def score_cases(cases: list[Case], ws: Path, folder: Path, model: Path, day: str
 
 def _with_env(env: dict[str, str], fn):
     import os
+    from unittest import mock
 
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):
         return fn()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+
+
+def base_workspace(root: Path) -> tuple[Path, Path]:
+    """A workspace scored on one clean simulated night (the map is fitted there), and the
+    static model of random word vectors it used (no real model: the scoring pass stays fast)."""
+    from datetime import date
+
+    from nightly_traffic import write_bow_model
+    from targeting.jobs import score
+    from targeting.simulate import SimConfig, simulate
+
+    requests, _ = simulate(SimConfig(seed=2, n_accounts=30, days=2, start="2026-11-01", volume_scale=0.3))
+    model = write_bow_model(requests, root / "bow", 32)
+    landing = root / "night1.parquet"
+    requests[requests["timestamp"].astype(str).str.startswith("2026-11-01")].to_parquet(landing)
+    settings = load_settings(overrides={"embed": {"model": str(model), "progress": False}}, environ={})
+    score(root / "ws", settings, inputs=[landing], as_of=date(2026, 11, 1))
+    return root / "ws", model

@@ -13,7 +13,6 @@ first, about 50 s). ``bench/fuzz_ingest.py`` runs 10,000 and more.
 from __future__ import annotations
 
 import os
-from datetime import date
 import shutil
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fuzz_cases import DAY, case  # noqa: E402
-from fuzz_check import run_case  # noqa: E402
+from fuzz_check import base_workspace, run_case  # noqa: E402
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 
@@ -41,20 +40,7 @@ def test_every_case_loads_without_a_crash_and_each_row_lands_once(c):
 def scored_night(tmp_path_factory):
     """A workspace scored on one clean simulated night (the map is fitted there), and a static
     model of random word vectors (no real model: the scoring pass stays fast)."""
-    from nightly_traffic import write_bow_model
-
-    from targeting.config import load_settings
-    from targeting.jobs import score
-    from targeting.simulate import SimConfig, simulate
-
-    root = tmp_path_factory.mktemp("fuzz-score")
-    requests, _ = simulate(SimConfig(seed=2, n_accounts=30, days=2, start="2026-11-01", volume_scale=0.3))
-    model = write_bow_model(requests, root / "bow", 32)
-    landing = root / "night1.parquet"
-    requests[requests["timestamp"].astype(str).str.startswith("2026-11-01")].to_parquet(landing)
-    settings = load_settings(overrides={"embed": {"model": str(model), "progress": False}}, environ={})
-    score(root / "ws", settings, inputs=[landing], as_of=date(2026, 11, 1))
-    return root / "ws", model
+    return base_workspace(tmp_path_factory.mktemp("fuzz-score"))
 
 
 @pytest.mark.slow  # runs the whole pipeline (with a static model of random vectors)

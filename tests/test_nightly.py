@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -205,16 +206,8 @@ def test_backfill_of_a_range_scores_each_night_and_keeps_latest(night1, landing,
 
 
 def _cli(args: list[str], env: dict[str, str]) -> int:
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):
         return main(["--quiet", *args])
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_a_second_run_on_a_locked_workspace_exits_75(night1, landing, bow_model, tmp_path, capsys):
@@ -236,18 +229,7 @@ def test_a_run_killed_at_any_stage_is_completed_by_the_next(night1, landing, bow
     env = dict(os.environ, TARGETING_EMBED__MODEL=str(bow_model), TARGETING_EMBED__PROGRESS="false",
                TARGETING_NIGHTLY__EMBED_CHECKPOINT="50")
     cmd = [sys.executable, "-m", "targeting.cli", "score", str(landing), "-w", str(ws_path), "--as-of", str(_day(1))]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    deadline = time.monotonic() + 120
-    killed = False
-    for line in proc.stderr:
-        if kill_at in line:
-            os.kill(proc.pid, signal.SIGKILL)
-            killed = True
-            break
-        if time.monotonic() > deadline:
-            break
-    proc.wait(timeout=60)
-    assert killed, f"the command never logged {kill_at!r}"
+    assert _killed_at(cmd, env, kill_at), f"the command never logged {kill_at!r}"
     ws = W.open_workspace(ws_path)
     # the committed state is still the first night's: readers see it whole
     state = W.read_state(ws)

@@ -9,6 +9,7 @@ import shutil
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -92,16 +93,8 @@ def nights(ray_local, landing, bow_model, tmp_path_factory) -> dict[str, Path]:
 
 
 def _cli(args: list[str], env: dict[str, str]) -> int:
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):
         return main(["--quiet", *args])
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _assignments(ws_path: Path) -> pd.DataFrame:
