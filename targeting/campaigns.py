@@ -281,10 +281,15 @@ def prompt_support(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_
         pair_of = np.repeat(np.arange(len(pairs)), k.shape[1])
         key, account = k.ravel(), np.repeat(pairs[:, 0], k.shape[1])
         present = key != 0
-        pair_of, key, account = pair_of[present], key[present], account[present]
-        users = pd.DataFrame({"key": key, "account": account}).drop_duplicates().groupby("key")["account"].size()
-        shared = users.reindex(key).to_numpy() >= 2
-        carried[pair_of[shared]] = True
+        order = np.argsort(key[present], kind="stable")
+        key, account, pair_of = key[present][order], account[present][order], pair_of[present][order]
+        if not len(key):
+            continue
+        first = np.r_[True, key[1:] != key[:-1]]  # runs of one key
+        starts = np.flatnonzero(first)
+        # a key is shared when the accounts of its run are not all one
+        shared = np.minimum.reduceat(account, starts) != np.maximum.reduceat(account, starts)
+        carried[pair_of[shared[np.cumsum(first) - 1]]] = True
     return np.bincount(pairs[carried, 0], minlength=n_accounts)
 
 

@@ -25,7 +25,6 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
 
 DENSITY = 0.05  # CPM resolution: the mean tie a group's members need to stay one community (= WEAK_LINK, the weakest link weighed)

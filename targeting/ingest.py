@@ -90,7 +90,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from datetime import time as dt_time
-from itertools import islice, repeat
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
