@@ -56,6 +56,7 @@ class SignalConfig:
 
 EVIDENCE_FAMILIES = ("focus", "freshness", "elicitation", "automation", "cadence", "templates",
                      "evenness", "coordination")  # targeting.risk: what each one measures
+ORDINARY_P = 0.2  # a family whose tail probability among peers is above this is no reason (risk.reasons, evaluate)
 
 
 @dataclass(frozen=True)

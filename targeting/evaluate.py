@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, average_precision_score, f1_score, roc_auc_score
 
+from targeting.config import ORDINARY_P
+
 ATTACKER = "attacker"
 HARD_NEGATIVE = "hard_negative"
 FPR_TARGET = 0.01
@@ -37,7 +39,6 @@ def _campaign_kind(campaign: str) -> str:
     return campaign.rsplit("-", 1)[0] if campaign else ""
 
 
-ORDINARY_P = 0.2  # a family whose tail probability among peers is above this adds no evidence (risk.reasons)
 
 
 def _flag_threshold(df: pd.DataFrame, given: float | None) -> float:

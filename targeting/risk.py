@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from targeting.config import EVIDENCE_FAMILIES, RiskConfig
+from targeting.config import EVIDENCE_FAMILIES, ORDINARY_P, RiskConfig
 from targeting.peers import tail_probability
 
 FAMILIES = EVIDENCE_FAMILIES
@@ -258,7 +258,7 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, final: pd.Series, n_top: in
         items: list[tuple[float, str]] = []
         for family in families:
             p = float(ev.at[account, f"p_{family}"])
-            if p > 0.2:
+            if p > ORDINARY_P:
                 continue
             text = _family_text(family, s, p)
             if text:
