@@ -28,8 +28,10 @@ class EmbedConfig:
     batch_size: int = 64
     threads: int = 0  # 0: one per core
     progress: bool = True
-    int8: bool = False  # transformer models: dynamic int8 linear layers (faster; vectors get their own key)
+    int8: bool = False  # transformer models: int8 weights (faster; vectors get their own key)
     device: str = "cpu"  # transformer models: "cpu" or "cuda" (the Ray engine's GPU actors set it)
+    backend: str = "onnx"  # transformer models on the CPU: "onnx" (ONNX Runtime export, cached) or "torch"
+    onnx_cache: str = ""  # folder of the ONNX exports; "" is $XDG_CACHE_HOME/targeting/onnx
 
 
 @dataclass(frozen=True)

