@@ -271,3 +271,39 @@ def test_the_indicator_secret_is_made_once_per_workspace_owner_only(tmp_path):
     assert W.indicator_secret(one) == first and W.indicator_secret(two) != first
     assert stat.S_IMODE(one.indicator_secret_path.stat().st_mode) == 0o600
     assert account_ref(first, "acct-1") != account_ref(W.indicator_secret(two), "acct-1")
+
+
+def test_keys_of_tools_and_system_prompts_are_canonical_digests():
+    from targeting.indicators import request_keys
+
+    tools_a = json.dumps([{"name": "read_file", "parameters": {"path": {}}}, {"name": "run_tests"}])
+    tools_b = json.dumps([{"name": "run_tests"}, {"parameters": {"path": {}}, "name": "read_file"}])
+    system = ("You are an expert software engineer working as an autonomous coding agent in the repository at {p}. "
+              "Work methodically: explore the relevant files, write a short plan, implement the change, run the "
+              "test suite and iterate until everything passes.")
+    requests = pd.DataFrame({
+        "account_id": ["a", "b"], "prompt_hash": ["h1", "h2"], "prompt": ["fix the bug", "add a test"],
+        "context_hash": ["c1", "c2"], "system": [system.format(p="/repo"), system.format(p="/workspace")],
+        "tools": [tools_a, tools_b], "ip": ["203.0.113.7", "203.0.113.9"],
+    })
+    keys = request_keys(requests, seed=0)
+    by = {kind: keys[keys["kind"] == kind].groupby("account_id")["key"].agg(set) for kind in keys["kind"].unique()}
+    assert by["tool_set"]["a"] == by["tool_set"]["b"]  # the same tools in another order: one set
+    assert len(by["system_family"]["a"] & by["system_family"]["b"]) >= 8  # two variants of one family
+    assert by["address_range"]["a"] == {"203.0.113.0/24"}
+    hashed = keys[keys["kind"] != "address_range"]["key"]
+    assert hashed.str.fullmatch(r"[0-9a-f]{32}").all()
+    assert request_keys(requests, seed=1)["key"].isin(set(keys["key"])).sum() == 2  # only the ranges stay
+
+
+def test_a_bundle_under_another_key_scheme_is_reported_not_matched():
+    from targeting.indicators import Received
+    from targeting.jobs.share import ImportResult, _match_all
+
+    foreign = ReceivedCampaign(stix_id="campaign--y", name="c", provider=PROVIDER, scheme=key_scheme(1),
+                               keys={"template": ("a" * 32,)})
+    keys = _keys([("x", "template", "a" * 32, "p1")])
+    result = ImportResult(bundle="b1")
+    _match_all(Received("bundle--z", "0" * 64, (foreign,), 0), keys, 10, key_scheme(0), result)
+    assert result.matches.empty and result.campaigns == [(PROVIDER, "c", 0)]
+    assert "not matched" in result.notes[0] and key_scheme(1) in result.notes[0]

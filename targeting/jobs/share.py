@@ -10,7 +10,6 @@ account export and ``explain`` show the match as a reason (``indicators.with_ind
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +31,6 @@ from targeting.indicators.bundle import MAX_BUNDLE_BYTES
 from targeting.indicators.match import MATCH_COLUMNS
 from targeting.verdicts import latest_verdicts
 
-log = logging.getLogger("targeting")
 KEY_INPUT_COLUMNS = [S.ACCOUNT_ID, S.PROMPT_HASH, S.PROMPT, S.CONTEXT_HASH, S.SYSTEM, S.TOOLS, S.IP]
 
 
@@ -169,5 +167,4 @@ def import_indicators(workspace: Path, path: Path, settings: Settings) -> Import
                            ignore_index=True)[list(MATCH_COLUMNS)]
         W.write_received_indicators(ws, received.key, received.to_dict(),
                                     pa.Table.from_pandas(merged.astype({"account_id": str}), preserve_index=False))
-    log.info("indicators: bundle %s, %d accounts matched", received.key, len(result.matches))
     return result
