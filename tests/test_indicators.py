@@ -141,6 +141,12 @@ def test_a_second_sighting_of_the_campaign_takes_the_indicator_reason(sightings,
         assert table.loc[account, "indicator_matches"] == 1
     untouched = table.drop(index=list(found))
     assert not untouched["reasons"].fillna("").str.contains(REASON_PREFIX).any()
+    # the analyst app's scores show it too
+    from targeting.app import data
+
+    shown = data.current_scores(data.context(str(ws))).set_index("account_id")
+    for account in found & same:
+        assert f"{REASON_PREFIX}{PROVIDER}" in shown.loc[account, "reasons"]
     # imported again: the campaign's rows are replaced, not repeated
     assert invoke("indicators", "import", exported["out"], "--workspace", ws).exit_code == 0
     assert len(W.read_indicator_matches(W.open_workspace(ws))) == len(matches)
