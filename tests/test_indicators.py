@@ -26,7 +26,7 @@ from targeting.indicators import (
     with_indicator_reasons,
 )
 from targeting.indicators import bundle as B
-from targeting.indicators.match import MAX_MATCH_SHARE, REASON_PREFIX
+from targeting.indicators.match import MAX_KEYS_PER_KIND, MAX_MATCH_SHARE, REASON_PREFIX
 from targeting.verdicts import record_verdict
 
 SEEDS = (3, 11)  # two sightings of one campaign design
@@ -190,8 +190,12 @@ def test_hostile_patterns_and_names_are_refused(exported, monkeypatch):
     for change in cases:
         with pytest.raises(IndicatorBundleError):
             parse_bundle(_doctored(exported, change))
+    # the most keys a pattern may hold still parse (stix2's parser recurses per term)
+    most = " OR ".join(f"[x-llm-prompt:template_key = '{i:032x}']" for i in range(B.MAX_TERMS))
+    received = parse_bundle(_doctored(exported, lambda d: _indicator(d).update(pattern=most)))
+    assert len(received.campaigns[0].keys["template"]) == B.MAX_TERMS >= MAX_KEYS_PER_KIND
     monkeypatch.setattr(B, "MAX_BUNDLE_BYTES", 1000)
-    with pytest.raises(IndicatorBundleError, match="at most 1,000"):
+    with pytest.raises(IndicatorBundleError, match="more than 1,000 bytes"):
         parse_bundle(exported["out"].read_bytes())
 
 

@@ -38,7 +38,7 @@ from targeting.jsonlimits import loads_bounded
 MAX_BUNDLE_BYTES = 8 << 20  # a bundle of one campaign is tens of kilobytes
 MAX_OBJECTS = 2_000
 MAX_DEPTH = 16  # JSON nesting: a bundle needs five levels
-MAX_TERMS = 1_000  # keys in one indicator's pattern
+MAX_TERMS = 500  # keys in one indicator's pattern (stix2's pattern parser recurses per term: ~900 exhaust the stack)
 MAX_NAME_CHARS = 200
 OBSERVABLE = {  # kind -> (object type, property) of its pattern
     "template": ("x-llm-prompt", "template_key"),
@@ -187,7 +187,7 @@ def _text(value: Any, what: str) -> str:
 
 def _load(data: bytes) -> dict[str, Any]:
     if len(data) > MAX_BUNDLE_BYTES:
-        raise _fail(f"{len(data):,} bytes (at most {MAX_BUNDLE_BYTES:,})")
+        raise _fail(f"more than {MAX_BUNDLE_BYTES:,} bytes")
     try:
         doc = loads_bounded(data.decode("utf-8"), max_depth=MAX_DEPTH)
     except UnicodeDecodeError:
