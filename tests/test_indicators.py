@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from stix2validator import ValidationOptions, validate_instance, validate_string
 
 from targeting import workspace as W
@@ -197,6 +199,55 @@ def test_hostile_patterns_and_names_are_refused(exported, monkeypatch):
     monkeypatch.setattr(B, "MAX_BUNDLE_BYTES", 1000)
     with pytest.raises(IndicatorBundleError, match="more than 1,000 bytes"):
         parse_bundle(exported["out"].read_bytes())
+
+
+ODD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                       st.text(max_size=300), st.lists(st.text(max_size=5), max_size=3),
+                       st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
+
+
+def _paths(node, prefix=()):
+    """Every (path, value) in a JSON document."""
+    yield prefix, node
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        yield from _paths(value, (*prefix, key))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_any_value_put_anywhere_is_read_or_refused_never_a_crash(exported_text, data):
+    doc = json.loads(exported_text)
+    places = [p for p, _ in _paths(doc) if p]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(places))
+        node = doc
+        for key in path[:-1]:
+            node = node[key] if isinstance(node, (dict, list)) and (isinstance(node, dict) and key in node or
+                                                                   isinstance(node, list) and key < len(node)) else None
+        if isinstance(node, dict) or (isinstance(node, list) and path[-1] < len(node)):
+            node[path[-1]] = data.draw(ODD_VALUES)
+    try:
+        parse_bundle(json.dumps(doc).encode())
+    except IndicatorBundleError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def exported_text() -> str:
+    """A bundle of every kind of key, built without a workspace."""
+    from datetime import datetime, timezone
+
+    from targeting.indicators import CampaignFacts, build_bundle
+
+    when = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    facts = CampaignFacts(ref="f" * 64, size=3, area="reasoning", first_seen=when, last_seen=when, verdict="confirmed",
+                          account_refs=("a" * 64, "b" * 64), scheme=key_scheme(0))
+    keys = {"template": [f"{i:032x}" for i in range(5)], "system_family": ["c" * 32], "tool_set": ["d" * 32],
+            "address_range": ["203.0.113.0/24", "2001:db8:1::/48"]}
+    text = build_bundle(facts, keys, provider=PROVIDER, created=when)
+    assert parse_bundle(text.encode()).campaigns[0].keys["address_range"] == tuple(keys["address_range"])
+    return text
 
 
 def test_the_command_refuses_a_bad_bundle_and_keeps_the_workspace(sightings, invoke, tmp_path):
