@@ -143,6 +143,8 @@ def test_a_second_sighting_of_the_campaign_takes_the_indicator_reason(sightings,
         assert table.loc[account, "indicator_matches"] == 1
     untouched = table.drop(index=list(found))
     assert not untouched["reasons"].fillna("").str.contains(REASON_PREFIX).any()
+    explained = invoke("explain", sorted(found & same)[0], "--workspace", ws)
+    assert explained.exit_code == 0 and f"{REASON_PREFIX}{PROVIDER}" in explained.output
     # the analyst app's scores show it too
     from targeting.app import data
 
