@@ -24,8 +24,8 @@ from typer.core import TyperCommand, TyperGroup
 
 from targeting.config import RiskConfig, Settings, load_settings
 from targeting.display import safe_text
-from targeting.errors import (BadInputError, EmbeddingError, InputError, ScaleoutError, TaxonomyError, UsageProblem,
-                              WorkspaceError, WorkspaceLocked)
+from targeting.errors import (BadInputError, EmbeddingError, IndicatorBundleError, InputError, ScaleoutError,
+                              TaxonomyError, UsageProblem, WorkspaceError, WorkspaceLocked)
 from targeting.ingest import IngestConfig
 
 
@@ -84,6 +84,8 @@ app = _Typer(
 )
 export_app = _Typer(no_args_is_help=True, help="Write results out as CSV or Parquet.")
 app.add_typer(export_app, name="export")
+indicators_app = _Typer(no_args_is_help=True, help="Share a campaign's indicators with other providers (STIX 2.1).")
+app.add_typer(indicators_app, name="indicators")
 
 _state = {"debug": False}
 
@@ -99,6 +101,7 @@ BUSY_MESSAGE = "workspace is busy (another run holds it): retry later"
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (WorkspaceLocked, EXIT_LOCKED),
     (UsageProblem, 2),
+    (IndicatorBundleError, 2),
     (BadInputError, 2),
     (InputError, 2),
     (WorkspaceError, 2),
@@ -349,9 +352,13 @@ def export_accounts(
         raise UsageProblem(f"workspace {ws.root} has no scores yet: run `targeting run` first")
     from targeting.verdicts import apply_verdicts, latest_verdicts
 
+    from targeting.indicators import with_indicator_reasons
+
     frame = apply_verdicts(table.to_pandas(), latest_verdicts(ws))  # verdicts recorded since the run count too
+    frame = with_indicator_reasons(frame, W.read_indicator_matches(ws))  # other providers' indicators it carries
     if not all_columns:
-        extra = [c for c in ("severity", "verdict", "verdict_note", "verdict_by", "verdict_at") if c in frame.columns]
+        extra = [c for c in ("severity", "verdict", "verdict_note", "verdict_by", "verdict_at", "indicator_matches")
+                 if c in frame.columns]
         frame = frame[list(S.SCORE_COLUMNS) + extra]
     _write_frame(frame, out)
     typer.echo(f"wrote {len(frame):,} accounts to {out}")
@@ -388,6 +395,47 @@ def export_requests(
     typer.echo(f"wrote {len(frame):,} requests to {out}")
 
 
+@indicators_app.command("export")
+def indicators_export(
+    campaign: str = typer.Argument(..., help="Campaign id from the latest scores (normally one an analyst confirmed)."),
+    workspace: Path = WorkspaceOpt,
+    out: Path = typer.Option(..., "--out", "-o", help="Bundle file to write (STIX 2.1 JSON)."),
+    provider: str = typer.Option(..., "--provider", help="Your organisation's name, as receivers will see it."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Write a campaign's indicators as a STIX 2.1 bundle: hashed template signatures, system-prompt
+    family and tool-schema set hashes, address ranges, first/last seen, area, size. No prompt text;
+    accounts only as keyed hashes (the workspace's own secret key)."""
+    from targeting.jobs.share import export_indicators
+
+    result = export_indicators(workspace, campaign, out, _settings(config), provider=provider)
+    typer.echo(safe_text(f"wrote the indicators of campaign {result.campaign} ({result.size} accounts) to {result.out}: "
+                         + ", ".join(f"{n} {kind.replace('_', ' ')} keys" for kind, n in result.counts.items() if n)))
+    if result.verdict != "confirmed":
+        typer.echo(safe_text(f"note: campaign {result.campaign} is not confirmed by an analyst (standing verdict: "
+                             f"{result.verdict}); the bundle says so"))
+
+
+@indicators_app.command("import")
+def indicators_import(
+    file: Path = typer.Argument(..., help="A STIX 2.1 bundle another provider shared."),
+    workspace: Path = WorkspaceOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Match a received bundle against the latest scores: the accounts carrying its indicators get
+    the reason "matches an indicator shared by ..." (export accounts, explain)."""
+    from targeting.jobs.share import import_indicators
+
+    result = import_indicators(workspace, file, _settings(config))
+    for provider, name, matched in result.campaigns:
+        typer.echo(safe_text(f"{provider}, campaign {name}: {matched} accounts here carry its indicators"))
+    for row in result.matches.itertuples(index=False):
+        typer.echo(safe_text(f"  {row.account_id}: {row.reason}"))
+    for note in result.notes:
+        typer.echo(safe_text(f"note: {note}"))
+    typer.echo(f"kept as bundle {result.bundle} in the workspace")
+
+
 @app.command()
 def explain(
     account: str = typer.Argument(..., help="Account id from the latest scores."),
@@ -409,8 +457,10 @@ def explain(
         items = account_evidence(ws, account, examples=examples)
     except KeyError as exc:
         raise UsageProblem(str(exc).strip("'\"")) from None
-    table = W.read_latest_scores(ws).to_pandas().set_index("account_id")
-    row = table.loc[account]
+    from targeting.indicators import with_indicator_reasons
+
+    table = with_indicator_reasons(W.read_latest_scores(ws).to_pandas(), W.read_indicator_matches(ws))
+    row = table.set_index("account_id").loc[account]
     typer.echo(safe_text(f"{account}: risk {row['risk_score']:.3f}, flagged {bool(row['flagged'])}, "
                          f"severity {row['severity']}"))
     typer.echo(safe_text(f"reasons: {row['reasons']}"))

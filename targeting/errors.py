@@ -15,6 +15,10 @@ class InputError(ValueError):
     """
 
 
+class IndicatorBundleError(BadInputError):
+    """A received indicator bundle that is malformed, too large or not STIX 2.1: exit code 2."""
+
+
 class UsageProblem(ValueError):
     """A problem with what the user asked for: exit code 2."""
 

@@ -22,6 +22,9 @@ from code constants, checked against ``_IDENTIFIER``. Layout::
       nights/as_of=YYYY-MM-DD.json       the nightly job's summary of each night (drift...)
       nights/as_of=YYYY-MM-DD.accounts.parquet   the night's per-account activity (new requests)
       verdicts.sqlite                    analysts' verdicts (append-only, WAL; the app writes it)
+      secrets/indicator-hmac.key         the per-workspace key of shared indicators' account references
+      indicators/received/BUNDLE.json    indicators received from other providers (``targeting.indicators``)
+      indicators/matches.parquet         the accounts here that carry them, with the reason
       .staging/RUN/                      a run's files before commit
       .lock
 
@@ -148,6 +151,22 @@ class Workspace:
     def verdicts_path(self) -> Path:
         """Analysts' verdicts (SQLite, WAL): written by the app, never by a run."""
         return self.root / "verdicts.sqlite"
+
+    # --- shared indicators -------------------------------------------------------------
+    @property
+    def indicator_secret_path(self) -> Path:
+        """The key of the keyed hashes (HMAC-SHA256) that stand for account ids in exported
+        indicator bundles: made once per workspace, owner-only, never part of a bundle."""
+        return self.root / "secrets" / "indicator-hmac.key"
+
+    def received_indicators_path(self, bundle_key: str) -> Path:
+        """One received bundle's indicators as ``targeting.indicators`` parsed them (no raw input)."""
+        return self.root / "indicators" / "received" / f"{_identifiers([bundle_key])[0]}.json"
+
+    @property
+    def indicator_matches_path(self) -> Path:
+        """The accounts here that carry received indicators: one row per (bundle, account)."""
+        return self.root / "indicators" / "matches.parquet"
 
 
 def _mkdir(path: Path) -> Path | None:
@@ -277,6 +296,49 @@ def write_parquet(path: Path, table: pa.Table) -> None:
     pq.write_table(table, tmp, compression="zstd")
     os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
+
+
+# --- shared indicators ---------------------------------------------------------------------
+SECRET_BYTES = 32  # of the indicator key (HMAC-SHA256 takes a key of any length; 32 is its output size)
+
+
+def indicator_secret(ws: Workspace) -> bytes:
+    """The workspace's indicator key (``Workspace.indicator_secret_path``): read, or made once
+    from the operating system's randomness and written owner-only (0600). Created exclusively,
+    so two commands starting at once agree on one key."""
+    path = ws.indicator_secret_path
+    if not path.exists():
+        _mkdir(path.parent)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            fd = None
+        if fd is not None:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(SECRET_BYTES).hex() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+    text = path.read_text().strip()
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        raise WorkspaceError(f"{path} is not a key written by this program (hex); remove it to make a new one") from None
+    if len(secret) < SECRET_BYTES // 2:
+        raise WorkspaceError(f"{path} holds a key of {len(secret)} bytes; remove it to make a new one")
+    return secret
+
+
+def write_received_indicators(ws: Workspace, bundle_key: str, received: dict[str, Any], matches: pa.Table) -> None:
+    """Keep one received bundle's parsed indicators and replace the stored matches with
+    ``matches`` (every bundle's rows: the caller merges), each file atomic and owner-only."""
+    write_json(ws.received_indicators_path(bundle_key), received)
+    write_parquet(ws.indicator_matches_path, matches)
+
+
+def read_indicator_matches(ws: Workspace) -> pd.DataFrame | None:
+    """The stored matches of received indicators (``write_received_indicators``); None before any."""
+    path = ws.indicator_matches_path
+    return pq.read_table(path).to_pandas() if path.exists() else None
 
 
 # --- lock ----------------------------------------------------------------------------------

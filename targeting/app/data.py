@@ -123,19 +123,29 @@ def verdicts_stamp(ws: W.Workspace) -> tuple[int, ...]:
     return tuple(out)
 
 
+def indicators_stamp(ws: W.Workspace) -> tuple[int, ...]:
+    """Changes whenever `targeting indicators import` stores new matches."""
+    path = ws.indicator_matches_path
+    return (path.stat().st_mtime_ns,) if path.exists() else ()
+
+
 @st.cache_data(max_entries=CACHE_RUNS * 4, show_spinner=False)
 def scores(key: RunKey, stamp: tuple[int, ...]) -> pd.DataFrame | None:
-    """The latest scores with the standing verdicts applied (dismissals since the run honoured)."""
+    """The latest scores with the standing verdicts applied (dismissals since the run honoured)
+    and the indicators other providers shared that an account carries added to its reasons
+    (``targeting indicators import``)."""
+    from targeting.indicators import with_indicator_reasons
     from targeting.verdicts import apply_verdicts, latest_verdicts
 
     frame = raw_scores(key)
     if frame is None:
         return None
-    return apply_verdicts(frame, latest_verdicts(_ws(key)))
+    ws = _ws(key)
+    return with_indicator_reasons(apply_verdicts(frame, latest_verdicts(ws)), W.read_indicator_matches(ws))
 
 
 def current_scores(ctx: Context) -> pd.DataFrame | None:
-    return scores(ctx.key, verdicts_stamp(ctx.ws))
+    return scores(ctx.key, verdicts_stamp(ctx.ws) + indicators_stamp(ctx.ws))
 
 
 def verdict_trail(ws: W.Workspace) -> pd.DataFrame:
