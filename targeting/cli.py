@@ -89,7 +89,7 @@ _state = {"debug": False}
 
 WorkspaceOpt = typer.Option(..., "--workspace", "-w", help="Workspace folder.")
 ConfigOpt = typer.Option(None, "--config", help="TOML settings file (one table per section: ingest, embed, map, "
-                                                 "signals, risk, nightly, scaleout).")
+                                                 "signals, risk, nightly, scaleout, shifts).")
 
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the workspace; a scheduler retries later
