@@ -32,11 +32,7 @@ from targeting.config import ShiftConfig
 
 TARGET, DAY, N = "target_id", "day", "n"
 ACCOUNT, CAMPAIGN = "account", "campaign"
-COLUMNS = (
-    "as_of", "target_kind", "target_id", "requests", "history_days", "history_requests", "daily_mean",
-    "volume_ratio", "previous_day", "previous_requests", "move_history", "move_previous", "to_area",
-    "to_share", "from_share", "z", "release", "alert", "reason",
-)
+COLUMNS = tuple(S.SHIFT_SCHEMA.names)
 
 
 def daily_area_counts(assigned: pd.DataFrame) -> pd.DataFrame:
@@ -58,6 +54,7 @@ def combine_counts(*frames: pd.DataFrame) -> pd.DataFrame:
     if not frames:
         return daily_area_counts(pd.DataFrame())
     both = pd.concat(frames, ignore_index=True)
+    both[N] = both[N].astype(np.int64)
     both[DAY] = pd.to_datetime(both[DAY]).dt.normalize()
     return both.groupby([TARGET, DAY, S.AREA], sort=True)[N].sum().reset_index()
 

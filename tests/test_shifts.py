@@ -128,3 +128,29 @@ def test_no_traffic_on_the_night_gives_an_empty_table():
     table = _shifts(_traffic(), as_of=NIGHT + timedelta(days=3))
     assert table.empty and list(table.columns) == list(SH.COLUMNS)
     assert SH.daily_area_counts(pd.DataFrame()).empty
+
+
+def test_the_nightly_job_records_the_shift_alert_of_an_account_that_moves(workspace_copy, tmp_path):
+    """End to end: the night after the test workspace's last, one account sends half its
+    requests in another area; `score` keeps the alert in the workspace's shift history."""
+    from app_workspace import FP_BUDGET, WINDOW_DAYS, HashingEncoder
+    from shift_traffic import add_shift_night
+
+    from targeting import workspace as W
+    from targeting.jobs import score
+
+    night = add_shift_night(workspace_copy, tmp_path / "night" / "requests.parquet")
+    settings = load_settings(environ={}, overrides={"risk": {"fp_budget": FP_BUDGET}})
+    score(workspace_copy, settings, inputs=[night.path], as_of=night.night, window_days=WINDOW_DAYS,
+          encoder=HashingEncoder())
+    ws = W.open_workspace(workspace_copy)
+    history = W.read_shift_history(ws).to_pandas()
+    tonight = history[history["as_of"] == str(night.night)].set_index("target_id")
+    accounts = tonight[tonight["target_kind"] == "account"]
+    assert accounts.loc[night.mover, "alert"], accounts.loc[night.mover]
+    assert accounts.loc[night.mover, "to_area"] == night.to_area
+    assert accounts.loc[night.mover, "move_history"] >= 0.4
+    assert not accounts.loc[night.steady, "alert"]
+    alerts = W.read_shift_history(ws, alerts_only=True, target_kind="account").to_pandas()
+    assert night.mover in set(alerts["target_id"]) and night.steady not in set(alerts["target_id"])
+    assert len(set(history["as_of"])) >= 3  # earlier nights are kept beside the new one
