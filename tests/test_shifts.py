@@ -154,3 +154,13 @@ def test_the_nightly_job_records_the_shift_alert_of_an_account_that_moves(worksp
     alerts = W.read_shift_history(ws, alerts_only=True, target_kind="account").to_pandas()
     assert night.mover in set(alerts["target_id"]) and night.steady not in set(alerts["target_id"])
     assert len(set(history["as_of"])) >= 3  # earlier nights are kept beside the new one
+    # the policy report lists it, with its reason, in HTML and Markdown
+    from targeting.report import build_report, render_html, render_markdown
+
+    report = build_report(ws)
+    assert night.mover in set(report.shift_alerts["target_id"])
+    html = render_html(report)
+    reason = alerts[alerts["target_id"] == night.mover]["reason"].iloc[0]
+    assert "Shift alerts" in html and night.mover in html and reason.split(":")[0] in html
+    text, _ = render_markdown(report, "assets")
+    assert "### Shift alerts" in text and night.mover in text
