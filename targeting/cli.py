@@ -621,6 +621,30 @@ def report(
     typer.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} chart files in {written[1].parent}" if len(written) > 1 else ""))
 
 
+@app.command()
+def case(
+    target: str = typer.Argument(..., help="An account id, or a campaign id, of the latest scores."),
+    workspace: Path = WorkspaceOpt,
+    out: Path = typer.Option(..., "--out", "-o", help="Case file (.html, self-contained); its JSON is written beside it."),
+    unredacted: bool = typer.Option(
+        False, "--unredacted", help="Quote prompts unredacted (default: e-mails, URLs, keys, numbers masked)."
+    ),
+) -> None:
+    """One account's or campaign's case file: score, reasons with evidence, timeline, area mix,
+    map, linked accounts, infrastructure, example prompts and verdict history."""
+    from targeting import workspace as W
+    from targeting.report.case import write_case
+
+    ws = W.open_workspace(workspace)
+    try:
+        written = write_case(ws, target, out, unredacted=unredacted)
+    except KeyError as exc:
+        raise BadInputError(exc.args[0]) from None
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    typer.echo(f"wrote {safe_text(str(written[0]))} and {safe_text(str(written[1]))}")
+
+
 def _exit_code(exc: BaseException) -> int:
     """The exit code of a failure: its row of ``EXIT_CODES``, else 1 (an internal error)."""
     return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)

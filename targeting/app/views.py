@@ -10,6 +10,7 @@ reads files or touches Streamlit; nothing computes a score (the pipeline did).
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -42,6 +43,12 @@ ACCOUNT_COLUMNS: tuple[str, ...] = (
 
 
 # --- text -----------------------------------------------------------------------------------------
+def file_stem(text: Any, limit: int = 60) -> str:
+    """``text`` (an id from the logs) as part of a download's file name: letters, digits, '.',
+    '_' and '-' kept, anything else '_', at most ``limit`` characters."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(text))[:limit].strip(".") or "target"
+
+
 def truncate(text: Any, limit: int = TRUNCATE_CHARS) -> str:
     """One display line: whitespace runs collapsed, line breaks shown as ⏎, cut with …."""
     if text is None or (isinstance(text, float) and np.isnan(text)):

@@ -169,6 +169,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
     row = info.loc[account]
     campaign = str(row.get("campaign_id") or "")
     _header(row, scores, campaign)
+    ui.case_file_buttons(ctx, "account", account)
     t_evidence, t_map, t_time, t_similar, t_campaign, t_verdict = st.tabs(
         ["Evidence", "On the map", "Coverage & timing", "Similar accounts", "Campaign", "Verdict"])
     areas = [c.removeprefix("share_") for c in row.index if c.startswith("share_")]  # the taxonomy's areas

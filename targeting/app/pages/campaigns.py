@@ -26,6 +26,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
     share, clusters = V.coverage_figures(summary["coverage"], summary["covered_clusters"], summary["area_clusters"])
     c[3].metric("Union coverage", share, clusters, delta_color="off", delta_arrow="off")
     c[4].metric("Max severity", str(summary["max_severity"]))
+    ui.case_file_buttons(ctx, "campaign", campaign)
     members = V.campaign_members(scores, campaign)
     t_shared, t_members, t_timeline, t_verdict = st.tabs(["What they share", "Members", "Timeline", "Verdict"])
     with t_members:
