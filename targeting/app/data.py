@@ -336,16 +336,6 @@ def account_evidence(key: RunKey, account_id: str) -> list[dict[str, Any]]:
     return [dataclasses.asdict(e) for e in evidence(_ws(key), account_id, detector=cot_detector())]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def case_file(key: RunKey, target_id: str, unredacted: bool, stamp: tuple[int, ...]) -> tuple[bytes, bytes]:
-    """The case file of an account or campaign (``report.case``): (HTML, JSON) bytes; ``stamp``
-    (``verdicts_stamp``) makes a new verdict a new file."""
-    from targeting.report.case import build_case, case_json, render_case_html
-
-    case = build_case(_ws(key), target_id, unredacted=unredacted)
-    return render_case_html(case).encode("utf-8"), case_json(case).encode("utf-8")
-
-
 @st.cache_resource(max_entries=1, show_spinner=False)
 def cot_detector():
     """The elicitation classifier behind the evidence prompts (trained once per process, ~2 s)."""

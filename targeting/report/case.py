@@ -327,6 +327,12 @@ def render_case_html(case: CaseFile) -> str:
     return template.render(c=case, d=case.to_dict(), charts={k: data_uri(v) for k, v in case.charts.items()})
 
 
+def case_bytes(ws: W.Workspace, target: str, *, unredacted: bool = False) -> tuple[bytes, bytes]:
+    """The case file of ``target`` as (HTML, JSON) bytes: what the app's buttons download."""
+    case = build_case(ws, target, unredacted=unredacted)
+    return render_case_html(case).encode("utf-8"), case_json(case).encode("utf-8")
+
+
 def json_path(out: Path) -> Path:
     """Where the JSON of a case file written to ``out`` goes: beside it, same name, ``.json``."""
     return out.with_suffix(".json")
@@ -337,9 +343,8 @@ def write_case(ws: W.Workspace, target: str, out: Path, *, unredacted: bool = Fa
     atomically and owner-only (``exports.write_file``); returns both paths."""
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"{out}: a case file is written as .html (its JSON goes beside it)")
-    case = build_case(ws, target, unredacted=unredacted)
+    html, data = case_bytes(ws, target, unredacted=unredacted)
     out.parent.mkdir(parents=True, exist_ok=True)
-    html, data = render_case_html(case).encode("utf-8"), case_json(case).encode("utf-8")
     write_file(out, lambda handle: handle.write(html))
     write_file(json_path(out), lambda handle: handle.write(data))
     return [out, json_path(out)]
