@@ -193,8 +193,8 @@ def shift_table(counts: pd.DataFrame, campaign_of: pd.Series, *, as_of: date, ar
     accounts = detect_shifts(counts, as_of=as_of, areas=areas, config=config, kind=ACCOUNT)
     campaigns = detect_shifts(campaign_counts(counts, campaign_of), as_of=as_of, areas=areas, config=config,
                               kind=CAMPAIGN)
-    both = pd.concat([f for f in (campaigns, accounts) if len(f)], ignore_index=True) if len(accounts) or len(
-        campaigns) else pd.DataFrame(columns=list(COLUMNS))
+    found = [f for f in (campaigns, accounts) if len(f)]
+    both = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=list(COLUMNS))
     return both.sort_values(["alert", "target_kind", "move_history"], ascending=[False, False, False],
                             kind="stable").reset_index(drop=True)
 

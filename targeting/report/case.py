@@ -220,8 +220,8 @@ def _current_map(ws: W.Workspace):
     return load_map(folder) if folder is not None and (folder / "map.json").exists() else None
 
 
-def _target_figures(ws: W.Workspace, scores: pd.DataFrame, kind: str, target: str,
-                    clean) -> tuple[list[str], dict[str, Any], list[Evidence], str]:
+def _target_figures(ws: W.Workspace, scores: pd.DataFrame, kind: str,
+                    target: str) -> tuple[list[str], dict[str, Any], list[Evidence], str]:
     """(members, score figures, evidence, campaign id) of the target."""
     if kind == ACCOUNT:
         row = scores[scores["account_id"].astype(str) == target].iloc[0]
@@ -269,7 +269,7 @@ def build_case(ws: W.Workspace, target: str, *, unredacted: bool = False, now: d
     scores = _latest(ws)
     kind, target = resolve_target(scores, target)
     clean = _cleaner(unredacted)
-    members, figures, items, campaign = _target_figures(ws, scores, kind, target, clean)
+    members, figures, items, campaign = _target_figures(ws, scores, kind, target)
     evidence = evidence_records(items, clean)
     linked = scores[scores["campaign_id"].fillna("").astype(str) == campaign] if campaign else scores.iloc[:0]
     group = sorted(linked["account_id"].astype(str)) if campaign else members
