@@ -725,7 +725,8 @@ def account_infrastructure(ws: Workspace, accounts) -> pa.Table:
         return pa.table({})
     sql = (f"SELECT {S.ACCOUNT_ID}, {S.IP}, {S.ACCOUNT_CREATED_AT}, count(*) AS requests, "
            f"min({S.TIMESTAMP}) AS first_seen, max({S.TIMESTAMP}) AS last_seen FROM requests "
-           f"WHERE {S.ACCOUNT_ID} IN (SELECT {S.ACCOUNT_ID} FROM probe) GROUP BY ALL ORDER BY {S.ACCOUNT_ID}, requests DESC")
+           f"WHERE {S.ACCOUNT_ID} IN (SELECT {S.ACCOUNT_ID} FROM probe) "
+           f"GROUP BY ALL ORDER BY {S.ACCOUNT_ID}, requests DESC")
     return _query(sql, tables={"requests": files, "probe": _probe(S.ACCOUNT_ID, accounts)}, union_by_name=True)
 
 

@@ -164,3 +164,9 @@ def test_the_nightly_job_records_the_shift_alert_of_an_account_that_moves(worksp
     assert "Shift alerts" in html and night.mover in html and reason.split(":")[0] in html
     text, _ = render_markdown(report, "assets")
     assert "### Shift alerts" in text and night.mover in text
+    # the workspace reads one target's rows, and the mover's case file carries its alert
+    from targeting.report.case import build_case
+
+    mine = W.read_shift_history(ws, target_ids=[night.mover]).to_pandas()
+    assert set(mine["target_id"]) == {night.mover} and len(mine) >= 1
+    assert [s["as_of"] for s in build_case(ws, night.mover).shifts] == [str(night.night)]

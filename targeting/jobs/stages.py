@@ -619,7 +619,8 @@ def stage_shifts(tx: W.Transaction, counts: pd.DataFrame, table: pd.DataFrame, a
     campaign_of = table.set_index(S.ACCOUNT_ID)["campaign_id"] if "campaign_id" in table else pd.Series(dtype=object)
     found = shifts.shift_table(shifts.combine_counts(earlier, counts), campaign_of, as_of=as_of, areas=areas,
                                config=settings.shifts)
-    W.write_parquet(tx.path(tx.ws.shifts_path(day)), pa.Table.from_pandas(found, schema=S.SHIFT_SCHEMA, preserve_index=False))
+    W.write_parquet(tx.path(tx.ws.shifts_path(day)),
+                    pa.Table.from_pandas(found, schema=S.SHIFT_SCHEMA, preserve_index=False))
     log.info("shift alerts on %s: %d accounts, %d campaigns", day,
              int((found["alert"] & (found["target_kind"] == shifts.ACCOUNT)).sum()),
              int((found["alert"] & (found["target_kind"] == shifts.CAMPAIGN)).sum()))

@@ -173,7 +173,8 @@ def case_map_chart(background: pd.DataFrame, reached: pd.DataFrame, areas: list[
         ax.scatter(group["x"], group["y"], s=30 + 400 * group["requests"] / top, color=colours.get(area, "#444444"),
                    alpha=0.75, edgecolors="white", linewidths=0.8, label=str(area).replace("_", " "))
     for row in reached.sort_values("requests", ascending=False).head(MAP_LABELS).itertuples():
-        ax.annotate(str(row.label).replace("$", r"\$"), (row.x, row.y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        label = str(row.label).replace("$", r"\$")  # keywords come from prompts: no mathtext
+        ax.annotate(label, (row.x, row.y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.spines[:].set_visible(False)
