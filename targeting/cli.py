@@ -630,8 +630,7 @@ def case(
         False, "--unredacted", help="Quote prompts unredacted (default: e-mails, URLs, keys, numbers masked)."
     ),
 ) -> None:
-    """One account's or campaign's case file: score, reasons with evidence, timeline, area mix,
-    map, linked accounts, infrastructure, example prompts and verdict history."""
+    """One account's or campaign's case file (HTML + JSON): score, evidence, timeline, map, links, verdicts."""
     from targeting import workspace as W
     from targeting.report.case import write_case
 

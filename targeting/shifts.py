@@ -103,6 +103,9 @@ def active_release(as_of: date, config: ShiftConfig) -> tuple[str, date] | None:
 
 def _previous(counts: pd.DataFrame, areas: Sequence[str], targets: pd.Index) -> tuple[pd.DataFrame, pd.Series]:
     """Each target's last active day before the night: its mix and the day."""
+    if counts.empty:
+        return (pd.DataFrame(0.0, index=targets, columns=list(areas)),
+                pd.Series(pd.NaT, index=targets, dtype="datetime64[ns]"))
     last = counts.groupby(TARGET)[DAY].max()
     prev = counts[counts[DAY].to_numpy() == counts[TARGET].map(last).to_numpy()]
     return _mix(prev, areas).reindex(targets, fill_value=0.0), last.reindex(targets)

@@ -124,6 +124,14 @@ def test_releases_are_checked_when_settings_load():
         load_settings(environ={"TARGETING_SHIFTS__RELEASES": "model-x"})
 
 
+def test_a_first_night_without_history_has_figures_and_no_alert():
+    assigned = _traffic(days=0)
+    table = _shifts(assigned)
+    assert set(table["target_id"]) == {"steady", "small", "mover"} and not table["alert"].any()
+    assert (table["history_requests"] == 0).all() and (table["previous_day"] == "").all()
+    assert (table["move_history"] == 0).all() and table["daily_mean"].isna().all()
+
+
 def test_no_traffic_on_the_night_gives_an_empty_table():
     table = _shifts(_traffic(), as_of=NIGHT + timedelta(days=3))
     assert table.empty and list(table.columns) == list(SH.COLUMNS)
