@@ -34,6 +34,7 @@ from targeting.exports import write_file
 from targeting.ids import normalise_id
 from targeting.redact import redact, shorten
 from targeting.report import charts as C
+from targeting.report.render import data_uri, environment
 from targeting.verdicts import apply_verdicts, latest_verdicts, read_verdicts
 
 log = logging.getLogger("targeting")
@@ -321,8 +322,6 @@ def case_json(case: CaseFile) -> str:
 
 def render_case_html(case: CaseFile) -> str:
     """The case as one self-contained HTML page: no script, charts inline, nothing loaded."""
-    from targeting.report.render import data_uri, environment
-
     template = environment(html=True).get_template("case.html.j2")
     return template.render(c=case, d=case.to_dict(), charts={k: data_uri(v) for k, v in case.charts.items()})
 
