@@ -91,7 +91,7 @@ _state = {"debug": False}
 
 WorkspaceOpt = typer.Option(..., "--workspace", "-w", help="Workspace folder.")
 ConfigOpt = typer.Option(None, "--config", help="TOML settings file (one table per section: ingest, embed, map, "
-                                                 "signals, risk, nightly, scaleout).")
+                                                 "signals, risk, nightly, scaleout, shifts).")
 
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the workspace; a scheduler retries later
@@ -669,6 +669,29 @@ def report(
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
     typer.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} chart files in {written[1].parent}" if len(written) > 1 else ""))
+
+
+@app.command()
+def case(
+    target: str = typer.Argument(..., help="An account id, or a campaign id, of the latest scores."),
+    workspace: Path = WorkspaceOpt,
+    out: Path = typer.Option(..., "--out", "-o", help="Case file (.html, self-contained); its JSON is written beside it."),
+    unredacted: bool = typer.Option(
+        False, "--unredacted", help="Quote prompts unredacted (default: e-mails, URLs, keys, numbers masked)."
+    ),
+) -> None:
+    """One account's or campaign's case file (HTML + JSON): score, evidence, timeline, map, links, verdicts."""
+    from targeting import workspace as W
+    from targeting.report.case import write_case
+
+    ws = W.open_workspace(workspace)
+    try:
+        written = write_case(ws, target, out, unredacted=unredacted)
+    except KeyError as exc:
+        raise BadInputError(exc.args[0]) from None
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    typer.echo(f"wrote {safe_text(str(written[0]))} and {safe_text(str(written[1]))}")
 
 
 def _exit_code(exc: BaseException) -> int:

@@ -12,6 +12,7 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -86,6 +87,34 @@ class NightlyConfig:
     update_index: bool = True  # add the night's new prompts to the search index
 
 
+@dataclass(frozen=True)
+class ShiftConfig:
+    """When a night's traffic of an account or campaign is a shift alert (``targeting.shifts``)."""
+
+    shift_share: float = 0.4  # share of the night's traffic in other areas than its history's mix (and the previous night's)
+    min_requests: int = 20  # fewer requests on the night, or in the history, are no evidence
+    min_z: float = 4.0  # the gaining area's rise, in standard errors of a two-proportion test
+    history_days: int = 14  # nights before the scored one that make an account's own history
+    volume_ratio: float = 3.0  # a night this many times the usual daily volume is a surge (alert near a release)
+    release_days: int = 2  # a move within this many days after a model release names the release
+    releases: tuple[str, ...] = ()  # model releases, "NAME=YYYY-MM-DD" (TOML list or comma-separated)
+
+    def __post_init__(self) -> None:
+        for release in self.releases:
+            name, _, day = str(release).rpartition("=")
+            try:
+                date.fromisoformat(day.strip())
+            except ValueError:
+                raise ValueError(f"shifts.releases: {release!r} is not NAME=YYYY-MM-DD") from None
+            if not name.strip():
+                raise ValueError(f"shifts.releases: {release!r} has no model name before '='")
+
+    def release_dates(self) -> tuple[tuple[str, date], ...]:
+        """The configured releases as (name, day), oldest first."""
+        pairs = [(r.rpartition("=")[0].strip(), date.fromisoformat(r.rpartition("=")[2].strip())) for r in self.releases]
+        return tuple(sorted(pairs, key=lambda p: (p[1], p[0])))
+
+
 ENGINES = ("local", "ray")
 
 
@@ -111,6 +140,7 @@ class Settings:
     risk: RiskConfig = field(default_factory=RiskConfig)
     nightly: NightlyConfig = field(default_factory=NightlyConfig)
     scaleout: ScaleoutConfig = field(default_factory=ScaleoutConfig)
+    shifts: ShiftConfig = field(default_factory=ShiftConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

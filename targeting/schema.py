@@ -99,6 +99,32 @@ SCORE_COLUMNS: tuple[str, ...] = (
 )
 
 
+# --- shift figures per night (``targeting.shifts``; shifts/as_of=DAY.parquet) ------------
+SHIFT_SCHEMA = pa.schema(
+    [
+        pa.field("as_of", pa.string()),
+        pa.field("target_kind", pa.string()),  # account | campaign
+        pa.field("target_id", pa.string()),
+        pa.field("requests", pa.int64()),  # on the night
+        pa.field("history_days", pa.int64()),  # earlier nights with requests in the history
+        pa.field("history_requests", pa.int64()),
+        pa.field("daily_mean", pa.float64()),
+        pa.field("volume_ratio", pa.float64()),
+        pa.field("previous_day", pa.string()),
+        pa.field("previous_requests", pa.int64()),
+        pa.field("move_history", pa.float64()),  # share of the night's traffic moved, against the history
+        pa.field("move_previous", pa.float64()),  # ... against the previous active night
+        pa.field("to_area", pa.string()),  # the area that gained most
+        pa.field("to_share", pa.float64()),
+        pa.field("from_share", pa.float64()),
+        pa.field("z", pa.float64()),
+        pa.field("release", pa.string()),  # the model release the night follows, or ""
+        pa.field("alert", pa.bool_()),
+        pa.field("reason", pa.string()),
+    ]
+)
+
+
 def share_column(area: str) -> str:
     """Name of the column holding an account's share of requests in ``area``."""
     return f"share_{area}"

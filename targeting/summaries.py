@@ -107,9 +107,50 @@ def score_history(ws: W.Workspace, start: date | None = None, end: date | None =
     return table.to_pandas()
 
 
+SHIFT_SHOWN = ("as_of", "target_kind", "target_id", "to_area", "move_history", "move_previous", "requests",
+               "volume_ratio", "release", "reason")  # what the Overview and the report list of an alert
+
+
+def shift_alerts(ws: W.Workspace, start: str | None = None, end: str | None = None, *,
+                 target_kind: str | None = None, target_ids=None) -> pd.DataFrame:
+    """The shift alerts (``targeting.shifts``) the scored nights ``start..end`` (ISO, inclusive,
+    either may be None) recorded, newest night first, campaigns before accounts."""
+    table = W.read_shift_history(ws, alerts_only=True, target_kind=target_kind, target_ids=target_ids)
+    if table.num_rows == 0:
+        return pd.DataFrame(columns=list(SHIFT_SHOWN))
+    frame = table.to_pandas()
+    keep = pd.Series(True, index=frame.index)
+    if start:
+        keep &= frame["as_of"].astype(str) >= start
+    if end:
+        keep &= frame["as_of"].astype(str) <= end
+    frame = frame[keep].sort_values(["as_of", "target_kind", "move_history"], ascending=[False, False, False],
+                                    kind="stable")
+    return frame[list(SHIFT_SHOWN)].reset_index(drop=True)
+
+
 def night(history: pd.DataFrame, as_of: str) -> pd.DataFrame:
     """One night's rows of a history frame."""
     return history[history["as_of"].astype(str) == str(as_of)].reset_index(drop=True)
+
+
+def split_reasons(reasons: Any) -> list[str]:
+    """A score's ``reasons`` as a list: split on ';' outside parentheses and brackets."""
+    if not isinstance(reasons, str):
+        return []
+    parts, depth, current = [], 0, []
+    for ch in reasons:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(depth - 1, 0)
+        if ch == ";" and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
 
 
 # --- actors ----------------------------------------------------------------------------------------

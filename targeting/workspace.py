@@ -21,6 +21,7 @@ from code constants, checked against ``_IDENTIFIER``. Layout::
       inputs/files.json                  input files ingested (path, size, mtime, sha256, run)
       nights/as_of=YYYY-MM-DD.json       the nightly job's summary of each night (drift...)
       nights/as_of=YYYY-MM-DD.accounts.parquet   the night's per-account activity (new requests)
+      shifts/as_of=YYYY-MM-DD.parquet    the night's shift figures and alerts per account and campaign
       verdicts.sqlite                    analysts' verdicts (append-only, WAL; the app writes it)
       secrets/indicator-hmac.key         the per-workspace key of shared indicators' account references
       indicators/received/BUNDLE.json    indicators received from other providers (``targeting.indicators``)
@@ -143,6 +144,10 @@ class Workspace:
     def activity_path(self, as_of: str) -> Path:
         """The night's per-account activity (``targeting.activity``); a re-run of the night replaces it."""
         return self.root / "nights" / f"as_of={as_of}.accounts.parquet"
+
+    def shifts_path(self, as_of: str) -> Path:
+        """The night's shift figures and alerts (``targeting.shifts``); a re-run of the night replaces it."""
+        return self.root / "shifts" / f"as_of={as_of}.parquet"
 
     def partition_dir(self, table: str, day: str) -> Path:
         return self.root / table / f"date={day}"
@@ -727,6 +732,64 @@ def read_score_history(ws: Workspace, start: str | None = None, end: str | None 
     where, params = _range("as_of", start or None, end or None)
     sql = f"SELECT * FROM scores{_where(where)} ORDER BY as_of, account_id"
     return _query(sql, params, {"scores": files}, union_by_name=True)
+
+
+def shift_files(ws: Workspace) -> list[Path]:
+    """Every committed night's shift table (``shifts_path``), oldest night first."""
+    folder = ws.root / "shifts"
+    return sorted(folder.glob("as_of=*.parquet")) if folder.exists() else []
+
+
+def read_shift_history(ws: Workspace, *, alerts_only: bool = False, target_kind: str | None = None,
+                       target_ids=None) -> pa.Table:
+    """The committed nights' shift rows (``targeting.shifts.COLUMNS``), oldest night first: only
+    alerts with ``alerts_only``, only ``target_kind`` (account, campaign) and ``target_ids``
+    when given. An empty table with no column when no night recorded any."""
+    files = shift_files(ws)
+    if not files:
+        return pa.table({})
+    where, params, tables = [], {}, {"shifts": files}
+    if alerts_only:
+        where.append("alert")
+    if target_kind is not None:
+        where.append("target_kind = $kind")
+        params["kind"] = target_kind
+    if target_ids is not None:
+        where.append("target_id IN (SELECT target_id FROM probe)")
+        tables["probe"] = _probe("target_id", target_ids)
+    sql = f"SELECT * FROM shifts{_where(where)} ORDER BY as_of, target_kind, target_id"
+    return _query(sql, params, tables, union_by_name=True)
+
+
+def account_area_day_counts(ws: Workspace, *, start_date: date | None = None, end_date: date | None = None,
+                            accounts=None) -> pa.Table:
+    """Assigned requests per (account, day, area) dated ``start_date..end_date`` (inclusive,
+    either may be None), of ``accounts`` when given: target_id, day (a date), area, n."""
+    files = partition_files(ws, "assignments")
+    if not files:
+        return pa.table({"target_id": pa.array([], pa.string()), "day": pa.array([], pa.date32()),
+                         "area": pa.array([], pa.string()), "n": pa.array([], pa.int64())})
+    where, params = _range(S.DATE, start_date, end_date)
+    tables: dict[str, Any] = {"assignments": files}
+    if accounts is not None:
+        where.append(f"{S.ACCOUNT_ID} IN (SELECT {S.ACCOUNT_ID} FROM probe)")
+        tables["probe"] = _probe(S.ACCOUNT_ID, accounts)
+    sql = (f"SELECT {S.ACCOUNT_ID} AS target_id, {S.DATE} AS day, {S.AREA} AS area, count(*) AS n "
+           f"FROM assignments{_where(where)} GROUP BY ALL ORDER BY day, target_id, area")
+    return _query(sql, params, tables)
+
+
+def account_infrastructure(ws: Workspace, accounts) -> pa.Table:
+    """Per (account, client address, account creation time) of the stored requests of ``accounts``:
+    account_id, ip, account_created_at, requests, first_seen, last_seen (null where not logged)."""
+    files = partition_files(ws, "requests")
+    if not files:
+        return pa.table({})
+    sql = (f"SELECT {S.ACCOUNT_ID}, {S.IP}, {S.ACCOUNT_CREATED_AT}, count(*) AS requests, "
+           f"min({S.TIMESTAMP}) AS first_seen, max({S.TIMESTAMP}) AS last_seen FROM requests "
+           f"WHERE {S.ACCOUNT_ID} IN (SELECT {S.ACCOUNT_ID} FROM probe) "
+           f"GROUP BY ALL ORDER BY {S.ACCOUNT_ID}, requests DESC")
+    return _query(sql, tables={"requests": files, "probe": _probe(S.ACCOUNT_ID, accounts)}, union_by_name=True)
 
 
 # --- reads: rows matching a set of values --------------------------------------------------------

@@ -39,7 +39,8 @@ def test_defaults():
     assert s.risk.fp_budget == pytest.approx(0.01)
     assert s.risk.allowlist == ()
     assert s.ingest.max_bad_share == pytest.approx(0.05)
-    assert set(s.to_dict()) == {"ingest", "embed", "map", "signals", "risk", "nightly", "scaleout"}
+    assert set(s.to_dict()) == {"ingest", "embed", "map", "signals", "risk", "nightly", "scaleout", "shifts"}
+    assert s.shifts.shift_share == pytest.approx(0.4) and s.shifts.releases == ()
     assert s.scaleout.engine == "local" and s.embed.device == "cpu"
     assert s.nightly.window_days == 7 and s.embed.int8 is False
 
@@ -201,3 +202,15 @@ def test_settings_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.embed.model = "x"  # type: ignore[misc]
     assert isinstance(s.embed, EmbedConfig) and isinstance(s.map, MapConfig) and isinstance(s.risk, RiskConfig)
+
+
+def test_model_releases_come_from_a_toml_list(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text('[shifts]\nreleases = ["model-x=2026-11-14", "model-y = 2026-12-01"]\nshift_share = 0.5\n')
+    s = load_settings(path, environ=NO_ENV)
+    assert [(n, d.isoformat()) for n, d in s.shifts.release_dates()] == [("model-x", "2026-11-14"),
+                                                                          ("model-y", "2026-12-01")]
+    assert s.shifts.shift_share == pytest.approx(0.5)
+    path.write_text('[shifts]\nreleases = ["=2026-11-14"]\n')
+    with pytest.raises(ValueError, match="no model name"):
+        load_settings(path, environ=NO_ENV)

@@ -168,6 +168,15 @@ def history(key: RunKey) -> pd.DataFrame:
     return score_history(_ws(key))
 
 
+@st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
+def shift_alerts(key: RunKey) -> pd.DataFrame:
+    """Every night's shift alerts up to the shown run's night, newest first (``summaries.shift_alerts``)."""
+    from targeting.summaries import shift_alerts as alerts
+
+    info = run_info(key)
+    return alerts(_ws(key), end=str(info.as_of) if info is not None and info.as_of else None)
+
+
 # --- requests in the shown run's window ---------------------------------------------------------------------
 def window(key: RunKey) -> V.Window:
     info = run_info(key)

@@ -10,6 +10,7 @@ reads files or touches Streamlit; nothing computes a score (the pipeline did).
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from targeting.exports import csv_bytes
 from targeting.ids import normalise_id
+from targeting.summaries import split_reasons  # noqa: F401 - the pages call V.split_reasons
 
 TRUNCATE_CHARS = 160  # prompts are shown cut to this length unless full text is asked for
 MAP_POINTS = 6_000  # background points drawn on the capability map (a stable sample)
@@ -41,31 +43,18 @@ ACCOUNT_COLUMNS: tuple[str, ...] = (
 
 
 # --- text -----------------------------------------------------------------------------------------
+def file_stem(text: Any, limit: int = 60) -> str:
+    """``text`` (an id from the logs) as part of a download's file name: letters, digits, '.',
+    '_' and '-' kept, anything else '_', at most ``limit`` characters."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(text))[:limit].strip(".") or "target"
+
+
 def truncate(text: Any, limit: int = TRUNCATE_CHARS) -> str:
     """One display line: whitespace runs collapsed, line breaks shown as ⏎, cut with …."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
     line = " ⏎ ".join(" ".join(part.split()) for part in str(text).splitlines() if part.strip())
     return line if len(line) <= limit else line[: max(limit - 1, 0)].rstrip() + "…"
-
-
-def split_reasons(reasons: Any) -> list[str]:
-    """A score's ``reasons`` as a list: split on ';' outside parentheses and brackets."""
-    if not isinstance(reasons, str):
-        return []
-    parts, depth, current = [], 0, []
-    for ch in reasons:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth = max(depth - 1, 0)
-        if ch == ";" and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return [p.strip() for p in parts if p.strip()]
 
 
 # --- the account table -------------------------------------------------------------------------------

@@ -178,6 +178,24 @@ def scored_page(ctx: Context, title: str, empty: str):
 
 
 # --- login and analysts ---------------------------------------------------------------------------------------
+def case_file_buttons(ctx: Context, kind: str, target_id: str,
+                      build: Callable[[str, bool], tuple[bytes, bytes]]) -> None:
+    """Download buttons for the case file of an account or campaign: ``build(target_id,
+    unredacted)`` gives its (HTML, JSON) bytes, called only when a button is clicked."""
+    unredacted = st.checkbox("Quote prompts unredacted in the case file", key=f"case_unredacted_{kind}")
+    stem = f"case-{kind}-{V.file_stem(target_id)}-{ctx.run.as_of}"
+    make = lambda: build(target_id, unredacted)  # noqa: E731
+    buttons = st.container(horizontal=True)
+    buttons.download_button("Case file (HTML)", data=lambda: make()[0], file_name=f"{stem}.html", mime="text/html",
+                            on_click="ignore", key=f"dl_case_html_{kind}", icon=":material/folder_shared:")
+    buttons.download_button("Case file (JSON)", data=lambda: make()[1], file_name=f"{stem}.json",
+                            mime="application/json", on_click="ignore", key=f"dl_case_json_{kind}",
+                            icon=":material/data_object:")
+    st.caption("One self-contained page (no external request) with the score, every reason and its evidence, "
+               "timeline, area mix, map, linked accounts, infrastructure, example prompts and verdicts; the JSON "
+               "holds the same figures.")
+
+
 def login_configured() -> bool:
     """Login is on when the secrets hold an ``[auth]`` section (Streamlit's OIDC settings)."""
     try:

@@ -91,7 +91,7 @@ def score(workspace: str | Path, settings: Settings, *, inputs: Sequence[str | P
             start = day - timedelta(days=window_days - 1)
             st.score_window(tx, result, st.window_assignments(ws, got, start, day), got, cmap, store, settings,
                             day=str(day), start=str(start), window_days=window_days,
-                            path=ws.scores_path(str(day), None if primary else window_days),
+                            path=ws.scores_path(str(day), None if primary else window_days), record_shifts=primary,
                             latest=primary and str(day) >= W.latest_scores_day(ws))  # a backfill leaves it
         if settings.nightly.update_index and new:
             with stage("index"):

@@ -11,7 +11,7 @@ import logging
 import platform
 import shutil
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from targeting import activity, nightly
+from targeting import activity, nightly, shifts
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
@@ -574,10 +574,11 @@ def window_assignments(ws: W.Workspace, got: NightInput, start: date | None, day
 
 def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, got: NightInput,
                  cmap: CapabilityMap, store: VectorStore, settings: Settings, *, day: str, start: str | None,
-                 path: Path, latest: bool, window_days: int | None = None) -> None:
+                 path: Path, latest: bool, window_days: int | None = None, record_shifts: bool = True) -> None:
     """Score the accounts of the window's ``assigned`` requests (``score_frame``, with the feature
     cache), apply the analysts' verdicts and stage the account table at ``path`` (with ``latest``,
-    as the workspace's latest scores). Frees the new rows' per-row frame (``got.requests``)."""
+    as the workspace's latest scores) and, with ``record_shifts``, the night's shift alerts
+    (``stage_shifts``). Frees the new rows' per-row frame (``got.requests``)."""
     ws = tx.ws
     window_hashes = set(assigned[S.PROMPT_HASH])
     store = nightly.load_vectors(ws, cmap.meta["model_key"], window_hashes, store)
@@ -588,6 +589,7 @@ def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, g
     contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
     got.requests = None  # the new rows are in `assigned` now: free them before scoring
     del window_hashes
+    counts = shifts.daily_area_counts(assigned) if record_shifts else None
     table, threshold = score_frame(assigned, cmap, store, texts, cmap.anchors.shape[1], settings, contexts, features)
     del assigned, texts, features
     table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
@@ -596,11 +598,32 @@ def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, g
     if window_days is not None:
         table["window_days"] = window_days
     W.write_parquet(tx.path(path), _scores_table(table))
+    if counts is not None:
+        stage_shifts(tx, counts, table, cmap.areas, settings, day=day, start=start)
     if latest:
         tx.state_updates["latest_scores"] = str(path.relative_to(ws.root))
     result.as_of, result.scores_path, result.threshold = day, str(path), threshold
     result.accounts, result.flagged = len(table), int(table["flagged"].sum())
     campaign_summary(result, table)
+
+
+def stage_shifts(tx: W.Transaction, counts: pd.DataFrame, table: pd.DataFrame, areas: Sequence[str],
+                 settings: Settings, *, day: str, start: str | None) -> None:
+    """Stage the night's shift table (``shifts.shift_table``) of the scored window's daily
+    ``counts``, with the stored days before the window (``start``) that the history needs."""
+    as_of = date.fromisoformat(day)
+    earlier = None
+    if start is not None and date.fromisoformat(start) > shifts.history_start(as_of, settings.shifts):
+        earlier = W.account_area_day_counts(tx.ws, start_date=shifts.history_start(as_of, settings.shifts),
+                                            end_date=date.fromisoformat(start) - timedelta(days=1)).to_pandas()
+    campaign_of = table.set_index(S.ACCOUNT_ID)["campaign_id"] if "campaign_id" in table else pd.Series(dtype=object)
+    found = shifts.shift_table(shifts.combine_counts(earlier, counts), campaign_of, as_of=as_of, areas=areas,
+                               config=settings.shifts)
+    W.write_parquet(tx.path(tx.ws.shifts_path(day)),
+                    pa.Table.from_pandas(found, schema=S.SHIFT_SCHEMA, preserve_index=False))
+    log.info("shift alerts on %s: %d accounts, %d campaigns", day,
+             int((found["alert"] & (found["target_kind"] == shifts.ACCOUNT)).sum()),
+             int((found["alert"] & (found["target_kind"] == shifts.CAMPAIGN)).sum()))
 
 
 FEATURE_CHUNK = 50_000  # distinct prompts whose text features are computed at once

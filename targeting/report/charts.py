@@ -103,3 +103,82 @@ def _dates_axis(ax, nights: list[str]) -> None:
     step = max(1, len(nights) // 10)
     ax.set_xticks(range(0, len(nights), step), [nights[i][5:] for i in range(0, len(nights), step)], fontsize=8)
     ax.set_xlim(-0.6, len(nights) - 0.4)
+
+
+# --- case files (``targeting.report.case``) -----------------------------------------------------------
+MAP_BACKGROUND = 4_000  # map anchors drawn behind a case's clusters (a stable sample)
+MAP_LABELS = 8  # a case's most-used clusters labelled with their keywords
+
+
+def _area_colours(areas: list[str]) -> dict[str, str]:
+    return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(areas)}
+
+
+def daily_area_chart(daily: pd.DataFrame, areas: list[str], *, shares: bool = False) -> bytes:
+    """Requests per day stacked by area (``shares``: each day's area mix, summing to 1).
+    ``daily``: day (YYYY-MM-DD), area, n."""
+    days = sorted(daily["day"].astype(str).unique())
+    table = daily.pivot_table(index="day", columns="area", values="n", aggfunc="sum", fill_value=0).reindex(
+        days, fill_value=0).reindex(columns=areas, fill_value=0).astype(float)
+    if shares:
+        table = table.div(table.sum(axis=1).where(lambda s: s > 0, 1.0), axis=0)
+    fig = Figure(figsize=(7.5, 2.8))
+    ax = fig.subplots()
+    colours = _area_colours(areas)
+    bottom = [0.0] * len(days)
+    for area in areas:
+        values = table[area].tolist()
+        if any(values):
+            ax.bar(range(len(days)), values, bottom=bottom, color=colours[area], width=0.8,
+                   label=area.replace("_", " "))
+            bottom = [b + v for b, v in zip(bottom, values)]
+    _dates_axis(ax, days)
+    ax.set_ylabel("share of requests" if shares else "requests")
+    ax.set_title("Area mix per day" if shares else "Requests per day by area", loc="left", fontsize=11)
+    _style(ax)
+    ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(fig)
+
+
+def risk_chart(history: pd.DataFrame) -> bytes:
+    """The risk score per scored night (``history``: as_of, risk_score; flagged nights marked)."""
+    nights = history["as_of"].astype(str).tolist()
+    fig = Figure(figsize=(7.5, 2.2))
+    ax = fig.subplots()
+    x = list(range(len(nights)))
+    ax.plot(x, history["risk_score"].astype(float), color=PALETTE[0], marker="o", markersize=4, linewidth=2)
+    flagged = history["flagged"].astype(bool).to_numpy()
+    ax.scatter([i for i, f in zip(x, flagged) if f], history["risk_score"].astype(float)[flagged],
+               color=SEVERITY_COLOURS["high"], zorder=3, s=36, label="flagged")
+    _dates_axis(ax, nights)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("risk score")
+    ax.set_title("Risk score per scored night", loc="left", fontsize=11)
+    _style(ax)
+    if flagged.any():
+        ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(fig)
+
+
+def case_map_chart(background: pd.DataFrame, reached: pd.DataFrame, areas: list[str]) -> bytes:
+    """The capability map's layout (``background``: x, y of a sample of its prompts, grey) with
+    the clusters a case reached at their centres (``reached``: x, y, area, requests, label),
+    sized by requests, coloured by area, the busiest labelled with their keywords."""
+    fig = Figure(figsize=(7.5, 5.5))
+    ax = fig.subplots()
+    ax.scatter(background["x"], background["y"], s=2, color="#d0d0d0", linewidths=0)
+    colours = _area_colours(areas)
+    top = reached["requests"].max() if len(reached) else 1
+    for area, group in reached.groupby("area", sort=True):
+        ax.scatter(group["x"], group["y"], s=30 + 400 * group["requests"] / top, color=colours.get(area, "#444444"),
+                   alpha=0.75, edgecolors="white", linewidths=0.8, label=str(area).replace("_", " "))
+    for row in reached.sort_values("requests", ascending=False).head(MAP_LABELS).itertuples():
+        label = str(row.label).replace("$", r"\$")  # keywords come from prompts: no mathtext
+        ax.annotate(label, (row.x, row.y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.spines[:].set_visible(False)
+    ax.set_title("Where its requests fall on the capability map (grey: the map's prompts)", loc="left", fontsize=11)
+    if len(reached):
+        ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=0.5)
+    return _png(fig)

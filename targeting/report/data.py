@@ -135,6 +135,7 @@ class ReportData:
     cannot_see: tuple[str, ...] = CANNOT_SEE
     redacted: bool = True
     verdict_counts: dict[str, int] = field(default_factory=dict)
+    shift_alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # summaries.shift_alerts of the period
 
 
 def area_label(area: str) -> str:
@@ -252,6 +253,7 @@ def build_report(
         lone_accounts=lone_table, threshold=float(threshold) if threshold is not None else None,
         fp_budget=float(fp_budget) if fp_budget is not None else None, evaluation=W.read_evaluation(ws),
         redacted=not include_examples, verdict_counts=verdict_counts,
+        shift_alerts=SM.shift_alerts(ws, nights[0], nights[-1]),
     )
     log.info("report: %d nights, %d flagged accounts, %d campaigns", len(nights), head["n_flagged"], len(camps))
     return _with_summary(report)

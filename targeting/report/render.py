@@ -99,7 +99,7 @@ def _shown(text: Any, keep: str = "") -> str:
     return safe_text(text, keep=keep)
 
 
-def _environment(html: bool) -> Environment:
+def environment(html: bool) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=html,  # always for HTML: prompts are untrusted text (template names end in .j2)
@@ -113,17 +113,17 @@ def _environment(html: bool) -> Environment:
     return env
 
 
-def _data_uri(png: bytes | None) -> str | None:
+def data_uri(png: bytes | None) -> str | None:
     return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def render_html(r: ReportData, charts: Charts | None = None) -> str:
     """The report as one self-contained HTML page."""
     charts = charts or make_charts(r)
-    uris = {"trend": _data_uri(charts.trend), "severity": _data_uri(charts.severity),
-            "areas": {a: _data_uri(png) for a, png in charts.areas.items()}}
+    uris = {"trend": data_uri(charts.trend), "severity": data_uri(charts.severity),
+            "areas": {a: data_uri(png) for a, png in charts.areas.items()}}
     uris["areas"].update({a.area: None for a in r.areas if a.area not in uris["areas"]})
-    template = _environment(html=True).get_template("report.html.j2")
+    template = environment(html=True).get_template("report.html.j2")
     return template.render(r=r, h=r.headline, charts=uris, eval_rows=EVAL_ROWS, change_rows=CHANGE_ROWS,
                            max_lone=MAX_LONE_ACCOUNTS)
 
@@ -135,7 +135,7 @@ def render_markdown(r: ReportData, assets: str, charts: Charts | None = None) ->
     link = {name: f"{assets}/{name}" for name in files}
     refs = {"trend": link.get("trend.png"), "severity": link.get("severity.png"),
             "areas": {a.area: link.get(f"area-{a.area}.png") for a in r.areas}}
-    template = _environment(html=False).get_template("report.md.j2")
+    template = environment(html=False).get_template("report.md.j2")
     text = template.render(r=r, h=r.headline, charts=refs, eval_rows=EVAL_ROWS, change_rows=CHANGE_ROWS,
                            max_lone=MAX_LONE_ACCOUNTS)
     return text, files

@@ -169,6 +169,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
     row = info.loc[account]
     campaign = str(row.get("campaign_id") or "")
     _header(row, scores, campaign)
+    ui.case_file_buttons(ctx, "account", account, case_bytes)
     t_evidence, t_map, t_time, t_similar, t_campaign, t_verdict = st.tabs(
         ["Evidence", "On the map", "Coverage & timing", "Similar accounts", "Campaign", "Verdict"])
     areas = [c.removeprefix("share_") for c in row.index if c.startswith("share_")]  # the taxonomy's areas
@@ -190,6 +191,14 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
             items = ui.guarded(lambda: data.account_evidence(ctx.key, account), "The evidence prompts")
         if items is not None:
             ui.evidence_items(items, full)
+
+
+
+def case_bytes(target_id: str, unredacted: bool) -> tuple[bytes, bytes]:
+    """The case file (``report.case``), built only when its download button is clicked."""
+    from targeting.report.case import case_bytes as build
+
+    return build(ctx.ws, target_id, unredacted=unredacted)
 
 
 ctx = page_context()

@@ -26,6 +26,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
     share, clusters = V.coverage_figures(summary["coverage"], summary["covered_clusters"], summary["area_clusters"])
     c[3].metric("Union coverage", share, clusters, delta_color="off", delta_arrow="off")
     c[4].metric("Max severity", str(summary["max_severity"]))
+    ui.case_file_buttons(ctx, "campaign", campaign, case_bytes)
     members = V.campaign_members(scores, campaign)
     t_shared, t_members, t_timeline, t_verdict = st.tabs(["What they share", "Members", "Timeline", "Verdict"])
     with t_members:
@@ -51,6 +52,14 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
             items = ui.guarded(lambda: data.campaign_evidence(ctx.key, campaign), "The members' prompts")
         if items is not None:
             ui.evidence_items(items, full)
+
+
+
+def case_bytes(target_id: str, unredacted: bool) -> tuple[bytes, bytes]:
+    """The case file (``report.case``), built only when its download button is clicked."""
+    from targeting.report.case import case_bytes as build
+
+    return build(ctx.ws, target_id, unredacted=unredacted)
 
 
 ctx = page_context()

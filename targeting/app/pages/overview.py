@@ -100,6 +100,22 @@ else:
         elif opened == "campaign":
             ui.open_page("campaigns")
 
+st.subheader("Shift alerts")
+shifts = data.shift_alerts(ctx.key)
+tonight = shifts[shifts["as_of"].astype(str) == current_night]
+if tonight.empty:
+    st.info(f"No shift alert on {current_night}: no account or campaign moved a large share of its traffic "
+            "to another area overnight" + (f" ({len(shifts)} on earlier nights, below)." if len(shifts) else "."))
+for alert in tonight.itertuples():
+    st.warning(f"**{alert.target_kind.capitalize()} {ui.code_span(alert.target_id)}** {ui.escape_md(alert.reason)}",
+               icon=":material/swap_horiz:")
+if len(shifts):
+    st.dataframe(shifts, hide_index=True, key="shifts_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                for c in ("move_history", "move_previous", "volume_ratio")})
+    st.caption("Every night's alerts, newest first: the share of the night's traffic in other areas than the "
+               "account's (or campaign's) own history and previous night, and the reason in words.")
+
 st.subheader("Policy report")
 st.caption("The report of every scored night (`targeting report`), built when you click: example prompts "
            "redacted (e-mail addresses, URLs, keys, long numbers) unless you ask for them.")
