@@ -10,9 +10,17 @@ order, duplicates included), counted per request so every line is comparable:
   order, 32 at a time (the library's default batch), the model's own 256-word-piece limit,
   the library's default threads; every request embedded, duplicates included;
 - ``default``: what the pipeline does with all-MiniLM-L6-v2: distinct prompts only,
-  length-sorted batches of 64, 128 word pieces, one thread per core;
-- ``default-int8``: the same with the linear layers quantised to int8 (``[embed] int8``);
+  length-sorted batches of 64, 128 word pieces, one thread per core, on ONNX Runtime
+  (``[embed] backend = "onnx"``, the model exported once and cached);
+- ``default-int8``: the same with int8 per-channel weights (``[embed] int8 = true``);
+- ``torch`` / ``torch-int8``: the same on PyTorch (``backend = "torch"``; int8 = dynamic
+  quantisation of the linear layers);
 - ``static``: the distilled static model (``targeting distill``), NumPy bag of word pieces.
+
+``--traffic FILE`` times the prompts of a requests file (e.g. an external set's
+``requests.parquet``) instead of generated ones. Each line also gives CPU seconds per
+prompt (steadier than wall time on a shared machine) and the cosine of its vectors to
+PyTorch fp32's on the same prompts (mean and minimum).
 
 Quality (``--quality``): the whole pipeline (``targeting run``) on the same traffic with
 each pipeline encoder in a fresh workspace, then the evaluation against the labels:
@@ -42,15 +50,15 @@ from targeting.jobs import run
 from targeting.simulate import SimConfig, simulate, write_traffic
 
 NAIVE_BATCH = 32  # sentence-transformers' default batch size
-ENCODERS = ("naive", "default", "default-int8", "static")
+ENCODERS = ("naive", "torch", "default", "default-int8", "torch-int8", "static")
+CONFIGS = {"torch": {"backend": "torch"}, "default": {}, "default-int8": {"int8": True},
+           "torch-int8": {"backend": "torch", "int8": True}}
 
 
 def _embed_config(name: str, static_model: Path) -> EmbedConfig:
-    if name == "default-int8":
-        return EmbedConfig(int8=True, progress=False)
     if name == "static":
         return EmbedConfig(model=str(static_model), progress=False)
-    return EmbedConfig(progress=False)
+    return EmbedConfig(progress=False, **CONFIGS[name])
 
 
 def naive_rate(prompts: list[str]) -> float:
@@ -64,22 +72,23 @@ def naive_rate(prompts: list[str]) -> float:
     return len(prompts) / (time.perf_counter() - start)
 
 
-def pipeline_rate(name: str, prompts: list[str], static_model: Path) -> tuple[float, float, float]:
-    """(requests/s, distinct prompts/s, load seconds) of a pipeline encoder on ``prompts``."""
+def pipeline_rate(name: str, prompts: list[str], static_model: Path) -> dict:
+    """Requests/s, distinct prompts/s (wall and per CPU second), load seconds and the vectors
+    of a pipeline encoder on ``prompts``."""
     t0 = time.perf_counter()
     encoder = load_encoder(_embed_config(name, static_model))
     load_s = time.perf_counter() - t0
     hashes = [text_hash(p) for p in prompts]
-    start = time.perf_counter()
-    new, _ = embed_unique(hashes, prompts, set(), encoder.encode)
-    took = time.perf_counter() - start
-    return len(prompts) / took, len(new) / took, load_s
+    encoder.encode(prompts[:16])  # first-call set-up is not throughput
+    start, cpu = time.perf_counter(), time.process_time()
+    new, vectors = embed_unique(hashes, prompts, set(), encoder.encode)
+    took, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    return {"requests_per_s": len(prompts) / took, "distinct_per_s": len(new) / took,
+            "distinct_per_cpu_s": len(new) / cpu_s, "load_s": load_s, "vectors": vectors}
 
 
 def quality(name: str, traffic: Path, static_model: Path, tmp: Path) -> dict:
-    overrides = {"embed": {"progress": False}}
-    if name == "default-int8":
-        overrides["embed"]["int8"] = True
+    overrides = {"embed": {"progress": False, **CONFIGS.get(name, {})}}
     if name == "static":
         overrides["embed"]["model"] = str(static_model)
     settings = load_settings(overrides=overrides, environ={})
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--encoders", default=",".join(ENCODERS), help=f"comma list of {', '.join(ENCODERS)}")
     parser.add_argument("--quality", action="store_true", help="also run the pipeline per encoder and evaluate")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--traffic", type=Path, default=None, help="time the prompts of this requests file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     names = [n.strip() for n in args.encoders.split(",") if n.strip()]
@@ -119,25 +129,36 @@ def main() -> None:
         parser.error(f"{args.static_model} is not a model: run `targeting distill --out {args.static_model}` first")
 
     requests, labels = simulate(SimConfig(seed=args.seed, n_accounts=args.accounts))
-    prompts = requests["prompt"].tolist()[: args.speed_requests]
+    timed = pd.read_parquet(args.traffic, columns=["prompt"]) if args.traffic else requests
+    prompts = timed["prompt"].tolist()[: args.speed_requests]
     cores = os.cpu_count() or 1
     print(f"traffic: {len(requests):,} requests, {requests['prompt'].nunique():,} distinct prompts "
           f"({args.accounts:,} accounts, seed {args.seed}); timing {len(prompts):,} requests "
+          f"of {args.traffic or 'that traffic'} "
           f"({len(set(prompts)):,} distinct); {cores} cores")
     figures: dict = {"requests": len(requests), "timed_requests": len(prompts),
                      "timed_distinct": len(set(prompts)), "cores": cores, "encoders": {}}
-    naive = None
+    naive, reference = None, None
     for name in names:
         if name == "naive":
             naive = naive_rate(prompts)
             figures["encoders"][name] = {"requests_per_s": naive}
             print(f"  {name:<13} {naive:9,.0f} requests/s ({naive / cores:,.0f} per core)")
             continue
-        rate, distinct_rate, load_s = pipeline_rate(name, prompts, args.static_model)
-        figures["encoders"][name] = {"requests_per_s": rate, "distinct_per_s": distinct_rate, "load_s": load_s}
+        got = pipeline_rate(name, prompts, args.static_model)
+        vectors = got.pop("vectors")
+        reference = vectors if name == "torch" else reference
+        if reference is not None and reference.shape == vectors.shape:
+            cos = (reference * vectors).sum(axis=1)
+            got.update(cos_to_torch_mean=float(cos.mean()), cos_to_torch_min=float(cos.min()))
+        figures["encoders"][name] = got
+        rate = got["requests_per_s"]
         vs = f", {rate / naive:.1f}x naive" if naive else ""
+        cos_text = f"; cosine to torch {got['cos_to_torch_mean']:.4f} (min {got['cos_to_torch_min']:.3f})" \
+            if "cos_to_torch_mean" in got else ""
         print(f"  {name:<13} {rate:9,.0f} requests/s ({rate / cores:,.0f} per core; "
-              f"{distinct_rate:,.0f} distinct prompts/s{vs}; load {load_s:.1f}s)")
+              f"{got['distinct_per_s']:,.0f} distinct prompts/s, {got['distinct_per_cpu_s']:,.1f} per CPU second{vs}; "
+              f"load {got['load_s']:.1f}s{cos_text})")
 
     if args.quality:
         tmp = Path(tempfile.mkdtemp(prefix="targeting-encoders-"))

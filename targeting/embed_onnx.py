@@ -127,8 +127,12 @@ def export_model(model_dir: Path, weights_sha: str, *, int8: bool, cache_dir: Pa
         except (OSError, ValueError, KeyError):
             pass  # unreadable or altered: export again below
     check_exportable(model_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
+    except OSError as exc:
+        raise EmbeddingError(f"cannot write the ONNX export cache {cache_dir} ({exc.strerror}); "
+                             "set [embed] onnx_cache to a writable folder") from exc
     try:
         names = _export_fp32(model_dir, tmp / "model.onnx")
         name = "model.onnx"

@@ -876,6 +876,15 @@ def read_manifest(ws: Workspace, run_id: str) -> dict[str, Any]:
     return json.loads((ws.runs_dir() / f"{run_id}.json").read_text())
 
 
+def run_ids(ws: Workspace, kind: str | None = None) -> list[str]:
+    """The ids of the committed runs (of one ``kind``: run, score, fit), oldest first."""
+    folder = ws.runs_dir()
+    if not folder.is_dir():
+        return []
+    ids = sorted(p.stem for p in folder.glob("*.json"))
+    return [i for i in ids if kind is None or i.split("-")[1:2] == [kind]]
+
+
 def read_evaluation(ws: Workspace) -> dict[str, Any] | None:
     """The recorded evaluation against labels, or None when none was recorded."""
     path = ws.evaluation_path

@@ -20,25 +20,29 @@ N_REPRESENTATIVES = 5
 MIN_SAMPLES = 5
 KEYWORD_CHARS = 2000  # characters of each prompt used for keywords
 SNIPPET_CHARS = 240  # characters of a representative prompt kept in the map
-LAYOUT_EPOCHS = 100  # epochs of the 2-D display layout (the clusters come from the 5-D one)
+LAYOUT_EPOCHS = 200  # epochs of the 2-D display layout (the clusters come from the 5-D one)
+LAYOUT_SAMPLE = 5000  # points laid out in 2-D; the others are placed by their neighbours
+PLACE_NEIGHBOURS = 5
 
 
-def exact_knn(vectors: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` nearest rows (itself first) and their distances, by exact search (FAISS):
-    cosine distance for unit rows, Euclidean otherwise. Exact and multi-threaded, so UMAP skips
-    its approximate neighbour search, the largest part of its time on 384-dimensional input."""
+def exact_knn(vectors: np.ndarray, k: int, metric: str,
+              queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``vectors`` to each query (by default each row, itself first)
+    and their distances, by exact search (FAISS): cosine distance for unit rows, Euclidean
+    otherwise. Exact and multi-threaded, so UMAP skips its approximate neighbour search."""
     import faiss
 
     X = np.ascontiguousarray(vectors, dtype=np.float32)
+    Q = X if queries is None else np.ascontiguousarray(queries, dtype=np.float32)
     if metric == "cosine":
         index = faiss.IndexFlatIP(X.shape[1])
         index.add(X)
-        sims, ids = index.search(X, k)
+        sims, ids = index.search(Q, k)
         dists = np.clip(1.0 - sims, 0.0, 2.0)
     else:
         index = faiss.IndexFlatL2(X.shape[1])
         index.add(X)
-        sq, ids = index.search(X, k)
+        sq, ids = index.search(Q, k)
         dists = np.sqrt(np.maximum(sq, 0.0))
     return ids.astype(np.int32), dists.astype(np.float32)
 
@@ -46,7 +50,8 @@ def exact_knn(vectors: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.
 def _reduce(vectors: np.ndarray, n_components: int, n_neighbors: int, seed: int, metric: str,
             n_epochs: int | None = None) -> np.ndarray:
     """UMAP on exact neighbours, initialised from PCA (a spectral start costs as much as the
-    layout at 20,000 points and changes the clusters no more than another seed does)."""
+    layout at 20,000 points and changes the clusters no more than another seed does);
+    ``n_epochs`` None is UMAP's own choice (200 above 10,000 points, 500 below)."""
     import umap  # heavy import (numba): only when fitting
 
     n_neighbors = max(2, min(n_neighbors, len(vectors) - 1))
@@ -66,6 +71,24 @@ def _reduce(vectors: np.ndarray, n_components: int, n_neighbors: int, seed: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # umap warns about n_jobs with random_state
         return reducer.fit_transform(vectors).astype(np.float32)
+
+
+def display_layout(reduced: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
+    """2-D positions for the map's picture: UMAP on at most ``LAYOUT_SAMPLE`` points of the
+    5-D space the clusters were found in; every other point sits at the distance-weighted mean
+    position of its ``PLACE_NEIGHBOURS`` nearest laid-out points there. Display only: no
+    score reads it."""
+    n = len(reduced)
+    if n <= LAYOUT_SAMPLE:
+        return _reduce(reduced, 2, n_neighbors, seed, metric="euclidean", n_epochs=LAYOUT_EPOCHS)
+    pick = np.sort(np.random.default_rng(seed).choice(n, LAYOUT_SAMPLE, replace=False))
+    xy = np.empty((n, 2), dtype=np.float32)
+    xy[pick] = _reduce(reduced[pick], 2, n_neighbors, seed, metric="euclidean", n_epochs=LAYOUT_EPOCHS)
+    rest = np.setdiff1d(np.arange(n), pick)
+    ids, dists = exact_knn(reduced[pick], PLACE_NEIGHBOURS, "euclidean", queries=reduced[rest])
+    weights = 1.0 / (dists + 1e-3)
+    xy[rest] = (xy[pick][ids] * weights[..., None]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
+    return xy
 
 
 def auto_min_cluster_size(n: int) -> int:
@@ -160,7 +183,7 @@ def fit_map(
                 "examples": [sample_texts[j][:SNIPPET_CHARS] for j in central],
             }
         )
-    xy = _reduce(reduced, 2, config.umap_neighbors, config.seed, metric="euclidean", n_epochs=LAYOUT_EPOCHS)
+    xy = display_layout(reduced, config.umap_neighbors, config.seed)
     params = {k: v for k, v in vars(config).items()}
     exemplar_digest = hashlib.sha256(np.ascontiguousarray(exemplar_vectors, dtype=np.float16).tobytes()).hexdigest()
     exemplar_digest += hashlib.sha256(np.asarray(exemplar_area, dtype=np.int32).tobytes()).hexdigest()

@@ -16,7 +16,7 @@ from targeting.embed import Encoder
 log = logging.getLogger("targeting")
 
 VERSIONED = ("targeting", "numpy", "pandas", "pyarrow", "duckdb", "faiss-cpu", "scikit-learn",
-             "sentence-transformers", "torch", "tokenizers")  # the libraries a manifest names
+             "sentence-transformers", "torch", "tokenizers", "onnxruntime", "umap-learn")  # the libraries a manifest names
 
 
 @dataclass
