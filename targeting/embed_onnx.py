@@ -114,18 +114,27 @@ def _quantise(src: Path, out: Path) -> None:
                      extra_options={"DefaultTensorType": 1})  # FLOAT, where shape inference cannot tell
 
 
+def _verified(folder: Path, weights_sha: str, int8: bool) -> OnnxExport | None:
+    """The export in ``folder`` when its manifest names these weights and its file's hash."""
+    try:
+        manifest = json.loads((folder / "export.json").read_text())
+        path = folder / manifest["file"]
+        if manifest.get("weights_sha256") == weights_sha and file_sha256(path) == manifest["sha256"]:
+            return OnnxExport(path, manifest["sha256"], int8, tuple(manifest["input_names"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing, unreadable or altered
+    return None
+
+
 def export_model(model_dir: Path, weights_sha: str, *, int8: bool, cache_dir: Path) -> OnnxExport:
-    """The cached export of ``model_dir`` (exported now when missing or not matching its manifest)."""
+    """The cached export of ``model_dir`` (exported now when missing or not matching its manifest).
+
+    Exported into a private temporary folder and renamed into place whole; when another
+    process (a Ray actor) finished the same export first, its verified folder is used."""
     folder = cache_dir / f"{weights_sha[:16]}-v{EXPORT_VERSION}-{'int8' if int8 else 'fp32'}"
-    manifest_path = folder / "export.json"
-    if manifest_path.exists():
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            path = folder / manifest["file"]
-            if manifest.get("weights_sha256") == weights_sha and file_sha256(path) == manifest["sha256"]:
-                return OnnxExport(path, manifest["sha256"], int8, tuple(manifest["input_names"]))
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or altered: export again below
+    found = _verified(folder, weights_sha, int8)
+    if found is not None:
+        return found
     check_exportable(model_dir)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -144,8 +153,11 @@ def export_model(model_dir: Path, weights_sha: str, *, int8: bool, cache_dir: Pa
         manifest = {"file": name, "sha256": sha, "weights_sha256": weights_sha, "int8": int8,
                     "input_names": list(names), "opset": OPSET, "export_version": EXPORT_VERSION}
         (tmp / "export.json").write_text(json.dumps(manifest, indent=2))
+        found = _verified(folder, weights_sha, int8)  # another process may have finished first
+        if found is not None:
+            return found
         if folder.exists():
-            shutil.rmtree(folder)
+            shutil.rmtree(folder)  # an altered or partial export
         os.replace(tmp, folder)  # the folder appears whole or not at all
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
