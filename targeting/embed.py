@@ -94,10 +94,9 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class SentenceTransformerEncoder:
-    """all-MiniLM-L6-v2 (or any sentence-transformers model) on the CPU (or ``[embed] device``)."""
+class _TransformerEncoder:
+    """What the transformer encoders share: identity, width, batch size, progress."""
 
-    model: object
     model_id: str
     weights_sha256: str
     dim: int
@@ -107,6 +106,13 @@ class SentenceTransformerEncoder:
     @property
     def model_key(self) -> str:
         return f"{_safe_name(self.model_id)}-{self.weights_sha256[:12]}"
+
+
+@dataclass
+class SentenceTransformerEncoder(_TransformerEncoder):
+    """all-MiniLM-L6-v2 (or any sentence-transformers model) on PyTorch, on the CPU (or ``[embed] device``)."""
+
+    model: object = None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
@@ -128,22 +134,13 @@ class SentenceTransformerEncoder:
 
 
 @dataclass
-class OnnxEncoder:
+class OnnxEncoder(_TransformerEncoder):
     """The same transformer on ONNX Runtime (``targeting.embed_onnx``): length-sorted batches,
     mean pooling, unit vectors. fp32 gives the PyTorch vectors and shares their key."""
 
-    session: object  # onnxruntime.InferenceSession
-    tokenizer: object  # tokenizers.Tokenizer, truncating at max_seq_length
-    input_names: tuple[str, ...]
-    model_id: str
-    weights_sha256: str
-    dim: int
-    batch_size: int
-    progress: bool
-
-    @property
-    def model_key(self) -> str:
-        return f"{_safe_name(self.model_id)}-{self.weights_sha256[:12]}"
+    session: object = None  # onnxruntime.InferenceSession
+    tokenizer: object = None  # tokenizers.Tokenizer, truncating at max_seq_length
+    input_names: tuple[str, ...] = ()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         from targeting.embed_onnx import embed_batch

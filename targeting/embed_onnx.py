@@ -15,7 +15,6 @@ truncation as sentence-transformers, so the fp32 export gives the PyTorch vector
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from targeting.errors import EmbeddingError
+from targeting.hashing import file_sha256
 
 EXPORT_VERSION = 1  # bump when the export recipe changes: cached files are then re-exported
 OPSET = 17
@@ -46,14 +46,6 @@ class OnnxExport:
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "targeting" / "onnx"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_exportable(model_dir: Path) -> None:

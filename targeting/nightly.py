@@ -13,7 +13,6 @@ partition on its own night. Rows already stored (same ``request_id``) are skippe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from datetime import date
@@ -27,6 +26,7 @@ import pyarrow as pa
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.embed import Encoder, VectorStore, progress_bar
+from targeting.hashing import file_sha256
 from targeting.signals.elicitation import CotDetector, load_cot_exemplars, train_cot_detector
 from targeting.signals.templates import N_PERM, SKETCH, TemplateParts, template_parts_key
 
@@ -44,14 +44,6 @@ def partition_day(path: Path) -> date | None:
         return date(*(int(x) for x in found[-1]))
     except ValueError:
         return None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def new_input_files(

@@ -12,6 +12,7 @@ screenshots show a 1,000-account workspace embedded with the real model).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -59,15 +60,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
     raise AssertionError(f"the app did not answer on {url} within {START_TIMEOUT_S}s")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A copy of the test workspace served by the real `targeting app` command on a free port."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    pytest.importorskip("playwright")
-    source = Path(os.environ["APP_TEST_WORKSPACE"]) if os.environ.get("APP_TEST_WORKSPACE") else shared(tmp_path_factory)
-    root = tmp_path_factory.mktemp("browser") / "workspace"
-    shutil.copytree(source, root)
+@contextlib.contextmanager
+def serve_app(root: Path):
+    """`targeting app` on ``root`` at a free port, healthy; stopped (and its log closed) after."""
     port = _free_port()
     env = dict(os.environ, STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
                STREAMLIT_SERVER_RUN_ON_SAVE="false")
@@ -77,7 +72,7 @@ def served(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
-        yield root, url
+        yield url
     finally:
         proc.terminate()
         try:
@@ -85,6 +80,19 @@ def served(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A copy of the test workspace served by the real `targeting app` command on a free port."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    pytest.importorskip("playwright")
+    source = Path(os.environ["APP_TEST_WORKSPACE"]) if os.environ.get("APP_TEST_WORKSPACE") else shared(tmp_path_factory)
+    root = tmp_path_factory.mktemp("browser") / "workspace"
+    shutil.copytree(source, root)
+    with serve_app(root) as url:
+        yield root, url
 
 
 def _shoot(page, name: str, tmp_path: Path) -> None:

@@ -6,10 +6,7 @@ area, the Overview shows the alert and the account page's button downloads the c
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +17,7 @@ from targeting import workspace as W
 from targeting.config import load_settings
 from targeting.jobs import score
 from targeting.report.case import write_case
-from test_browser_app import (CHROMIUM, LAUNCH_ARGS, STEP_TIMEOUT_MS, VIEWPORT, _click_cell, _free_port, _go,
-                              _settled, _wait_healthy)
+from test_browser_app import CHROMIUM, LAUNCH_ARGS, STEP_TIMEOUT_MS, VIEWPORT, _click_cell, _go, _settled, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,23 +40,8 @@ def shifted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def served(shifted):
     root, night = shifted
-    port = _free_port()
-    env = dict(os.environ, STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
-               STREAMLIT_SERVER_RUN_ON_SAVE="false")
-    log = open(root.parent / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "targeting.cli", "app", "--workspace", str(root), "--port", str(port)],
-                            cwd=root.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with serve_app(root) as url:
         yield root, night, url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _browser(pw):
