@@ -249,7 +249,9 @@ def test_exports_show_verdicts_recorded_since_the_run(tmp_path_factory, tmp_path
                    analyst="ana", risk_score=float(top["risk_score"]))
     assert main(["export", "accounts", "--workspace", str(root), "--out", str(tmp_path / "a.csv")]) == 0
     accounts = pd.read_csv(tmp_path / "a.csv", keep_default_na=False).set_index("account_id")
-    assert accounts.columns[-4:].tolist() == ["verdict", "verdict_note", "verdict_by", "verdict_at"]
+    columns = accounts.columns.tolist()
+    at = columns.index("verdict")
+    assert columns[at : at + 4] == ["verdict", "verdict_note", "verdict_by", "verdict_at"]
     row = accounts.loc[top["account_id"]]
     assert row["verdict"] == "dismissed" and row["verdict_by"] == "ana" and not row["flagged"]
     assert main(["export", "verdicts", "--workspace", str(root), "--out", str(tmp_path / "v.parquet")]) == 0
