@@ -100,18 +100,20 @@ class ShiftConfig:
     releases: tuple[str, ...] = ()  # model releases, "NAME=YYYY-MM-DD" (TOML list or comma-separated)
 
     def __post_init__(self) -> None:
+        self.release_dates()  # refuses a malformed release when the settings load
+
+    def release_dates(self) -> tuple[tuple[str, date], ...]:
+        """The configured releases as (name, day), oldest first."""
+        pairs = []
         for release in self.releases:
             name, _, day = str(release).rpartition("=")
             try:
-                date.fromisoformat(day.strip())
+                when = date.fromisoformat(day.strip())
             except ValueError:
                 raise ValueError(f"shifts.releases: {release!r} is not NAME=YYYY-MM-DD") from None
             if not name.strip():
                 raise ValueError(f"shifts.releases: {release!r} has no model name before '='")
-
-    def release_dates(self) -> tuple[tuple[str, date], ...]:
-        """The configured releases as (name, day), oldest first."""
-        pairs = [(r.rpartition("=")[0].strip(), date.fromisoformat(r.rpartition("=")[2].strip())) for r in self.releases]
+            pairs.append((name.strip(), when))
         return tuple(sorted(pairs, key=lambda p: (p[1], p[0])))
 
 

@@ -118,7 +118,10 @@ def _latest(ws: W.Workspace) -> pd.DataFrame:
     scores = SM.latest_scores(ws)
     if scores is None or scores.empty:
         raise ValueError(f"workspace {ws.root.name} has no scores: run `targeting run` or `targeting score`")
-    return apply_verdicts(scores, latest_verdicts(ws))
+    from targeting.indicators import with_indicator_reasons  # imports stix2: only when a case is built
+
+    # as `export accounts` and the app show them: standing verdicts, received indicators' reasons
+    return with_indicator_reasons(apply_verdicts(scores, latest_verdicts(ws)), W.read_indicator_matches(ws))
 
 
 def resolve_target(scores: pd.DataFrame, target: str) -> tuple[str, str]:
