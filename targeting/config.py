@@ -42,7 +42,10 @@ class MapConfig:
     umap_neighbors: int = 15
     min_cluster_size: int = 0  # 0: chosen from the sample size
     knn: int = 10  # anchors consulted when assigning a prompt
-    context_weight: float = 0.35  # weight of system prompt / tools evidence in a request's area
+    context_weight: float = 0.35  # weight of a system prompt's evidence in a request's area
+    # weight of the context's evidence when it declares tools: a declared tool set says which
+    # capability the caller exercises more directly than a system prompt's wording does
+    tools_context_weight: float = 0.5
     taxonomy: str = ""  # path to a taxonomy JSON; "" is the shipped data/taxonomy.json
     seed: int = 0
 

@@ -14,6 +14,7 @@ import re
 import stat
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
@@ -27,12 +28,13 @@ from targeting.capmap import (
     load_taxonomy,
     save_map,
 )
-from targeting.capmap.assign import context_area_probs, mix_context
+from targeting.capmap.assign import assign_requests, context_area_probs, declares_tools, mix_context
 from targeting.capmap.fit import cluster_keywords
 from targeting.capmap.model import ARRAYS
 from targeting.capmap.taxonomy import DEFAULT_TAXONOMY, tool_lines
 from targeting.config import MapConfig
 from targeting.errors import TaxonomyError
+from targeting import schema as S
 from targeting.schema import DEFAULT_AREAS
 
 DIM = 48
@@ -343,6 +345,38 @@ def test_mix_context_only_changes_rows_with_context():
         np.testing.assert_allclose(mixed[r], 0.65 * probs[r] + 0.35 * ctx[r], rtol=1e-6)
         assert not np.allclose(mixed[r], probs[r])
     np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-5)
+
+    per_row = mix_context(probs, ctx, np.array([0.1, 0.2, 0.5, 0.9, 0.3, 0.4], dtype=np.float32))
+    np.testing.assert_allclose(per_row[0], 0.9 * probs[0] + 0.1 * ctx[0], rtol=1e-6)
+    np.testing.assert_allclose(per_row[3], 0.1 * probs[3] + 0.9 * ctx[3], rtol=1e-6)
+    np.testing.assert_array_equal(per_row[4], probs[4])
+
+
+def test_declares_tools():
+    tools = pd.Series([None, "", "[]", '[{"name": "get_weather", "description": "Weather"}]', "not json",
+                       '{"name": "search"}', float("nan")])
+    assert declares_tools(tools).tolist() == [False, False, False, True, False, True, False]
+
+
+def test_a_declared_tool_set_weighs_more_than_a_system_prompt(data, cmap):
+    """Two requests of the same prompt and the same context vector: the one whose context
+    declares tools takes ``tools_context_weight``, the other ``context_weight``."""
+    rng = np.random.default_rng(9)
+    prompt, ctx_vec = _near(data.centers[3], 1, rng)[0], _near(data.centers[1], 1, rng, 0.3)[0]
+    store = {"p": prompt, "c-sys": ctx_vec, "c-tools": ctx_vec}
+    requests = pd.DataFrame({
+        S.REQUEST_ID: ["r1", "r2", "r3"], S.ACCOUNT_ID: ["a"] * 3,
+        S.TIMESTAMP: pd.to_datetime(["2026-01-01"] * 3, utc=True), S.PROMPT_HASH: ["p"] * 3,
+        S.CONTEXT_HASH: ["c-sys", "c-tools", None],
+        S.TOOLS: [None, '[{"name": "book_flight", "description": "Books a flight"}]', None],
+        S.DATE: ["2026-01-01"] * 3,
+    })
+    config = MapConfig(context_weight=0.0, tools_context_weight=1.0)
+    got = assign_requests(cmap, requests, store, DIM, config)
+    assert got[S.AREA].tolist() == [AREAS[3], AREAS[1], AREAS[3]]
+    # without a tools column every context takes the system prompt's weight
+    got = assign_requests(cmap, requests.drop(columns=[S.TOOLS]), store, DIM, config)
+    assert got[S.AREA].tolist() == [AREAS[3]] * 3
 
 
 # --- save / load --------------------------------------------------------------------------

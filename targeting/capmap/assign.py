@@ -14,6 +14,7 @@ import pandas as pd
 
 from targeting import schema as S
 from targeting.capmap.model import CapabilityMap
+from targeting.capmap.taxonomy import tool_lines
 from targeting.config import MapConfig
 from targeting.embed import vectors_of
 
@@ -109,12 +110,19 @@ def assign(
     return Assignment(cluster, probs.argmax(axis=1).astype(np.int32), probs, distance)
 
 
-def mix_context(probs: np.ndarray, context_probs: np.ndarray, weight: float) -> np.ndarray:
-    """Blend context evidence into area probabilities where a row has any (non-NaN)."""
+def mix_context(probs: np.ndarray, context_probs: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
+    """Blend context evidence into area probabilities where a row has any (non-NaN), with one
+    ``weight`` for every row or one per row."""
     probs = probs.copy()
     has = ~np.isnan(context_probs).any(axis=1)
-    probs[has] = (1 - weight) * probs[has] + weight * context_probs[has]
+    w = np.broadcast_to(np.asarray(weight, dtype=np.float32), (len(probs),))[has, None]
+    probs[has] = (1 - w) * probs[has] + w * context_probs[has]
     return probs
+
+
+def declares_tools(tools: pd.Series) -> np.ndarray:
+    """Whether each value of a ``tools`` column declares at least one usable tool."""
+    return np.fromiter((bool(tool_lines(t)) for t in tools), dtype=bool, count=len(tools))
 
 
 def context_area_probs(cmap: CapabilityMap, context_vectors: np.ndarray) -> np.ndarray:
@@ -143,15 +151,20 @@ def assign_requests(
     # context evidence per request; NaN where the request has no system prompt or tools
     ctx_codes, ctx_uniq = pd.factorize(requests[S.CONTEXT_HASH], sort=False)  # -1 where null
     ctx_probs = np.full((len(requests), len(cmap.areas)), np.nan, dtype=np.float32)
+    ctx_weight = np.full(len(requests), config.context_weight, dtype=np.float32)
     known = np.array([h in store for h in ctx_uniq], dtype=bool)
     has_ctx = (ctx_codes >= 0) & known[np.maximum(ctx_codes, 0)] if len(ctx_uniq) else np.zeros(len(requests), bool)
     if has_ctx.any():
         probs_of = np.full((len(ctx_uniq), len(cmap.areas)), np.nan, dtype=np.float32)
         probs_of[known] = context_area_probs(cmap, vectors_of(store, list(ctx_uniq[known]), dim))
         ctx_probs[has_ctx] = probs_of[ctx_codes[has_ctx]]
-    # prompt evidence per distinct prompt, expanded to requests, then context mixed in
+        if S.TOOLS in requests:  # each distinct context's tools parsed once
+            first = pd.Series(np.arange(len(requests)))[ctx_codes >= 0].groupby(ctx_codes[ctx_codes >= 0]).first()
+            tooled = np.zeros(len(ctx_uniq), dtype=bool)
+            tooled[first.index] = declares_tools(requests[S.TOOLS].iloc[first.to_numpy()])
+            ctx_weight[has_ctx & tooled[np.maximum(ctx_codes, 0)]] = config.tools_context_weight    # prompt evidence per distinct prompt, expanded to requests, then context mixed in
     base = assign(cmap, vectors, knn=config.knn, index=anchor_index(cmap))
-    probs = mix_context(base.area_probs[inverse], ctx_probs, config.context_weight)
+    probs = mix_context(base.area_probs[inverse], ctx_probs, ctx_weight)
     clusters = np.array(cmap.cluster_ids, dtype=object)
     return pd.DataFrame(
         {

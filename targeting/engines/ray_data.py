@@ -51,7 +51,7 @@ from targeting.errors import BadInputError, ScaleoutError
 log = logging.getLogger("targeting")
 
 INSTALL_HINT = "pip install 'targeting[ray]' (./scripts/setup-venv installs it)"
-ASSIGN_COLUMNS = [S.REQUEST_ID, S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT_HASH, S.CONTEXT_HASH, S.DATE]
+ASSIGN_COLUMNS = [S.REQUEST_ID, S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT_HASH, S.CONTEXT_HASH, S.TOOLS, S.DATE]
 
 
 def import_ray():
