@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from targeting import ingest
+from targeting.ingest import csv_reader
 from targeting import schema as sc
 from targeting.errors import InputError
 from targeting.ingest import IngestBatch, IngestConfig, expand_inputs, iter_batches
@@ -433,7 +433,7 @@ def test_csv_text_is_kept_verbatim(tmp_path):
 def test_csv_record_larger_than_block(tmp_path, monkeypatch):
     """A record larger than Arrow's block: the file is read again with bigger blocks and
     every row still comes out exactly once, with its own row number."""
-    monkeypatch.setattr(ingest, "_CSV_BLOCK", 4096)
+    monkeypatch.setattr(csv_reader, "CSV_BLOCK", 4096)
     rows = [{sc.ACCOUNT_ID: "a", sc.TIMESTAMP: "2026-01-01", sc.PROMPT: f"p{i}"}
             for i in range(300)]
     rows[150][sc.PROMPT] = "big " * 5000
