@@ -86,3 +86,32 @@ def tail_probability(
         out[small] = whole[small]
     out[missing] = 1.0
     return pd.Series(np.clip(out, 1.0 / (k + 1.0), 1.0), index=values.index)
+
+
+TYPICAL_POOL = 25  # accounts nearest in volume that a typical account is chosen from
+
+
+def typical_accounts(scores: pd.DataFrame, area: str, volume: float, k: int = 1,
+                     exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """``k`` ordinary accounts of ``area`` with about ``volume`` requests, to show beside an
+    account or a campaign: unflagged, in no linked group and not in ``exclude``, taken from
+    the ``max(TYPICAL_POOL, k)`` such accounts nearest in volume (log scale), those whose
+    risk is nearest the pool's median first. ``scores``: account_id, n_requests, risk_score,
+    flagged, campaign_id and content_area (``dominant_area`` in older tables). Fewer than
+    ``k`` (or none) when the area has fewer such accounts."""
+    area_col = "content_area" if "content_area" in scores.columns else "dominant_area"
+    ids = scores["account_id"].astype(str)
+    ordinary = (
+        (scores[area_col].astype(str) == area)
+        & ~scores["flagged"].fillna(False).astype(bool)
+        & (scores["campaign_id"].fillna("").astype(str) == "")
+        & ~ids.isin(exclude)
+    )
+    pool = scores[ordinary]
+    if pool.empty or k < 1:
+        return []
+    gap = (np.log1p(pool["n_requests"].astype(float)) - np.log1p(max(float(volume), 0.0))).abs()
+    pool = pool.assign(_gap=gap.to_numpy()).sort_values(["_gap", "account_id"]).head(max(TYPICAL_POOL, k))
+    middle = float(pool["risk_score"].median())
+    pool = pool.assign(_off=(pool["risk_score"] - middle).abs()).sort_values(["_off", "_gap", "account_id"])
+    return pool["account_id"].astype(str).head(k).tolist()

@@ -185,7 +185,12 @@ def test_selecting_an_account_drives_the_detail_view(root, scores):
     assert [t.label for t in at.tabs] == ["Evidence", "On the map", "Coverage & timing", "Similar accounts",
                                           "Campaign", "Verdict"]
     assert any(t.startswith("**area**") for t in texts(at.markdown))  # evidence with its prompts
-    assert len(at.get("vega_lite_chart")) >= 5  # shares, map overlay, coverage, daily, hours
+    assert len(at.get("vega_lite_chart")) >= 6  # shares, the two maps, coverage, daily, hours
+    # on the map beside a typical account of its area and volume, each with what it reaches
+    shown_md = [t.replace("\\", "") for t in texts(at.markdown)]  # markdown escapes undone
+    assert f"**This account ({int(top['n_requests']):,} requests)**" in shown_md
+    assert any(t.startswith("**Beside it: a typical account of ") for t in shown_md)
+    assert sum(" clusters of " in t and "distinct prompts" in t for t in texts(at.caption)) == 2
     similar = at.dataframe(key="similar_table").value
     assert len(similar) and top["account_id"] not in set(similar["account_id"])
     # picking another account in the selectbox switches the detail view
@@ -236,7 +241,11 @@ def test_campaigns_page_shows_members_shared_evidence_and_timeline(root, scores)
     assert set(members["account_id"]) == set(scores.loc[scores["campaign_id"] == campaign, "account_id"])
     assert metrics(at)["Accounts"] == f"{len(members):,}"
     assert any(t.startswith("**coverage**") for t in texts(at.markdown))
-    assert len(at.get("vega_lite_chart")) == 1  # the member timeline
+    assert [t.label for t in at.tabs] == ["What they share", "Members", "On the map", "Timeline", "Verdict"]
+    assert len(at.get("vega_lite_chart")) == 3  # the campaign and typical accounts on the map, the timeline
+    n_shown = min(len(members), 30)
+    assert any(t.startswith(f"**Beside it: {n_shown} typical accounts of ") or
+               t.startswith("**Beside it: a typical account of ") for t in texts(at.markdown))
 
 
 def test_review_records_a_verdict_that_every_table_then_shows(root, scores):

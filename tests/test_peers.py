@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting.peers import nearest_windows, tail_probability
+from targeting.peers import TYPICAL_POOL, nearest_windows, tail_probability, typical_accounts
 
 
 @pytest.mark.parametrize("k", [1, 7, 50])
@@ -49,3 +49,35 @@ def test_small_groups_are_judged_against_everyone():
     group = pd.Series(["big"] * 295 + ["tiny"] * 5)
     p = tail_probability(values, volume, group)
     assert p.iloc[-5:].max() < 0.05  # rare against the whole population, not 1 within five alike accounts
+
+
+def _accounts(n: int, area: str, volume: float, risk: np.ndarray, prefix: str) -> pd.DataFrame:
+    return pd.DataFrame({"account_id": [f"{prefix}{i}" for i in range(n)], "content_area": area,
+                         "n_requests": volume, "risk_score": risk, "flagged": False, "campaign_id": ""})
+
+
+def test_typical_accounts_are_ordinary_accounts_of_the_area_and_volume():
+    rng = np.random.default_rng(0)
+    near = _accounts(TYPICAL_POOL, "reasoning", 30, rng.uniform(0.1, 0.5, TYPICAL_POOL), "near")
+    far = _accounts(40, "reasoning", 3000, np.full(40, 0.3), "far")  # other volume
+    other = _accounts(40, "tool_use", 30, np.full(40, 0.3), "tool")  # other area
+    odd = _accounts(3, "reasoning", 30, np.full(3, 0.3), "odd")
+    odd.loc[0, "flagged"] = True
+    odd.loc[1, "campaign_id"] = "k1"
+    scores = pd.concat([near, far, other, odd], ignore_index=True)
+    got = typical_accounts(scores, "reasoning", 32, k=5, exclude={"odd2"})
+    assert len(got) == 5 and all(a.startswith("near") for a in got)
+    # the chosen ones sit at the pool's median risk
+    pool = near.sort_values("account_id").set_index("account_id")["risk_score"]
+    middle = pool.median()
+    assert max(abs(pool[a] - middle) for a in got) <= np.sort(np.abs(pool - middle).to_numpy())[4] + 1e-12
+    assert typical_accounts(scores, "reasoning", 32) == got[:1]  # deterministic, nearest the median first
+
+
+def test_typical_accounts_when_there_are_few_or_none():
+    scores = _accounts(3, "reasoning", 10, np.array([0.1, 0.2, 0.3]), "a")
+    assert len(typical_accounts(scores, "reasoning", 10, k=TYPICAL_POOL + 5)) == 3
+    assert typical_accounts(scores, "agentic_coding", 10) == []
+    assert typical_accounts(scores, "reasoning", 10, k=0) == []
+    older = scores.rename(columns={"content_area": "dominant_area"})  # tables before content_area
+    assert typical_accounts(older, "reasoning", 10) == ["a1"]

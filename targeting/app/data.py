@@ -220,12 +220,18 @@ def profiles(key: RunKey) -> tuple[np.ndarray, np.ndarray]:
 @st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)
 def account_requests(key: RunKey, account_id: str) -> pd.DataFrame:
     """One account's requests in the run's window with area and cluster, oldest first."""
+    return group_requests(key, (account_id,))
+
+
+@st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)
+def group_requests(key: RunKey, accounts: tuple[str, ...]) -> pd.DataFrame:
+    """The requests of ``accounts`` in the run's window with area and cluster, oldest first."""
     from targeting.queries import requests_of
 
     ws = _ws(key)
     if not W.has_partitions(ws, "requests") or not W.has_partitions(ws, "assignments"):
         return pd.DataFrame(columns=["account_id", "request_id", "timestamp", "prompt", "prompt_hash", "area", "cluster_id"])
-    reqs = requests_of(ws, [account_id])
+    reqs = requests_of(ws, list(accounts))
     win = window(key)
     day = pd.to_datetime(reqs["timestamp"], utc=True).dt.tz_localize(None).dt.normalize()
     keep = pd.Series(True, index=reqs.index)
@@ -275,9 +281,16 @@ def map_points(root: str, map_id: str) -> pd.DataFrame | None:
 @st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)
 def account_positions(key: RunKey, account_id: str) -> pd.DataFrame:
     """The account's distinct prompts placed on the map: x, y, area, cluster_id, requests."""
+    return group_positions(key, (account_id,))
+
+
+@st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)
+def group_positions(key: RunKey, accounts: tuple[str, ...]) -> pd.DataFrame:
+    """The distinct prompts of ``accounts`` placed on the map: x, y, area, cluster_id,
+    requests (of all of them together)."""
     columns = ["x", "y", "area", "cluster_id", "requests"]
     cmap = capability_map(key.root, key.map_id)
-    reqs = account_requests(key, account_id)
+    reqs = group_requests(key, accounts) if accounts else pd.DataFrame()
     if cmap is None or reqs.empty:
         return pd.DataFrame(columns=columns)
     per = reqs.groupby("prompt_hash").agg(area=("area", "first"), cluster_id=("cluster_id", "first"),

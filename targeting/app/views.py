@@ -514,3 +514,17 @@ def run_window(manifest: Mapping[str, Any]) -> Window:
     if end is not None and days:
         return Window(end - pd.Timedelta(days=int(days) - 1), end, int(days))
     return Window(None, end, None)
+
+
+MAP_MEMBERS = 30  # campaign members placed on the map beside as many typical accounts
+
+
+def spread_caption(positions: pd.DataFrame, area: str) -> str:
+    """What a group of placed prompts (``group_positions``) covers: its distinct prompts and
+    the clusters of ``area`` they reach, the figures the coverage and regularity scores read."""
+    if positions.empty:
+        return "no prompts placed on the map"
+    in_area = positions[positions["area"] == area]
+    return (f"{len(positions):,} distinct prompts, {int(positions['requests'].sum()):,} requests; "
+            f"{in_area['cluster_id'].nunique():,} clusters of {area.replace('_', ' ')} reached")
+

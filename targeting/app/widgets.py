@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import streamlit as st
 
-from targeting.app import data
+from targeting.app import charts, data
 from targeting.app import views as V
 from targeting.app.data import Context
 from targeting.display import code_span, safe_text
@@ -280,3 +280,37 @@ def _save_verdict(ctx: Context, kind: str, target_id: str, risk: float | None, k
     st.session_state[f"{key}_note"] = ""
     st.session_state[f"{key}_verdict"] = None  # the next verdict is chosen afresh
     flash(f"Recorded: {kind} {code_span(target_id)} {verdict.replace('_', ' ')} by {escape_md(analyst)}.")
+
+
+def beside_typical(ctx: Context, scores, subject: tuple[str, ...], subject_title: str, area: str,
+                   volume: float, areas: list[str]) -> None:
+    """``subject``'s prompts on the map beside those of as many ordinary accounts of ``area``
+    with about ``volume`` requests each (``peers.typical_accounts``): the space-filling, or
+    the clumping, that the coverage and regularity scores measure, side by side."""
+    from targeting.peers import typical_accounts
+
+    background = data.map_points(ctx.key.root, ctx.key.map_id)
+    if background is None:
+        st.info("The workspace has no capability map, so nothing can be placed on it.")
+        return
+    typical = tuple(typical_accounts(scores, area, volume, k=len(subject), exclude=set(subject)))
+    left, right = st.columns(2)
+    for column, accounts, title in ((left, subject, subject_title),
+                                    (right, typical, _typical_title(typical, area, volume))):
+        with column:
+            st.markdown(f"**{escape_md(title)}**")
+            if not accounts:
+                st.info(f"No ordinary account of {area.replace('_', ' ')} near this volume to compare with.")
+                continue
+            placed = guarded(lambda a=accounts: data.group_positions(ctx.key, a), "The prompt vectors")
+            if placed is not None:
+                st.altair_chart(charts.account_overlay(background, placed, areas=areas), width="stretch")
+                st.caption(V.spread_caption(placed, area))
+    st.caption(f"Coloured: the prompts (sized by requests); grey: a sample of {len(background):,} prompts "
+               "of the map. An extraction sweep spreads over its area's clusters; ordinary use clumps.")
+
+
+def _typical_title(typical: tuple[str, ...], area: str, volume: float) -> str:
+    what = "a typical account" if len(typical) == 1 else f"{len(typical)} typical accounts"
+    return f"Beside it: {what} of {area.replace('_', ' ')}, about {volume:,.0f} requests each"
+

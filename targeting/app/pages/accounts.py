@@ -96,17 +96,11 @@ def _header(row: pd.Series, scores: pd.DataFrame, campaign: str) -> None:
         st.markdown(f"- {ui.escape_md(reason)}")
 
 
-def _on_the_map(ctx: data.Context, row: pd.Series, account: str, areas: list[str]) -> None:
+def _on_the_map(ctx: data.Context, scores: pd.DataFrame, row: pd.Series, account: str, areas: list[str]) -> None:
     st.altair_chart(charts.area_shares(V.area_shares(row, areas), areas), width="stretch")
-    background = data.map_points(ctx.key.root, ctx.key.map_id)
-    if background is None:
-        st.info("The workspace has no capability map, so the account cannot be placed on it.")
-        return
-    mine = ui.guarded(lambda: data.account_positions(ctx.key, account), "The account's prompt vectors")
-    if mine is not None:
-        st.altair_chart(charts.account_overlay(background, mine, areas=areas), width="stretch")
-        st.caption(f"{len(mine):,} distinct prompts of this account (coloured, sized by requests) "
-                   f"over a sample of {len(background):,} prompts of the map (grey).")
+    area = str(row.get("content_area") or row["dominant_area"])
+    ui.beside_typical(ctx, scores, (account,), f"This account ({int(row['n_requests']):,} requests)", area,
+                      float(row["n_requests"]), areas)
 
 
 def _coverage_and_timing(row: pd.Series, reqs: pd.DataFrame) -> None:
@@ -177,7 +171,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, account: str, full: bool) ->
     if reqs is None:
         return
     with t_map:
-        _on_the_map(ctx, row, account, areas)
+        _on_the_map(ctx, scores, row, account, areas)
     with t_time:
         _coverage_and_timing(row, reqs)
     with t_similar:

@@ -28,7 +28,8 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
     c[4].metric("Max severity", str(summary["max_severity"]))
     ui.case_file_buttons(ctx, "campaign", campaign, case_bytes)
     members = V.campaign_members(scores, campaign)
-    t_shared, t_members, t_timeline, t_verdict = st.tabs(["What they share", "Members", "Timeline", "Verdict"])
+    t_shared, t_members, t_map, t_timeline, t_verdict = st.tabs(
+        ["What they share", "Members", "On the map", "Timeline", "Verdict"])
     with t_members:
         st.caption("Click a member to open it on the Accounts page.")
         st.dataframe(members, hide_index=True, key="members_table", selection_mode=ui.PICK_ROW,
@@ -38,6 +39,14 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
         account = ui.selected(ui.SELECTED_ACCOUNT)
         if account in set(members["account_id"]) and st.button(f"Open account {account}", key="open_member"):
             ui.open_page("accounts")
+    with t_map:
+        areas = list(data.capability_areas(ctx.key))
+        volume = float(members["n_requests"].median()) if "n_requests" in members and len(members) else 0.0
+        shown = members.head(V.MAP_MEMBERS)  # the riskiest: a large campaign's picture stays quick
+        title = (f"The campaign's {len(members)} accounts" if len(shown) == len(members)
+                 else f"The {len(shown)} riskiest of the campaign's {len(members)} accounts")
+        ui.beside_typical(ctx, scores, tuple(shown["account_id"].astype(str)),
+                          f"{title} (median {volume:,.0f} requests)", str(summary["target_area"]), volume, areas)
     with t_timeline:
         timeline = V.member_timeline(data.daily_counts(ctx.key), members["account_id"])
         if timeline.empty:
