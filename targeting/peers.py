@@ -89,6 +89,7 @@ def tail_probability(
 
 
 TYPICAL_POOL = 25  # accounts nearest in volume that a typical account is chosen from
+SHOWN_MEMBERS = 30  # a campaign's riskiest members drawn on the map beside as many typical accounts
 
 
 def typical_accounts(scores: pd.DataFrame, area: str, volume: float, k: int = 1,

@@ -69,6 +69,11 @@ def test_report_figures_match_the_workspace(ws):
     # first seen: the members' earliest scored request, on the first night, not the latest window's start
     assert (a.n_accounts, a.n_requests, a.flagged_members, a.first_seen, a.max_severity) == (4, 40, 4, NIGHTS[0], "critical")
     assert a.coverage == pytest.approx(0.75) and len(a.examples) == 2
+    # on the map beside as many ordinary reasoning accounts of about its volume; the tool-use
+    # campaign has no ordinary account of its area to stand beside
+    assert a.beside is not None and a.beside.subject_title == "The campaign: its 4 accounts"
+    assert a.beside.typical_title == "4 typical accounts of reasoning, about 10 requests each"
+    assert r.campaigns[1].beside is None
     assert r.lone_accounts["account_id"].tolist() == ["solo"]
     assert r.change_counts == {"newly_flagged": 3, "new_campaign": 1, "score_rise": 3}
     assert "kBBBB" in r.biggest_change
@@ -148,6 +153,7 @@ def test_markdown_report_writes_its_charts_beside_it(ws, tmp_path):
     assert links and all((tmp_path / link).is_file() for link in links)
     assert {p.name for p in written[1:]} == {Path(link).name for link in links}
     assert all(link.startswith("policy_files/") for link in links)
+    assert "policy_files/campaign-1.png" in links and "policy_files/campaign-2.png" not in links  # kBBBB has none
     assert "corp.example.com" not in text and "\\<reasoning\\>" in text
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     archive = zipfile.ZipFile(io.BytesIO(render_report(ws, "md", now=NOW)))

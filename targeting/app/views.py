@@ -516,9 +516,6 @@ def run_window(manifest: Mapping[str, Any]) -> Window:
     return Window(None, end, None)
 
 
-MAP_MEMBERS = 30  # campaign members placed on the map beside as many typical accounts
-
-
 def spread_caption(positions: pd.DataFrame, area: str) -> str:
     """What a group of placed prompts (``group_positions``) covers: its distinct prompts and
     the clusters of ``area`` they reach, the figures the coverage and regularity scores read."""

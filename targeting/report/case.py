@@ -34,6 +34,7 @@ from targeting.exports import write_file
 from targeting.ids import normalise_id
 from targeting.redact import redact, shorten
 from targeting.report import charts as C
+from targeting.report.maps import current_map, map_layers, reached_clusters
 from targeting.report.render import data_uri, environment
 from targeting.verdicts import apply_verdicts, latest_verdicts, read_verdicts
 
@@ -182,48 +183,6 @@ def shared_infrastructure(infra: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["n_accounts", "what", "value"], ascending=[False, True, True]).reset_index(drop=True)
 
 
-def map_layers(cmap, clusters: pd.DataFrame, *, sample: int = C.MAP_BACKGROUND) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(background, reached) for ``charts.case_map_chart``: a stable sample of the map's 2-D
-    layout, and each reached cluster at the centre of its anchors with its keywords.
-    ``clusters``: cluster_id, area, requests."""
-    xy = np.asarray(cmap.anchor_xy, dtype=np.float32)
-    labels = np.asarray(cmap.anchor_cluster)
-    rng = np.random.default_rng(0)
-    pick = np.sort(rng.choice(len(xy), sample, replace=False)) if len(xy) > sample else np.arange(len(xy))
-    background = pd.DataFrame({"x": xy[pick, 0], "y": xy[pick, 1]})
-    index = {c["cluster_id"]: i for i, c in enumerate(cmap.clusters)}
-    rows = []
-    for c in clusters.itertuples():
-        i = index.get(c.cluster_id)
-        if i is None or not (labels == i).any():
-            continue
-        centre = xy[labels == i].mean(axis=0)
-        words = ", ".join(list(cmap.clusters[i].get("keywords", []))[:3])
-        rows.append({"x": float(centre[0]), "y": float(centre[1]), "area": c.area, "requests": int(c.requests),
-                     "label": words})
-    return background, pd.DataFrame(rows, columns=["x", "y", "area", "requests", "label"])
-
-
-def reached_clusters(ws: W.Workspace, accounts: list[str], cmap) -> pd.DataFrame:
-    """Requests per cluster of ``accounts``: cluster_id, area, keywords, requests (most first)."""
-    rows = W.assignments_of(ws, accounts, ["cluster_id", "area"]).to_pandas()
-    if rows.empty:
-        return pd.DataFrame(columns=["cluster_id", "area", "keywords", "requests"])
-    out = rows.groupby(["cluster_id", "area"]).size().rename("requests").reset_index()
-    words = {c["cluster_id"]: ", ".join(list(c.get("keywords", []))[:6]) for c in (cmap.clusters if cmap else ())}
-    out["keywords"] = out["cluster_id"].map(words).fillna("")
-    return out.sort_values(["requests", "cluster_id"], ascending=[False, True]).reset_index(drop=True)
-
-
-def _current_map(ws: W.Workspace):
-    """The workspace's current capability map, or None."""
-    from targeting.capmap import load_map
-
-    map_id = W.read_state(ws).get("map_id")
-    folder = ws.map_dir(map_id) if map_id else None
-    return load_map(folder) if folder is not None and (folder / "map.json").exists() else None
-
-
 def _target_figures(ws: W.Workspace, scores: pd.DataFrame, kind: str,
                     target: str) -> tuple[list[str], dict[str, Any], list[Evidence], str]:
     """(members, score figures, evidence, campaign id) of the target."""
@@ -279,7 +238,7 @@ def build_case(ws: W.Workspace, target: str, *, unredacted: bool = False, now: d
     group = sorted(linked["account_id"].astype(str)) if campaign else members
     infra = W.account_infrastructure(ws, group).to_pandas()
     shared = shared_infrastructure(infra)
-    cmap = _current_map(ws)
+    cmap = current_map(ws)
     clusters = reached_clusters(ws, members, cmap)
     clusters["keywords"] = clusters["keywords"].map(lambda t: clean(t, 200))
     daily = daily_mix(ws, members)

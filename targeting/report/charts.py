@@ -160,15 +160,11 @@ def risk_chart(history: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def case_map_chart(background: pd.DataFrame, reached: pd.DataFrame, areas: list[str]) -> bytes:
-    """The capability map's layout (``background``: x, y of a sample of its prompts, grey) with
-    the clusters a case reached at their centres (``reached``: x, y, area, requests, label),
-    sized by requests, coloured by area, the busiest labelled with their keywords."""
-    fig = Figure(figsize=(7.5, 5.5))
-    ax = fig.subplots()
+def _map_panel(ax, background: pd.DataFrame, reached: pd.DataFrame, colours: dict[str, str], title: str,
+               top: float) -> None:
+    """One map panel: the map's sample in grey, the reached clusters sized by requests (``top``:
+    the requests of the largest circle), the busiest labelled with their keywords."""
     ax.scatter(background["x"], background["y"], s=2, color="#d0d0d0", linewidths=0)
-    colours = _area_colours(areas)
-    top = reached["requests"].max() if len(reached) else 1
     for area, group in reached.groupby("area", sort=True):
         ax.scatter(group["x"], group["y"], s=30 + 400 * group["requests"] / top, color=colours.get(area, "#444444"),
                    alpha=0.75, edgecolors="white", linewidths=0.8, label=str(area).replace("_", " "))
@@ -178,7 +174,32 @@ def case_map_chart(background: pd.DataFrame, reached: pd.DataFrame, areas: list[
     ax.set_xticks([])
     ax.set_yticks([])
     ax.spines[:].set_visible(False)
+    ax.set_title(title.replace("$", r"\$"), loc="left", fontsize=10)
+
+
+def case_map_chart(background: pd.DataFrame, reached: pd.DataFrame, areas: list[str]) -> bytes:
+    """The capability map's layout (``background``: x, y of a sample of its prompts, grey) with
+    the clusters a case reached at their centres (``reached``: x, y, area, requests, label),
+    sized by requests, coloured by area, the busiest labelled with their keywords."""
+    fig = Figure(figsize=(7.5, 5.5))
+    ax = fig.subplots()
+    top = reached["requests"].max() if len(reached) else 1
+    _map_panel(ax, background, reached, _area_colours(areas), "", top)
     ax.set_title("Where its requests fall on the capability map (grey: the map's prompts)", loc="left", fontsize=11)
     if len(reached):
         ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=0.5)
+    return _png(fig)
+
+
+def beside_map_chart(background: pd.DataFrame, subject: pd.DataFrame, typical: pd.DataFrame, titles: tuple[str, str],
+                     areas: list[str]) -> bytes:
+    """Two map panels on one scale: the clusters a campaign reaches, and those that as many
+    ordinary accounts of its area and volume reach (``report.maps.BesideMap``). A sweep
+    spreads over its area; ordinary use clumps."""
+    fig = Figure(figsize=(11, 4.8))
+    axes = fig.subplots(1, 2)
+    top = max([float(f["requests"].max()) for f in (subject, typical) if len(f)] or [1.0])
+    colours = _area_colours(areas)
+    for ax, reached, title in zip(axes, (subject, typical), titles):
+        _map_panel(ax, background, reached, colours, f"{title}: {len(reached)} clusters", top)
     return _png(fig)

@@ -21,6 +21,7 @@ from targeting import summaries as SM
 from targeting import workspace as W
 from targeting.display import safe_text
 from targeting.evidence import campaign_evidence
+from targeting.report.maps import BesideMap, beside_typical, current_map
 from targeting.redact import redact, shorten
 
 log = logging.getLogger("targeting")
@@ -30,6 +31,7 @@ EXAMPLE_CHARS = 240  # an example prompt is cut to this many characters
 EVIDENCE_CHARS = 400  # an evidence sentence (it quotes shared text) is cut to this many
 MAX_CAMPAIGN_SECTIONS = 12  # campaigns beyond this (smallest volume) are listed in a table only
 TOP_CLUSTERS = 8  # sub-topics listed per area
+MAP_CAMPAIGNS = 3  # the largest campaigns drawn on the map beside typical accounts
 MAX_LONE_ACCOUNTS = 15  # flagged accounts outside campaigns listed by name
 EVIDENCE_KINDS = ("wrapper", "system_prompt", "tools", "template")  # coverage has its own columns
 
@@ -106,6 +108,7 @@ class CampaignSection:
     evidence: list[str]
     examples: list[str]
     verdict: str  # '' when no analyst has decided
+    beside: BesideMap | None = None  # on the map beside typical accounts (the first MAP_CAMPAIGNS sections)
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,8 @@ def _campaign_sections(ws: W.Workspace, camps: pd.DataFrame, current: pd.DataFra
     """One section per campaign in ``camps``: its figures, evidence (``campaign_evidence``,
     redacted unless ``include_examples``), example prompts and standing verdict."""
     sections: list[CampaignSection] = []
-    for _, c in camps.iterrows():
+    cmap = current_map(ws) if len(camps) else None
+    for i, (_, c) in enumerate(camps.iterrows()):
         items = campaign_evidence(ws, c["campaign_id"], examples=examples, scores=current)
         evidence = [shorten(redact(e.summary) if not include_examples else e.summary, EVIDENCE_CHARS)
                     for e in items if e.kind in EVIDENCE_KINDS]
@@ -304,6 +308,8 @@ def _campaign_sections(ws: W.Workspace, camps: pd.DataFrame, current: pd.DataFra
             coverage=float(c["coverage"]), max_severity=str(c["max_severity"]), mean_risk=float(c["mean_risk"]),
             evidence=evidence, examples=shown,
             verdict=_campaign_verdict(c["campaign_id"], current, by_target, clean),
+            beside=beside_typical(ws, cmap, current, current[current["campaign_id"] == c["campaign_id"]],
+                                  str(c["target_area"])) if i < MAP_CAMPAIGNS else None,
         ))
     return sections
 

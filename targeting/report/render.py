@@ -12,7 +12,7 @@ import io
 import math
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,10 +54,17 @@ class Charts:
     trend: bytes | None
     severity: bytes | None
     areas: dict[str, bytes]
+    campaigns: dict[str, bytes] = field(default_factory=dict)  # campaign id -> beside-typical map
+
+    def campaign_file(self, campaign_id: str) -> str:
+        """The file name of a campaign's map: its place in the report, never its id (ids come
+        from the logs' account names)."""
+        return f"campaign-{list(self.campaigns).index(campaign_id) + 1}.png"
 
     def files(self) -> dict[str, bytes]:
         out = {"trend.png": self.trend, "severity.png": self.severity}
         out.update({f"area-{a}.png": png for a, png in self.areas.items()})
+        out.update({self.campaign_file(c): png for c, png in self.campaigns.items()})
         return {name: png for name, png in out.items() if png is not None}
 
 
@@ -68,6 +75,10 @@ def make_charts(r: ReportData) -> Charts:
         trend=C.trend_chart(r.trend, areas) if areas else None,
         severity=C.severity_chart(r.area_table) if r.headline.get("n_flagged") else None,
         areas={a.area: C.area_trend_chart(a.trend, a.area, i) for i, a in enumerate(targeted)},
+        campaigns={c.campaign_id: C.beside_map_chart(c.beside.background, c.beside.subject, c.beside.typical,
+                                                     (c.beside.subject_title, c.beside.typical_title),
+                                                     [a.area for a in r.areas])
+                   for c in r.campaigns if c.beside is not None},
     )
 
 
@@ -123,6 +134,7 @@ def render_html(r: ReportData, charts: Charts | None = None) -> str:
     uris = {"trend": data_uri(charts.trend), "severity": data_uri(charts.severity),
             "areas": {a: data_uri(png) for a, png in charts.areas.items()}}
     uris["areas"].update({a.area: None for a in r.areas if a.area not in uris["areas"]})
+    uris["campaigns"] = {c.campaign_id: data_uri(charts.campaigns.get(c.campaign_id)) for c in r.campaigns}
     template = environment(html=True).get_template("report.html.j2")
     return template.render(r=r, h=r.headline, charts=uris, eval_rows=EVAL_ROWS, change_rows=CHANGE_ROWS,
                            max_lone=MAX_LONE_ACCOUNTS)
@@ -134,7 +146,9 @@ def render_markdown(r: ReportData, assets: str, charts: Charts | None = None) ->
     files = charts.files()
     link = {name: f"{assets}/{name}" for name in files}
     refs = {"trend": link.get("trend.png"), "severity": link.get("severity.png"),
-            "areas": {a.area: link.get(f"area-{a.area}.png") for a in r.areas}}
+            "areas": {a.area: link.get(f"area-{a.area}.png") for a in r.areas},
+            "campaigns": {c.campaign_id: link.get(charts.campaign_file(c.campaign_id)) if c.campaign_id in charts.campaigns
+                          else None for c in r.campaigns}}
     template = environment(html=False).get_template("report.md.j2")
     text = template.render(r=r, h=r.headline, charts=refs, eval_rows=EVAL_ROWS, change_rows=CHANGE_ROWS,
                            max_lone=MAX_LONE_ACCOUNTS)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from targeting import summaries as Sm
+from targeting.peers import SHOWN_MEMBERS
 from targeting.app import charts, data
 from targeting.app import views as V
 from targeting.app import widgets as ui
@@ -42,7 +43,7 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
     with t_map:
         areas = list(data.capability_areas(ctx.key))
         volume = float(members["n_requests"].median()) if "n_requests" in members and len(members) else 0.0
-        shown = members.head(V.MAP_MEMBERS)  # the riskiest: a large campaign's picture stays quick
+        shown = members.head(SHOWN_MEMBERS)  # the riskiest: a large campaign's picture stays quick
         title = (f"The campaign's {len(members)} accounts" if len(shown) == len(members)
                  else f"The {len(shown)} riskiest of the campaign's {len(members)} accounts")
         ui.beside_typical(ctx, scores, tuple(shown["account_id"].astype(str)),
