@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from targeting.ingest.base import T_BAD, T_MISSING, T_OK, T_RANGE, TIME_HI, TIME_LO
-from targeting.ingest.times import parse_time, us_to_timestamp
+from targeting.ingest.times import _py_iso, parse_time, us_to_timestamp
 
 NOON = 1_709_294_400  # 2024-03-01T12:00:00Z in epoch seconds
 NOON_US = NOON * 1_000_000
@@ -189,3 +189,12 @@ def test_us_to_timestamp_without_mask_keeps_all():
     ts = us_to_timestamp(np.array([NOON_US, NOON_US + 1]))
     assert ts.null_count == 0
     assert ts[1].as_py() - ts[0].as_py() == timedelta(microseconds=1)
+
+
+def test_fallback_iso_parser_reads_naive_as_utc_and_keeps_zones():
+    # the one-by-one path used when pandas rejects a column even in coerce mode
+    assert _py_iso("2024-03-01T12:00:00") == datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+    aware = _py_iso("2024-03-01T14:00:00+02:00")
+    assert aware.utcoffset() == timedelta(hours=2)
+    assert aware == datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+    assert _py_iso("junk") is None and _py_iso(None) is None
