@@ -184,6 +184,8 @@ def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
             page.get_by_role("tab", name="On the map").click()
             overlay = page.get_by_role("tabpanel", name="On the map").locator('[data-testid="stVegaLiteChart"]')
             expect(overlay.last).to_be_visible()
+            expect(overlay).to_have_count(3)  # area shares; the account and a typical account on the map
+            expect(page.get_by_text("Beside it: a typical account of", exact=False)).to_be_visible()
             _to_top(page.get_by_role("tablist").first)
             _shoot(page, "account-map", tmp_path)
 

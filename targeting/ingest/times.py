@@ -102,7 +102,11 @@ def parse_time(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         except pa.ArrowException:  # e.g. hundreds of digits
             f = [float(v) for v in numbers.to_pylist()]
         us[idx], status[idx] = _epoch_to_us(np.asarray(f, dtype=np.float64))
-    iso = present & ~is_num
+    # an ISO-8601 time starts with its year; pandas would read the words "now" and "today"
+    # as the time of ingest (a row stamped with the wall clock, a request id that changes)
+    dated = np_bool(pc.match_substring_regex(text, r"^\d"))
+    status[present & ~is_num & ~dated] = T_BAD
+    iso = present & ~is_num & dated
     if iso.any():
         idx = np.flatnonzero(iso)
         us[idx], status[idx] = _parse_iso(text.take(idx))

@@ -120,7 +120,9 @@ def _json_values(arr: pa.Array, *, empty_is_null: bool) -> pa.Array:
         return arr.cast(pa.string())
     if pa.types.is_boolean(t):
         return pc.if_else(arr, "true", "false")
-    return str_array(_canon_json_many(pylist(arr)))
+    # a value canonical JSON writes as null (NaN, infinity) is a null member: left out, as
+    # canon_json leaves it out of the row's extras
+    return str_array([None if v == "null" else v for v in _canon_json_many(pylist(arr))])
 
 
 def extras_json(batch: pa.RecordBatch, extras: list[int], *, empty_is_null: bool) -> pa.Array:
