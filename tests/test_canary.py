@@ -138,3 +138,43 @@ def test_a_workspace_without_scores_is_exit_2(invoke, tmp_path):
     (tmp_path / "empty").mkdir()
     result = invoke("canary", "--workspace", tmp_path / "empty", "--kind", "relay")
     assert result.exit_code == 2 and "run `targeting run` first" in result.output
+
+
+def _history(kinds, nights) -> "pa.Table":
+    import pyarrow as pa
+
+    from targeting.jobs.canary import HISTORY_SCHEMA
+
+    rows = [{"recorded_at": f"{night}T03:00:00+00:00", "as_of": night, "window_start": "2026-11-08", "kind": kind,
+             "adaptive": "", "seed": 1, "accounts": 4, "found": found, "recall": found / 4,
+             "recall_at_run_threshold": found / 4, "linked": found, "median_rank": 3.0, "best_rank": 1,
+             "scored_accounts": 90, "threshold": 0.5, "run_threshold": 0.5, "seconds": 9.0}
+            for kind in kinds for night, found in zip(nights, (2, 4))]
+    return pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA)
+
+
+def _overview(root: Path):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.session_state["workspace"] = str(root)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_overview_shows_the_canary_recall_history_and_nothing_without_one(workspace_copy):
+    at = _overview(workspace_copy)
+    assert "Canary recall" not in [s.value for s in at.subheader]
+    ws = W.open_workspace(workspace_copy)
+    W.append_canary_history(ws, _history(KINDS, ("2026-11-13", "2026-11-14")))
+    at = _overview(workspace_copy)
+    assert "Canary recall" in [s.value for s in at.subheader]
+    table = next(d.value for d in at.dataframe if "mean_recall" in d.value.columns).set_index("kind")
+    assert sorted(table.index) == sorted(KINDS)
+    assert table.loc["relay", "recall"] == 1.0 and table.loc["relay", "previous"] == 0.5
+    assert table.loc["relay", "runs"] == 2 and table.loc["relay", "last_as_of"] == "2026-11-14"
+    charts = at.get("vega_lite_chart")
+    assert any("canary recall" in str(c.proto.spec) for c in charts)  # the trend over the two runs
