@@ -308,9 +308,6 @@ def canary(
     recall for campaigns like the simulator's, not for designs nobody has simulated."""
     from targeting.jobs.canary import KINDS, CanaryOptions, run_canaries
 
-    for k in kind or []:
-        if k not in KINDS:
-            raise UsageProblem(f"--kind {k!r}: use one of {', '.join(KINDS)}")
     options = [CanaryOptions(kind=k, accounts=accounts, seed=seed, cover_traffic=cover_traffic, paraphrase=paraphrase,
                              small_accounts=small_accounts, slow=slow) for k in (kind or KINDS)]
     overrides = {"embed": {"model": model}} if model else None

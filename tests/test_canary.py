@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -58,11 +59,16 @@ def test_ranks_count_every_account_and_ties_share_the_best():
     assert got["flagged"].tolist() == [True, False]
 
 
-def test_a_canary_is_found_ranked_and_explained_and_the_workspace_is_byte_identical(workspace_copy, hashing_model):
+def test_a_canary_is_found_ranked_and_explained_and_the_workspace_is_byte_identical(workspace_copy, hashing_model,
+                                                                                    caplog):
     before = _tree_hashes(workspace_copy)
-    report = run_canary(workspace_copy, _settings(), CanaryOptions(kind="reasoning", accounts=6, seed=1),
-                        encoder=HashingEncoder())
+    with caplog.at_level(logging.INFO, logger="targeting"):
+        report = run_canary(workspace_copy, _settings(), CanaryOptions(kind="reasoning", accounts=6, seed=1),
+                            encoder=HashingEncoder())
     assert _tree_hashes(workspace_copy) == before
+    assert "canary reasoning: 6 accounts" in caplog.text
+    prompts, _ = campaign(SimConfig(seed=1, start="2026-11-08", days=7), "reasoning", 6)
+    assert not any(p[:40] in caplog.text for p in prompts["prompt"])  # no prompt text in the logs
     accounts = report.accounts
     assert len(accounts) == 6 and accounts["account_id"].str.startswith(PREFIX + "reasoning-").all()
     assert accounts["rank"].between(1, report.n_scored).all() and accounts["rank"].is_monotonic_increasing
