@@ -146,7 +146,7 @@ def test_a_workspace_without_scores_is_exit_2(invoke, tmp_path):
     assert result.exit_code == 2 and "run `targeting run` first" in result.output
 
 
-def _history(kinds, nights) -> "pa.Table":
+def _history(kinds, nights):
     import pyarrow as pa
 
     from targeting.jobs.canary import HISTORY_SCHEMA

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence
@@ -92,7 +92,6 @@ class CanaryReport:
     threshold: float  # the flag threshold of this scoring (the canary included)
     run_threshold: float | None  # the threshold of the run that wrote the latest scores
     seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def found(self) -> int:
@@ -286,5 +285,3 @@ def every_kind(accounts: int = 12, seed: int | None = None) -> list[CanaryOption
     return [CanaryOptions(kind=k, accounts=accounts, seed=seed) for k in KINDS]
 
 
-__all__ = ["PREFIX", "KINDS", "CanaryOptions", "CanaryReport", "canary_accounts", "history_rows", "run_canary",
-           "run_canaries", "record_history", "every_kind", "latest_window", "night_seed"]
