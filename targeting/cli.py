@@ -230,6 +230,9 @@ def score(
         None, "--actors", min=1, help="--engine ray: actors per pool (default: one less than the cluster's CPUs)."),
     gpus_per_actor: Optional[float] = typer.Option(
         None, "--gpus-per-actor", min=0, help="--engine ray: GPUs per embedding actor (default 0: CPU)."),
+    canaries: Optional[bool] = typer.Option(
+        None, "--canaries/--no-canaries", help="After scoring, inject one canary campaign of each kind into a copy of "
+        "the window in memory and record its recall (`targeting canary`; default: the setting nightly.canaries)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """The nightly job: score the accounts active in the window ending at --as-of.
@@ -269,6 +272,84 @@ def score(
             from targeting.drift import Drift
 
             typer.echo(f"  drift: {Drift(**result.drift).summary()}")
+    if settings.nightly.canaries if canaries is None else canaries:
+        from targeting.jobs.canary import every_kind, run_canaries
+
+        reports = run_canaries(workspace, settings, every_kind(settings.nightly.canary_accounts), record=True)
+        _print_canaries(reports, detail=False)
+
+
+@app.command()
+def canary(
+    workspace: Path = WorkspaceOpt,
+    kind: Optional[List[str]] = typer.Option(
+        None, "--kind", help="Campaign kind: reasoning, tool_use, agentic_coding or relay (repeat for several; "
+        "default: one of each)."),
+    accounts: int = typer.Option(12, "--accounts", min=2, help="Accounts in each canary campaign."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Simulator seed (default: derived from the window's last day)."),
+    cover_traffic: float = typer.Option(0.0, "--cover-traffic", help="Adaptive: share of organic cover prompts."),
+    paraphrase: bool = typer.Option(False, "--paraphrase", help="Adaptive: paraphrased attack templates."),
+    small_accounts: bool = typer.Option(False, "--small-accounts", help="Adaptive: 10-30 requests per account."),
+    slow: bool = typer.Option(False, "--slow", help="Adaptive: spread thinly over the whole window."),
+    record: bool = typer.Option(False, "--record", help="Append the recall figures to the workspace's canary history "
+                                                        "(the Overview shows it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
+    model: Optional[str] = typer.Option(None, "--model", help="Embedding model: 'default', a folder or a cached name."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Recall on real traffic: inject a labelled synthetic campaign into the latest window and score it.
+
+    The canary (simulated by `targeting simulate`'s generator, accounts named canary-KIND-...)
+    is dated inside the latest scored window, embedded with the workspace's model, assigned
+    to its map and scored with the window's real requests and the same settings, all in
+    memory: the workspace is only read. Prints, for each canary account, whether it was
+    flagged, its rank among all accounts and its reasons. Only --record writes: the recall
+    figures (no account, no prompt) to the workspace's canary history. A canary measures
+    recall for campaigns like the simulator's, not for designs nobody has simulated."""
+    from targeting.jobs.canary import KINDS, CanaryOptions, run_canaries
+
+    options = [CanaryOptions(kind=k, accounts=accounts, seed=seed, cover_traffic=cover_traffic, paraphrase=paraphrase,
+                             small_accounts=small_accounts, slow=slow) for k in (kind or KINDS)]
+    overrides = {"embed": {"model": model}} if model else None
+    reports = run_canaries(workspace, _settings(config, overrides), options, record=record)
+    if as_json:
+        typer.echo(json.dumps([_canary_dict(r) for r in reports], indent=2, default=str))
+    else:
+        _print_canaries(reports, detail=True)
+    if record:
+        from targeting import workspace as W
+
+        typer.echo(f"recorded in {W.open_workspace(workspace).canary_history_path}", err=True)
+
+
+def _canary_dict(report) -> dict:
+    """A canary report as JSON-ready values."""
+    return {
+        "kind": report.kind, "adaptive": report.adaptive, "seed": report.seed, "as_of": report.as_of,
+        "window_start": report.window_start, "requests": report.n_requests, "scored_accounts": report.n_scored,
+        "found": report.found, "recall": report.recall, "recall_at_run_threshold": report.recall_at_run_threshold,
+        "median_rank": report.median_rank, "threshold": report.threshold, "run_threshold": report.run_threshold,
+        "seconds": round(report.seconds, 1), "accounts": report.accounts.to_dict(orient="records"),
+    }
+
+
+def _print_canaries(reports, detail: bool) -> None:
+    """Each canary's line (recall, ranks) and, with ``detail``, each canary account's rank and reasons."""
+    for r in reports:
+        at_run = ("" if r.recall_at_run_threshold is None else
+                  f"; {r.recall_at_run_threshold:.2f} at the latest run's threshold {r.run_threshold:.3f}")
+        typer.echo(
+            f"canary {r.kind}{f' ({r.adaptive})' if r.adaptive else ''}: {len(r.accounts)} accounts, "
+            f"{r.n_requests:,} requests in {r.window_start}..{r.as_of}, scored with {r.n_scored - len(r.accounts):,} "
+            f"real accounts: found {r.found}/{len(r.accounts)} (recall {r.recall:.2f}{at_run}); "
+            f"median rank {r.median_rank:g}, {r.linked} linked; {r.seconds:.0f}s")
+        if not detail:
+            continue
+        for a in r.accounts.itertuples(index=False):
+            typer.echo(safe_text(
+                f"  {a.account_id}: rank {a.rank:,} of {r.n_scored:,}, risk {a.risk_score:.3f}, "
+                f"{'flagged' if a.flagged else 'missed'}{f', campaign {a.campaign_id}' if a.campaign_id else ''}"
+                f" - {a.reasons or 'no reason'}"))
 
 
 @app.command()

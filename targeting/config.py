@@ -88,6 +88,8 @@ class NightlyConfig:
     refit_days: int = 30  # days of recent prompts `targeting fit` samples
     match_overlap: float = 0.5  # overlap at which a refitted cluster keeps an old cluster's id
     update_index: bool = True  # add the night's new prompts to the search index
+    canaries: bool = False  # after scoring, inject one canary campaign of each kind and record its recall
+    canary_accounts: int = 12  # accounts in each nightly canary campaign
 
 
 @dataclass(frozen=True)

@@ -337,6 +337,24 @@ def nightly_trend(history: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- changes between two nights ------------------------------------------------------------------------
+def canary_recall(history: pd.DataFrame | None) -> pd.DataFrame:
+    """Per canary kind and adaptive options (``targeting canary --record``): the latest
+    recall, the one before, their change, the mean over every recorded canary, how many were
+    recorded and the latest median rank; empty without a history."""
+    cols = ["kind", "adaptive", "last_as_of", "recall", "previous", "change", "mean_recall", "runs", "median_rank"]
+    if history is None or history.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    ordered = history.sort_values(["recorded_at", "as_of"], kind="stable")
+    for (kind, adaptive), g in ordered.groupby(["kind", "adaptive"], sort=True):
+        last = g.iloc[-1]
+        previous = float(g["recall"].iloc[-2]) if len(g) > 1 else float("nan")
+        rows.append({"kind": kind, "adaptive": adaptive, "last_as_of": last["as_of"], "recall": float(last["recall"]),
+                     "previous": previous, "change": float(last["recall"]) - previous,
+                     "mean_recall": float(g["recall"].mean()), "runs": len(g), "median_rank": last["median_rank"]})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def _flagged_campaigns(scores: pd.DataFrame) -> dict[str, set[str]]:
     """Campaign id -> members, for campaigns with at least one flagged member."""
     if scores.empty:

@@ -26,6 +26,7 @@ from code constants, checked against ``_IDENTIFIER``. Layout::
       secrets/indicator-hmac.key         the per-workspace key of shared indicators' account references
       indicators/received/BUNDLE.json    indicators received from other providers (``targeting.indicators``)
       indicators/matches.parquet         the accounts here that carry them, with the reason
+      canaries/history.parquet           canary recall per kind and run (``targeting canary --record``)
       .staging/RUN/                      a run's files before commit
       .lock
 
@@ -172,6 +173,14 @@ class Workspace:
     def indicator_matches_path(self) -> Path:
         """The accounts here that carry received indicators: one row per (bundle, account)."""
         return self.root / "indicators" / "matches.parquet"
+
+    # --- canaries ----------------------------------------------------------------------
+    @property
+    def canary_history_path(self) -> Path:
+        """Recall of the injected canary campaigns, one row per kind and canary run
+        (``targeting canary --record``, ``targeting score --canaries``): figures only, never a
+        canary account or prompt."""
+        return self.root / "canaries" / "history.parquet"
 
 
 def _mkdir(path: Path) -> Path | None:
@@ -890,6 +899,21 @@ def read_evaluation(ws: Workspace) -> dict[str, Any] | None:
     path = ws.evaluation_path
     return json.loads(path.read_text()) if path.exists() else None
 
+
+
+def read_canary_history(ws: Workspace) -> pd.DataFrame | None:
+    """The recorded canary runs (``canary_history_path``), oldest first; None when none was recorded."""
+    path = ws.canary_history_path
+    return pq.read_table(path).to_pandas() if path.exists() else None
+
+
+def append_canary_history(ws: Workspace, rows: pa.Table) -> None:
+    """Append ``rows`` to the canary history, replacing the file atomically (``write_parquet``):
+    a reader sees the old history or the new one. The caller holds the workspace lock."""
+    path = ws.canary_history_path
+    if path.exists():
+        rows = pa.concat_tables([pq.read_table(path), rows], promote_options="default")
+    write_parquet(path, rows)
 
 # --- reads: the questions of the summaries, queries, evidence and the app ----------------------------
 def assignments_of(ws: Workspace, accounts, columns: list[str], *, area: str | None = None,

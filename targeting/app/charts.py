@@ -138,6 +138,18 @@ def nightly_trend(trend: pd.DataFrame, areas: Sequence[str], measure: str = "fla
     ).properties(height=260)
 
 
+
+def canary_trend(history: pd.DataFrame) -> alt.Chart:
+    """Recall of each canary kind over the recorded canary runs."""
+    frame = history.assign(series=history["kind"] + history["adaptive"].map(lambda a: f" ({a})" if a else ""))
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("recorded_at:T", title="canary run (UTC)"),
+        y=alt.Y("recall:Q", title="canary recall", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("series:N", title="canary"),
+        tooltip=["recorded_at:T", "as_of:N", "series:N", alt.Tooltip("recall:Q", format=".2f"), "found:Q", "accounts:Q",
+                 "median_rank:Q"],
+    ).properties(height=220)
+
 def member_timeline(frame: pd.DataFrame) -> alt.Chart:
     """Requests per member and day: a coordinated campaign starts and stops together."""
     order = list(dict.fromkeys(frame["account_id"]))

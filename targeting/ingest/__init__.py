@@ -82,7 +82,7 @@ reader).
 """
 
 from targeting.ingest.base import IngestBatch, IngestConfig
-from targeting.ingest.batches import iter_batches, quarantine_good_rows
+from targeting.ingest.batches import iter_batches, normalise_table, quarantine_good_rows
 from targeting.ingest.files import expand_inputs
 
-__all__ = ["IngestConfig", "IngestBatch", "expand_inputs", "iter_batches", "quarantine_good_rows"]
+__all__ = ["IngestConfig", "IngestBatch", "expand_inputs", "iter_batches", "normalise_table", "quarantine_good_rows"]

@@ -15,7 +15,7 @@ from targeting.ingest.csv_reader import iter_csv
 from targeting.ingest.files import SUPPORTED_TEXT, format_of
 from targeting.ingest.jsonl import iter_jsonl
 from targeting.ingest.parquet import iter_parquet
-from targeting.ingest.rows import Chunk, empty_good, normalise, quarantine_table
+from targeting.ingest.rows import Chunk, arrow_chunk, empty_good, normalise, quarantine_table
 from targeting.ingest.values import raw_json
 
 
@@ -80,6 +80,22 @@ def iter_batches(
                 yield normalise(chunk, path, cfg)
         if not yielded:
             yield IngestBatch(empty_good(), quarantine_table(path, []), path, 0)
+
+
+def normalise_table(table: pa.Table, source: Path, config: IngestConfig | None = None) -> IngestBatch:
+    """Rows already in memory (an Arrow table with the contract's columns), checked and
+    normalised as a Parquet file's rows are (``iter_batches``): one batch, ``source`` naming
+    where they came from in quarantine rows."""
+    cfg = config if config is not None else IngestConfig()
+    parts, start = [], 0
+    for batch in table.to_batches(max_chunksize=cfg.batch_rows):
+        rows = np.arange(start + 1, start + batch.num_rows + 1, dtype=np.int64)
+        start += batch.num_rows
+        parts.append(normalise(arrow_chunk(batch, rows, empty_is_null=False, pre=[]), source, cfg))
+    if not parts:
+        return IngestBatch(empty_good(), quarantine_table(source, []), source, 0)
+    return IngestBatch(pa.concat_tables([b.good for b in parts]), pa.concat_tables([b.quarantine for b in parts]),
+                       source, start, np.concatenate([b.good_rows for b in parts]))
 
 
 def quarantine_good_rows(batch: IngestBatch, idx: np.ndarray, field_name: str, reason: str) -> pa.Table:

@@ -572,6 +572,22 @@ def window_assignments(ws: W.Workspace, got: NightInput, start: date | None, day
     return assigned
 
 
+def window_inputs(ws: W.Workspace, assigned: pd.DataFrame, got: NightInput, cmap: CapabilityMap,
+                  store: VectorStore | None, features: nightly.FeatureCache, *, start: str | None,
+                  day: str | None) -> tuple[pd.DataFrame, VectorStore, dict[str, str], pd.DataFrame]:
+    """What ``score_frame`` needs besides the settings, for the window's ``assigned`` requests:
+    (them with their metadata, the vectors, the texts of the prompts whose features
+    ``features`` lacks, the contexts), from ``got`` (the run's new rows) and the stored
+    partitions. Frees the new rows' per-row frame (``got.requests``)."""
+    window_hashes = set(assigned[S.PROMPT_HASH])
+    store = nightly.load_vectors(ws, cmap.meta["model_key"], window_hashes, store)
+    texts = nightly.window_texts(ws, start, day, features.load(window_hashes), got.prompts)
+    assigned = attach_metadata(ws, assigned, got.requests)
+    contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
+    got.requests = None  # the new rows are in `assigned` now: free them before scoring
+    return assigned, store, texts, contexts
+
+
 def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, got: NightInput,
                  cmap: CapabilityMap, store: VectorStore, settings: Settings, *, day: str, start: str | None,
                  path: Path, latest: bool, window_days: int | None = None, record_shifts: bool = True) -> None:
@@ -580,15 +596,9 @@ def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, g
     as the workspace's latest scores) and, with ``record_shifts``, the night's shift alerts
     (``stage_shifts``). Frees the new rows' per-row frame (``got.requests``)."""
     ws = tx.ws
-    window_hashes = set(assigned[S.PROMPT_HASH])
-    store = nightly.load_vectors(ws, cmap.meta["model_key"], window_hashes, store)
     # per-prompt text features cached by earlier runs: only the other prompts' texts are read
     features = nightly.FeatureCache.open(ws, settings.signals.seed, tx)
-    texts = nightly.window_texts(ws, start, day, features.load(window_hashes), got.prompts)
-    assigned = attach_metadata(ws, assigned, got.requests)
-    contexts = read_contexts(ws, set(assigned[S.CONTEXT_HASH].dropna()), got.contexts)
-    got.requests = None  # the new rows are in `assigned` now: free them before scoring
-    del window_hashes
+    assigned, store, texts, contexts = window_inputs(ws, assigned, got, cmap, store, features, start=start, day=day)
     counts = shifts.daily_area_counts(assigned) if record_shifts else None
     table, threshold = score_frame(assigned, cmap, store, texts, cmap.anchors.shape[1], settings, contexts, features)
     del assigned, texts, features

@@ -26,7 +26,7 @@ n_accounts must be at least 30.
 """
 
 from .config import SimConfig
-from .generate import LABEL_COLUMNS, plan, simulate
+from .generate import LABEL_COLUMNS, campaign, plan, simulate
 from .io import write_traffic
 
-__all__ = ["SimConfig", "simulate", "write_traffic", "plan", "LABEL_COLUMNS"]
+__all__ = ["SimConfig", "simulate", "campaign", "write_traffic", "plan", "LABEL_COLUMNS"]

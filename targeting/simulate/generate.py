@@ -139,13 +139,35 @@ def simulate(config: SimConfig | None = None) -> tuple[pd.DataFrame, pd.DataFram
     ids = [""] * len(accs)
     for pos, ai in enumerate(order):
         ids[ai] = "acct-" + stable_hex(cfg.seed, "acct", pos, n=12)
+    return _frames(cfg, accs, ids, "req-")
+
+
+def campaign(config: SimConfig, kind: str, n_accounts: int, prefix: str = "canary-") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One campaign of ``kind`` (``attacks.CAMPAIGN_KINDS``) over ``n_accounts`` accounts alone,
+    without the population around it: ``(requests, labels)`` as ``simulate`` gives them, inside
+    ``config``'s days, with the adaptive-attacker options of ``config``. Account ids are
+    ``PREFIX + kind + '-' + hash`` and request ids ``PREFIX + 'req-' + hash``, so a campaign
+    injected into real traffic (a canary) can never take a real account's id."""
+    if kind not in A.CAMPAIGN_KINDS:
+        raise ValueError(f"unknown campaign kind {kind!r}: use one of {', '.join(A.CAMPAIGN_KINDS)}")
+    if n_accounts < 1:
+        raise ValueError("a campaign needs at least one account")
+    w = TM.Window(config.start, config.days)
+    accs = A.Campaign(config, w, kind, 1, n_accounts, pools=N.SharedPools(config.seed),
+                      public=B.public_coding_tasks(config.seed)).accounts()
+    ids = [f"{prefix}{kind}-" + stable_hex(config.seed, prefix, kind, pos, n=12) for pos in range(len(accs))]
+    return _frames(config, accs, ids, f"{prefix}req-")
+
+
+def _frames(cfg: SimConfig, accs: list[P.Account], ids: list[str], request_prefix: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The accounts' requests and labels as two frames, sorted by time (see ``simulate``)."""
     cols: dict[str, list] = {k: [] for k in ("rid", "aid", "t", "prompt", "system", "tools", "ip", "created",
                                               "area", "role", "kind", "campaign", "target")}
     for ai, acc in enumerate(accs):
         aid = ids[ai]
         n = len(acc.reqs)
         cols["aid"].extend([aid] * n)
-        cols["rid"].extend("req-" + stable_hex(cfg.seed, aid, k, n=20) for k in range(n))
+        cols["rid"].extend(request_prefix + stable_hex(cfg.seed, aid, k, n=20) for k in range(n))
         cols["t"].extend(acc.times)
         cols["prompt"].extend(q.prompt for q in acc.reqs)
         cols["system"].extend(q.system for q in acc.reqs)

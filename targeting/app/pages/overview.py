@@ -116,6 +116,19 @@ if len(shifts):
     st.caption("Every night's alerts, newest first: the share of the night's traffic in other areas than the "
                "account's (or campaign's) own history and previous night, and the reason in words.")
 
+canaries = data.canary_history(ctx.ws)
+if canaries is not None and len(canaries):
+    st.subheader("Canary recall")
+    recall = Sm.canary_recall(canaries)
+    st.dataframe(recall, hide_index=True, key="canary_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                for c in ("recall", "previous", "change", "mean_recall")})
+    if canaries["recorded_at"].nunique() > 1:
+        st.altair_chart(charts.canary_trend(canaries), width="stretch")
+    st.caption("Share of each injected canary campaign's accounts flagged when scored with the real window "
+               "(`targeting canary --record`, `targeting score --canaries`): recall for campaigns like the "
+               "simulator's, not for designs nobody has simulated.")
+
 st.subheader("Policy report")
 st.caption("The report of every scored night (`targeting report`), built when you click: example prompts "
            "redacted (e-mail addresses, URLs, keys, long numbers) unless you ask for them.")
