@@ -188,6 +188,35 @@ def test_map_points_are_a_stable_sample_labelled_by_cluster():
     assert full.loc[0, "keywords"] == "proof, prime, odd" and full.loc[0, "x"] == xy[0, 0]
 
 
+def test_map_labels_name_areas_and_the_largest_clusters_where_their_prompts_are():
+    xy = np.concatenate([np.full((50, 2), [0.0, 0.0]), np.full((40, 2), [10.0, 5.0]), np.full((10, 2), [99.0, 99.0])])
+    xy += np.random.default_rng(2).normal(scale=0.1, size=xy.shape)
+    labels = np.array([0] * 50 + [1] * 40 + [-1] * 10)
+    got = V.map_labels(xy.astype(np.float32), labels, CLUSTERS)
+    areas = got[got["level"] == "area"].set_index("area")
+    assert areas.loc["reasoning", "text"] == "REASONING" and areas.loc["tool_use", "text"] == "TOOL USE"
+    assert abs(areas.loc["tool_use", "x"] - 10) < 0.5 and abs(areas.loc["tool_use", "y"] - 5) < 0.5
+    named = got[got["level"] == "cluster"]
+    assert named["text"].tolist() == ["proof, prime", "weather, api"]  # largest first, two keywords
+    assert abs(named.iloc[0]["x"]) < 0.5  # noise (far away) pulls nobody's label
+    assert V.map_labels(xy, labels, CLUSTERS, n=1)["level"].tolist() == ["area", "area", "cluster"]
+
+
+def test_the_map_chart_writes_the_names_in_layers_and_keeps_its_selection():
+    from targeting.app import charts
+
+    xy = np.random.default_rng(1).normal(size=(100, 2)).astype(np.float32)
+    labels = np.array([0] * 50 + [1] * 40 + [-1] * 10)
+    points = V.map_points(xy, labels, CLUSTERS)
+    spec = charts.capability_map(points, colour_by="area", areas=["reasoning", "tool_use", V.NOISE], selected=None,
+                                 labels=V.map_labels(xy, labels, CLUSTERS)).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    assert marks == ["circle", "text", "text"]
+    assert any(p.get("name") == charts.PICK for p in spec.get("params", []) + spec["layer"][0].get("params", []))
+    plain = charts.capability_map(points, colour_by="area", areas=["reasoning"], selected=None).to_dict()
+    assert "layer" not in plain
+
+
 @pytest.fixture
 def counts() -> pd.DataFrame:
     return pd.DataFrame({

@@ -43,8 +43,23 @@ def _axisless(field: str) -> alt.X | alt.Y:
     return (alt.X if field == "x" else alt.Y)(field, axis=None, scale=alt.Scale(zero=False))
 
 
-def capability_map(points: pd.DataFrame, *, colour_by: str, areas: Sequence[str], selected: str | None) -> alt.Chart:
-    """The 2-D map of prompts; clicking a point selects its cluster (selection ``PICK``)."""
+def capability_map(points: pd.DataFrame, *, colour_by: str, areas: Sequence[str], selected: str | None,
+                   labels: pd.DataFrame | None = None) -> alt.Chart | alt.LayerChart:
+    """The 2-D map of prompts; clicking a point selects its cluster (selection ``PICK``);
+    ``labels`` (``views.map_labels``) names the areas and the largest clusters on it."""
+    chart = _map_points(points, colour_by=colour_by, areas=areas, selected=selected)
+    if labels is None or labels.empty:
+        return chart
+    clusters = labels[labels["level"] == "cluster"]
+    named = alt.Chart(clusters).mark_text(fontSize=10, color="#333333", dy=-6).encode(
+        x=_axisless("x"), y=_axisless("y"), text="text:N")
+    regions = alt.Chart(labels[labels["level"] == "area"]).mark_text(fontSize=17, fontWeight="bold", opacity=0.8).encode(
+        x=_axisless("x"), y=_axisless("y"), text="text:N",
+        color=alt.Color("area:N", scale=area_scale(areas), legend=None))
+    return alt.layer(chart, named, regions).properties(height=560)
+
+
+def _map_points(points: pd.DataFrame, *, colour_by: str, areas: Sequence[str], selected: str | None) -> alt.Chart:
     frame = points.assign(selected=points["cluster_id"] == (selected or ""))
     pick = alt.selection_point(name=PICK, fields=["cluster_id"], on="click", clear="dblclick")
     colour = (alt.Color("area:N", scale=area_scale(areas), title="area") if colour_by == "area"

@@ -289,6 +289,15 @@ def map_points(root: str, map_id: str) -> pd.DataFrame | None:
     return V.map_points(cmap.anchor_xy, cmap.anchor_cluster, cmap.clusters)
 
 
+@st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
+def map_labels(root: str, map_id: str) -> pd.DataFrame:
+    """Area and cluster names placed on the map (``views.map_labels``), cached by map."""
+    cmap = capability_map(root, map_id)
+    if cmap is None:
+        return pd.DataFrame(columns=["x", "y", "text", "level", "area", "size"])
+    return V.map_labels(cmap.anchor_xy, cmap.anchor_cluster, cmap.clusters)
+
+
 @st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)
 def account_positions(key: RunKey, account_id: str) -> pd.DataFrame:
     """The account's distinct prompts placed on the map: x, y, area, cluster_id, requests."""

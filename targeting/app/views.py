@@ -227,6 +227,33 @@ def map_points(
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "cluster_id": ids[pick], "area": areas[pick], "keywords": words[pick]})
 
 
+MAP_LABELS = 30  # the largest clusters named on the map (more would cover it)
+
+
+def map_labels(anchor_xy: np.ndarray, anchor_cluster: np.ndarray, clusters: Sequence[Mapping[str, Any]],
+               *, n: int = MAP_LABELS) -> pd.DataFrame:
+    """Names to write on the map at two levels: each area at the middle of its clusters'
+    prompts, and the ``n`` largest clusters at the middle of theirs, with their first two
+    keywords. Columns: x, y, text, level ("area" or "cluster"), area, size (prompts)."""
+    xy = np.asarray(anchor_xy, dtype=np.float32)
+    labels = np.asarray(anchor_cluster)
+    rows = []
+    for i, c in enumerate(clusters):
+        mine = xy[labels == i]
+        if len(mine):
+            words = ", ".join(list(c.get("keywords", []))[:2]) or str(c["cluster_id"])
+            rows.append((float(np.median(mine[:, 0])), float(np.median(mine[:, 1])), words, "cluster",
+                         str(c.get("area", "")), len(mine)))
+    found = pd.DataFrame(rows, columns=["x", "y", "text", "level", "area", "size"])
+    named = found.sort_values(["size", "text"], ascending=[False, True]).head(n)
+    area_of = np.array([str(c.get("area", "")) for c in clusters] + [""], dtype=object)
+    point_area = area_of[np.where(labels >= 0, labels, len(clusters))]
+    areas = [(float(np.median(xy[point_area == a, 0])), float(np.median(xy[point_area == a, 1])),
+              a.replace("_", " ").upper(), "area", a, int((point_area == a).sum()))
+             for a in sorted(set(point_area) - {""})]
+    return pd.concat([pd.DataFrame(areas, columns=found.columns), named], ignore_index=True)
+
+
 def cluster_table(clusters: Sequence[Mapping[str, Any]], counts: pd.DataFrame, flagged: Iterable[str] = ()) -> pd.DataFrame:
     """One row per cluster: cluster_id, area, keywords, map_size (fitted prompts), requests,
     accounts and flagged_accounts in the shown run's window. Largest by requests first."""
