@@ -28,7 +28,9 @@ from targeting.capmap import (
     load_taxonomy,
     save_map,
 )
-from targeting.capmap.assign import assign_requests, context_area_probs, declares_tools, mix_context
+from targeting.capmap.assign import (
+    TOOLS_DECLARED, assign_requests, context_area_probs, declares_tools, mix_context, with_tools_declared,
+)
 from targeting.capmap.fit import cluster_keywords
 from targeting.capmap.model import ARRAYS
 from targeting.capmap.taxonomy import DEFAULT_TAXONOMY, tool_lines
@@ -377,6 +379,14 @@ def test_a_declared_tool_set_weighs_more_than_a_system_prompt(data, cmap):
     # without a tools column every context takes the system prompt's weight
     got = assign_requests(cmap, requests.drop(columns=[S.TOOLS]), store, DIM, config)
     assert got[S.AREA].tolist() == [AREAS[3]] * 3
+    # a night's slim requests carry the flag instead of the text (ingest_night), the same areas
+    contexts = requests.loc[requests[S.CONTEXT_HASH].notna(), [S.CONTEXT_HASH, S.TOOLS]]
+    slim = with_tools_declared(requests.drop(columns=[S.TOOLS]), contexts)
+    assert slim[TOOLS_DECLARED].tolist() == [False, True, False]
+    assert assign_requests(cmap, slim, store, DIM, config)[S.AREA].tolist() == [AREAS[3], AREAS[1], AREAS[3]]
+    # stored rows (tools text) and slim rows (flag) assigned together, as a refit does
+    mixed = pd.concat([requests.iloc[[0]], slim.iloc[[1, 2]]], ignore_index=True)
+    assert assign_requests(cmap, mixed, store, DIM, config)[S.AREA].tolist() == [AREAS[3], AREAS[1], AREAS[3]]
 
 
 # --- save / load --------------------------------------------------------------------------

@@ -120,9 +120,37 @@ def mix_context(probs: np.ndarray, context_probs: np.ndarray, weight: float | np
     return probs
 
 
+TOOLS_DECLARED = "tools_declared"  # a request's context declares tools (frames without the tools text)
+
+
 def declares_tools(tools: pd.Series) -> np.ndarray:
     """Whether each value of a ``tools`` column declares at least one usable tool."""
     return np.fromiter((bool(tool_lines(t)) for t in tools), dtype=bool, count=len(tools))
+
+
+def with_tools_declared(requests: pd.DataFrame, contexts: pd.DataFrame) -> pd.DataFrame:
+    """``requests`` (with ``context_hash``, without the tools text) with ``TOOLS_DECLARED``:
+    whether its context declares tools, parsed once per distinct context of ``contexts``
+    (context_hash, tools)."""
+    tooled = set(contexts.loc[declares_tools(contexts[S.TOOLS]), S.CONTEXT_HASH]) if len(contexts) else set()
+    return requests.assign(**{TOOLS_DECLARED: requests[S.CONTEXT_HASH].isin(tooled).to_numpy()})
+
+
+def _tooled_contexts(requests: pd.DataFrame, ctx_codes: np.ndarray, n_contexts: int) -> np.ndarray:
+    """Per distinct context (``ctx_codes``' codes): whether it declares tools, from the tools
+    text of the rows that have it and ``TOOLS_DECLARED`` of those that do not (a refit
+    assigns stored requests and the night's slim ones together); False without either."""
+    tooled = np.zeros(n_contexts, dtype=bool)
+    known = ctx_codes >= 0
+    if not known.any() or (S.TOOLS not in requests and TOOLS_DECLARED not in requests):
+        return tooled
+    first = pd.Series(np.arange(len(requests)))[known].groupby(ctx_codes[known]).first()
+    rows = first.to_numpy()
+    if S.TOOLS in requests:
+        tooled[first.index] |= declares_tools(requests[S.TOOLS].iloc[rows])
+    if TOOLS_DECLARED in requests:
+        tooled[first.index] |= requests[TOOLS_DECLARED].iloc[rows].fillna(False).to_numpy(dtype=bool)
+    return tooled
 
 
 def context_area_probs(cmap: CapabilityMap, context_vectors: np.ndarray) -> np.ndarray:
@@ -158,11 +186,8 @@ def assign_requests(
         probs_of = np.full((len(ctx_uniq), len(cmap.areas)), np.nan, dtype=np.float32)
         probs_of[known] = context_area_probs(cmap, vectors_of(store, list(ctx_uniq[known]), dim))
         ctx_probs[has_ctx] = probs_of[ctx_codes[has_ctx]]
-        if S.TOOLS in requests:  # each distinct context's tools parsed once
-            first = pd.Series(np.arange(len(requests)))[ctx_codes >= 0].groupby(ctx_codes[ctx_codes >= 0]).first()
-            tooled = np.zeros(len(ctx_uniq), dtype=bool)
-            tooled[first.index] = declares_tools(requests[S.TOOLS].iloc[first.to_numpy()])
-            ctx_weight[has_ctx & tooled[np.maximum(ctx_codes, 0)]] = config.tools_context_weight    # prompt evidence per distinct prompt, expanded to requests, then context mixed in
+        tooled = _tooled_contexts(requests, ctx_codes, len(ctx_uniq))
+        ctx_weight[has_ctx & tooled[np.maximum(ctx_codes, 0)]] = config.tools_context_weight    # prompt evidence per distinct prompt, expanded to requests, then context mixed in
     base = assign(cmap, vectors, knn=config.knn, index=anchor_index(cmap))
     probs = mix_context(base.area_probs[inverse], ctx_probs, ctx_weight)
     clusters = np.array(cmap.cluster_ids, dtype=object)

@@ -31,7 +31,7 @@ from targeting import nightly
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.capmap import CapabilityMap
-from targeting.capmap.assign import assign_requests
+from targeting.capmap.assign import assign_requests, with_tools_declared
 from targeting.config import Settings
 from targeting.embed import Encoder, VectorStore, embed_unique
 from targeting.errors import BadInputError, UsageProblem
@@ -197,7 +197,9 @@ def canary_night(options: CanaryOptions, window: Window, settings: Settings, see
     good = batch.good.to_pandas()
     prompts = dict(zip(good[S.PROMPT_HASH], good[S.PROMPT]))
     contexts = good[good[S.CONTEXT_HASH].notna()].drop_duplicates(S.CONTEXT_HASH)[[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]]
-    return st.NightInput(good[list(st.SLIM_COLUMNS)].reset_index(drop=True), prompts, contexts.reset_index(drop=True),
+    contexts = contexts.reset_index(drop=True)
+    slim = with_tools_declared(good[list(st.SLIM_COLUMNS)].reset_index(drop=True), contexts)
+    return st.NightInput(slim, prompts, contexts,
                          batch.quarantine, batch.rows_read, 0, [], batch.quarantine.slice(0, 0))
 
 

@@ -24,6 +24,7 @@ from targeting import schema as S
 from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, context_text, fit_map, load_map, load_taxonomy, save_map
+from targeting.capmap.assign import with_tools_declared
 from targeting.capmap.match import carry_ids, match_clusters
 from targeting.communities import size_distribution
 from targeting.config import Settings
@@ -181,7 +182,7 @@ SLIM_COLUMNS = (S.REQUEST_ID, S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT_HASH, S.CONTEX
 class NightInput:
     """A night's new requests, without holding their texts once per row."""
 
-    requests: pd.DataFrame  # SLIM_COLUMNS, one row per new request
+    requests: pd.DataFrame  # SLIM_COLUMNS and tools_declared, one row per new request
     prompts: dict[str, str]  # prompt hash -> text, each distinct prompt of the night once
     contexts: pd.DataFrame  # context_hash, system, tools: each distinct context once
     quarantine: pa.Table  # malformed rows
@@ -221,7 +222,7 @@ def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -
     context_frame = pd.DataFrame(
         [(h, s, t) for h, (s, t) in contexts.items()], columns=[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]
     )
-    return NightInput(requests, prompts, context_frame, _concat_quarantine(reading.bad), reading.rows_read,
+    return NightInput(with_tools_declared(requests, context_frame), prompts, context_frame, _concat_quarantine(reading.bad), reading.rows_read,
                       reading.duplicates, list(reading.files.values()), _concat_quarantine(reading.conflicts))
 
 
