@@ -188,6 +188,15 @@ def test_map_points_are_a_stable_sample_labelled_by_cluster():
     assert full.loc[0, "keywords"] == "proof, prime, odd" and full.loc[0, "x"] == xy[0, 0]
 
 
+def test_the_map_shows_a_cluster_by_its_phrases_and_an_old_map_by_its_keywords():
+    named = [dict(CLUSTERS[0], phrases=["prime number proof", "odd numbers"]), CLUSTERS[1]]  # c2: an old map's
+    xy = np.zeros((3, 2), dtype=np.float32)
+    pts = V.map_points(xy, np.array([0, 1, -1]), named)
+    assert pts["keywords"].tolist() == ["prime number proof, odd numbers", "weather, api", ""]
+    table = V.cluster_table(named, pd.DataFrame(columns=["account_id", "cluster_id", "area", "n"])).set_index("cluster_id")
+    assert table.loc["c1", "keywords"] == "prime number proof, odd numbers" and table.loc["c2", "keywords"] == "weather, api"
+
+
 @pytest.fixture
 def counts() -> pd.DataFrame:
     return pd.DataFrame({

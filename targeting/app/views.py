@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from targeting.capmap.labels import cluster_terms
 from targeting.exports import csv_bytes
 from targeting.ids import normalise_id
 from targeting.summaries import split_reasons  # noqa: F401 - the pages call V.split_reasons
@@ -221,7 +222,7 @@ def map_points(
     labels = np.asarray(anchor_cluster)[idx]
     ids = np.array([c["cluster_id"] for c in clusters] + [NOISE], dtype=object)
     areas = np.array([c.get("area", "") for c in clusters] + [NOISE], dtype=object)
-    words = np.array([", ".join(list(c.get("keywords", []))[:5]) for c in clusters] + [""], dtype=object)
+    words = np.array([", ".join(cluster_terms(c)[:5]) for c in clusters] + [""], dtype=object)
     pick = np.where(labels >= 0, labels, len(clusters))
     xy = np.asarray(anchor_xy, dtype=np.float32)[idx]
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "cluster_id": ids[pick], "area": areas[pick], "keywords": words[pick]})
@@ -233,7 +234,7 @@ def cluster_table(clusters: Sequence[Mapping[str, Any]], counts: pd.DataFrame, f
     meta = pd.DataFrame({
         "cluster_id": [c["cluster_id"] for c in clusters],
         "area": [c.get("area", "") for c in clusters],
-        "keywords": [", ".join(list(c.get("keywords", []))[:8]) for c in clusters],
+        "keywords": [", ".join(cluster_terms(c)[:8]) for c in clusters],
         "map_size": [int(c.get("size", 0)) for c in clusters],
     })
     if counts.empty:

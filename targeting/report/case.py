@@ -29,6 +29,7 @@ import pandas as pd
 
 from targeting import summaries as SM
 from targeting import workspace as W
+from targeting.capmap.labels import cluster_terms
 from targeting.evidence import Evidence, account_evidence, campaign_evidence
 from targeting.exports import write_file
 from targeting.ids import normalise_id
@@ -198,7 +199,7 @@ def map_layers(cmap, clusters: pd.DataFrame, *, sample: int = C.MAP_BACKGROUND) 
         if i is None or not (labels == i).any():
             continue
         centre = xy[labels == i].mean(axis=0)
-        words = ", ".join(list(cmap.clusters[i].get("keywords", []))[:3])
+        words = ", ".join(cluster_terms(cmap.clusters[i])[:3])
         rows.append({"x": float(centre[0]), "y": float(centre[1]), "area": c.area, "requests": int(c.requests),
                      "label": words})
     return background, pd.DataFrame(rows, columns=["x", "y", "area", "requests", "label"])
@@ -210,7 +211,7 @@ def reached_clusters(ws: W.Workspace, accounts: list[str], cmap) -> pd.DataFrame
     if rows.empty:
         return pd.DataFrame(columns=["cluster_id", "area", "keywords", "requests"])
     out = rows.groupby(["cluster_id", "area"]).size().rename("requests").reset_index()
-    words = {c["cluster_id"]: ", ".join(list(c.get("keywords", []))[:6]) for c in (cmap.clusters if cmap else ())}
+    words = {c["cluster_id"]: ", ".join(cluster_terms(c)[:6]) for c in (cmap.clusters if cmap else ())}
     out["keywords"] = out["cluster_id"].map(words).fillna("")
     return out.sort_values(["requests", "cluster_id"], ascending=[False, True]).reset_index(drop=True)
 
