@@ -199,7 +199,7 @@ def map_layers(cmap, clusters: pd.DataFrame, *, sample: int = C.MAP_BACKGROUND) 
         if i is None or not (labels == i).any():
             continue
         centre = xy[labels == i].mean(axis=0)
-        words = ", ".join(cluster_terms(cmap.clusters[i])[:3])
+        words = ", ".join(cluster_terms(cmap.clusters[i])[:2])  # phrases run longer than keywords
         rows.append({"x": float(centre[0]), "y": float(centre[1]), "area": c.area, "requests": int(c.requests),
                      "label": words})
     return background, pd.DataFrame(rows, columns=["x", "y", "area", "requests", "label"])
