@@ -21,6 +21,7 @@ from targeting.capmap.labels import (
     mmr,
     phrases_of,
     stop_words,
+    word_overlaps,
 )
 
 DIM = 64
@@ -136,6 +137,18 @@ def test_mmr_puts_the_most_relevant_first_and_skips_near_duplicates():
     assert mmr(vectors, query, 2) == [3, 2]  # the default diversity does not
     assert mmr(vectors, query, 10)[:3] == [3, 2, 1] and sorted(mmr(vectors, query, 10)) == [0, 1, 2, 3]
     assert mmr(vectors[:0], query, 3) == [] and mmr(10 * vectors, query, 1) == [3]  # any length
+
+
+def test_no_two_phrases_of_a_label_share_most_of_their_words():
+    phrases = ["list shipments result", "list shipment returned", "rust", "rust impl", "fair coin", "coin flips",
+               "cairo with dhl", "bogota with dhl"]
+    overlaps = word_overlaps(phrases)
+    assert overlaps[0, 1] and overlaps[1, 0] and overlaps[2, 3] and overlaps.diagonal().all()
+    assert not overlaps[4, 5] and not overlaps[6, 7] and not overlaps[0, 2]  # "with" is a joiner
+    centroid = _unit([1, 0, 0])
+    vectors = {"rust impl": _unit([1, 0.1, 0]), "rust": _unit([1, 0.12, 0]), "unwrap": _unit([1, 0, 0.6])}
+    # even on relevance alone, "rust" never follows "rust impl"
+    assert choose_phrases([["rust", "rust impl", "unwrap"]], vectors, centroid[None], diversity=0.0) == [["rust impl", "unwrap"]]
 
 
 def test_a_cluster_about_one_topic_gets_a_phrase_naming_it():

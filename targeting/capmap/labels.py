@@ -11,7 +11,8 @@ Two steps, as BERTopic's KeyBERT-inspired representation does:
    cluster) are compared with the cluster's centroid, and maximal marginal relevance picks
    ``N_PHRASES`` of them: the most similar first, then each next one trading similarity to the
    centroid against similarity to the phrases already picked (``DIVERSITY``), so a label is not
-   five spellings of one phrase.
+   five spellings of one phrase; a phrase sharing most words with a picked one ("rust" after
+   "rust impl", ``OVERLAP``) is skipped outright.
 
 Languages: ``STOP_WORDS`` holds one stop-word set per language code; the shipped taxonomy is
 English, so only ``"en"`` is there. Another language is one more entry (its stop words,
@@ -34,6 +35,7 @@ from targeting.capmap.model import CapabilityMap
 N_CANDIDATES = 16  # phrases per cluster kept by c-TF-IDF and embedded for re-ranking
 N_PHRASES = 5  # phrases per cluster in its label
 DIVERSITY = 0.3  # MMR: 0 ranks by similarity to the centroid only, 1 by novelty only
+OVERLAP = 2 / 3  # a phrase sharing this share of a picked phrase's words is not picked after it
 MAX_WORDS = 3  # longest phrase, in words
 MIN_LETTERS = 3  # shorter words never appear in a phrase (except inside one: "rate of change")
 PHRASE_CHARS = 2000  # characters of each prompt read for phrases
@@ -132,38 +134,61 @@ def candidate_phrases(
     return out
 
 
-def mmr(vectors: np.ndarray, query: np.ndarray, k: int, diversity: float = DIVERSITY) -> list[int]:
-    """Maximal marginal relevance: ``k`` row indices of ``vectors``, the row most similar
+def mmr(vectors: np.ndarray, query: np.ndarray, k: int, diversity: float = DIVERSITY,
+        conflicts: np.ndarray | None = None) -> list[int]:
+    """Maximal marginal relevance: up to ``k`` row indices of ``vectors``, the row most similar
     (cosine) to ``query`` first, then each time the row maximising
-    ``(1 - diversity) * sim(row, query) - diversity * max sim(row, picked)``."""
+    ``(1 - diversity) * sim(row, query) - diversity * max sim(row, picked)``. A row that
+    ``conflicts[picked, row]`` marks (boolean, square) is never picked after ``picked``."""
     if len(vectors) == 0 or k <= 0:
         return []
     V = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     q = query / max(float(np.linalg.norm(query)), 1e-12)
     relevance = V @ q
     pairwise = V @ V.T
-    picked = [int(np.argmax(relevance))]
-    while len(picked) < min(k, len(V)):
-        score = (1.0 - diversity) * relevance - diversity * pairwise[:, picked].max(axis=1)
-        score[picked] = -np.inf
-        picked.append(int(np.argmax(score)))
+    open_ = np.ones(len(V), dtype=bool)
+    picked: list[int] = []
+    while len(picked) < k and open_.any():
+        score = relevance if not picked else (1.0 - diversity) * relevance - diversity * pairwise[:, picked].max(axis=1)
+        best = int(np.argmax(np.where(open_, score, -np.inf)))
+        picked.append(best)
+        open_[best] = False
+        if conflicts is not None:
+            open_ &= ~conflicts[best]
     return picked
+
+
+def _stem(word: str) -> str:
+    """A crude plural fold, for telling phrases apart only: "shipments" -> "shipment"."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def word_overlaps(phrases: Sequence[str], share: float = OVERLAP) -> np.ndarray:
+    """(n, n) boolean: two phrases share at least ``share`` of the shorter one's words, joiners
+    left out and plurals folded ("rust" and "rust impl"; "list shipments result" and "list
+    shipment returned"; not "fair coin" and "coin flips")."""
+    joiners = frozenset().union(*JOINERS.values())
+    words = [frozenset(_stem(w) for w in p.split() if w not in joiners) for p in phrases]
+    return np.array([[len(a & b) >= share * min(len(a), len(b)) for b in words] for a in words],
+                    dtype=bool).reshape(len(words), len(words))
 
 
 def choose_phrases(
     candidates: Sequence[Sequence[str]], phrase_vectors: Mapping[str, np.ndarray], centroids: np.ndarray,
     *, n_phrases: int = N_PHRASES, diversity: float = DIVERSITY,
 ) -> list[list[str]]:
-    """Each cluster's label: ``n_phrases`` of its candidates picked by ``mmr`` against its
-    centroid (row i of ``centroids`` for ``candidates[i]``); ``phrase_vectors`` maps every
-    candidate to its embedding by the map's model."""
+    """Each cluster's label: up to ``n_phrases`` of its candidates picked by ``mmr`` against
+    its centroid (row i of ``centroids`` for ``candidates[i]``), no two sharing most of their
+    words (``word_overlaps``); ``phrase_vectors`` maps every candidate to its
+    embedding by the map's model."""
     out = []
     for words, centroid in zip(candidates, centroids):
         if not words:
             out.append([])
             continue
         vectors = np.stack([np.asarray(phrase_vectors[w], dtype=np.float32) for w in words])
-        out.append([words[i] for i in mmr(vectors, np.asarray(centroid, dtype=np.float32), n_phrases, diversity)])
+        picked = mmr(vectors, np.asarray(centroid, dtype=np.float32), n_phrases, diversity, word_overlaps(words))
+        out.append([words[i] for i in picked])
     return out
 
 
