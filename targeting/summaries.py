@@ -530,14 +530,16 @@ def campaign_summaries(scores: pd.DataFrame, history: pd.DataFrame | None = None
 
 # --- clusters -------------------------------------------------------------------------------------------
 def cluster_keywords(ws: W.Workspace, n: int = 6) -> dict[str, str]:
-    """Cluster id -> its first ``n`` c-TF-IDF keywords (comma-separated), from the current map."""
+    """Cluster id -> its first ``n`` label phrases (comma-separated; ``capmap.labels``), or
+    c-TF-IDF keywords on a map fitted before phrases, from the current map."""
     from targeting.capmap import load_map
+    from targeting.capmap.labels import cluster_terms
 
     state = W.read_state(ws)
     if not state.get("map_id"):
         return {}
     cmap = load_map(ws.map_dir(state["map_id"]))
-    return {c["cluster_id"]: ", ".join(c.get("keywords", [])[:n]) for c in cmap.clusters}
+    return {c["cluster_id"]: ", ".join(cluster_terms(c)[:n]) for c in cmap.clusters}
 
 
 def targeted_clusters(
@@ -547,8 +549,8 @@ def targeted_clusters(
 
     Reads the assignments of the flagged accounts whose actor area is ``area``, within each
     account's scored window (first_seen..last_seen), keeps their requests in ``area``, and
-    ranks clusters by those requests. Columns: cluster_id, keywords (the map's c-TF-IDF
-    words, comma-separated), flagged_requests, flagged_accounts, actors, requests (all
+    ranks clusters by those requests. Columns: cluster_id, keywords (the cluster's label
+    phrases, or c-TF-IDF words on an older map, comma-separated), flagged_requests, flagged_accounts, actors, requests (all
     accounts' requests in the cluster over the same period), flagged_share. Pass
     ``keywords`` (``cluster_keywords(ws)``) when calling for several areas, to load the map once.
     """

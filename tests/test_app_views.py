@@ -200,6 +200,9 @@ def test_map_labels_name_areas_and_the_largest_clusters_where_their_prompts_are(
     assert named["text"].tolist() == ["proof, prime", "weather, api"]  # largest first, two keywords
     assert abs(named.iloc[0]["x"]) < 0.5  # noise (far away) pulls nobody's label
     assert V.map_labels(xy, labels, CLUSTERS, n=1)["level"].tolist() == ["area", "area", "cluster"]
+    # a map whose clusters have topic phrases is named by the first phrase
+    named = V.map_labels(xy, labels, [dict(CLUSTERS[0], phrases=["prime number proof", "odd numbers"]), CLUSTERS[1]])
+    assert named.loc[named["level"] == "cluster", "text"].tolist() == ["prime number proof", "weather, api"]
 
 
 def test_the_map_chart_writes_the_names_in_layers_and_keeps_its_selection():
@@ -215,6 +218,15 @@ def test_the_map_chart_writes_the_names_in_layers_and_keeps_its_selection():
     assert any(p.get("name") == charts.PICK for p in spec.get("params", []) + spec["layer"][0].get("params", []))
     plain = charts.capability_map(points, colour_by="area", areas=["reasoning"], selected=None).to_dict()
     assert "layer" not in plain
+
+
+def test_the_map_shows_a_cluster_by_its_phrases_and_an_old_map_by_its_keywords():
+    named = [dict(CLUSTERS[0], phrases=["prime number proof", "odd numbers"]), CLUSTERS[1]]  # c2: an old map's
+    xy = np.zeros((3, 2), dtype=np.float32)
+    pts = V.map_points(xy, np.array([0, 1, -1]), named)
+    assert pts["keywords"].tolist() == ["prime number proof, odd numbers", "weather, api", ""]
+    table = V.cluster_table(named, pd.DataFrame(columns=["account_id", "cluster_id", "area", "n"])).set_index("cluster_id")
+    assert table.loc["c1", "keywords"] == "prime number proof, odd numbers" and table.loc["c2", "keywords"] == "weather, api"
 
 
 @pytest.fixture

@@ -32,10 +32,12 @@ from targeting.capmap.assign import (
     TOOLS_DECLARED, assign_requests, context_area_probs, declares_tools, mix_context, with_tools_declared,
 )
 from targeting.capmap.fit import cluster_keywords
+from targeting.capmap.labels import cluster_terms
 from targeting.capmap.model import ARRAYS
 from targeting.capmap.taxonomy import DEFAULT_TAXONOMY, tool_lines
 from targeting.config import MapConfig
 from targeting.errors import TaxonomyError
+from targeting.jobs.stages import label_clusters
 from targeting import schema as S
 from targeting.schema import DEFAULT_AREAS
 
@@ -428,6 +430,57 @@ def test_load_map_rejects_unknown_format(cmap, tmp_path):
     (tmp_path / "m" / "map.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="format"):
         load_map(tmp_path / "m")
+
+
+# --- labels (phrases) ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def labelled(data, cmap) -> tuple[CapabilityMap, list[int]]:
+    """``cmap`` named by the fit stage's ``label_clusters``, with an encoder that places a phrase
+    at the centre of the blob whose word it holds (elsewhere at random); and the batch sizes
+    it was called with."""
+    calls: list[int] = []
+
+    def encode(texts):
+        calls.append(len(texts))
+        rng = np.random.default_rng(len(texts))
+        return _unit(np.stack([
+            next((data.centers[b] for b, w in enumerate(WORDS) if w in t), rng.normal(size=DIM)) for t in texts
+        ]))
+
+    return label_clusters(cmap, data.hashes, data.texts, encode), calls
+
+
+def test_the_fit_stage_names_each_cluster_by_its_topic_in_one_encode_batch(cmap, labelled, cluster_of_blob):
+    named, calls = labelled
+    assert len(calls) == 1 and calls[0] > 0  # every cluster's candidates in one batch
+    for b, c in cluster_of_blob.items():
+        phrases = named.clusters[c]["phrases"]
+        assert 1 <= len(phrases) <= 5 and WORDS[b] in phrases[0], (b, phrases)
+        assert len(set(phrases)) == len(phrases)
+        assert not any(w in p for p in phrases for w in set(WORDS) - {WORDS[b]}), (b, phrases)
+        assert cluster_terms(named.clusters[c]) == phrases
+    assert not any(re.search(r"\d", p) for c in named.clusters for p in c["phrases"])  # "number 17"
+    # only the phrases are new: ids, keywords, arrays and the map id are the fit's
+    assert [{k: v for k, v in c.items() if k != "phrases"} for c in named.clusters] == list(cmap.clusters)
+    assert named.map_id == cmap.map_id and named.centroids is cmap.centroids
+
+
+def test_phrases_round_trip_and_an_old_map_without_them_still_loads_and_shows_keywords(labelled, tmp_path):
+    named, _ = labelled
+    save_map(named, tmp_path / "new")
+    loaded = load_map(tmp_path / "new")
+    assert loaded.clusters == named.clusters
+    assert [cluster_terms(c) for c in loaded.clusters] == [c["phrases"] for c in named.clusters]
+    # a map saved before phrases existed: same format version, no "phrases" on its clusters
+    save_map(named, tmp_path / "old")
+    doc = json.loads((tmp_path / "old" / "map.json").read_text())
+    for cluster in doc["clusters"]:
+        del cluster["phrases"]
+    (tmp_path / "old" / "map.json").write_text(json.dumps(doc))
+    old = load_map(tmp_path / "old")
+    assert all("phrases" not in c for c in old.clusters)
+    assert [cluster_terms(c) for c in old.clusters] == [c["keywords"] for c in named.clusters]
+    assert all(cluster_terms(c) for c in old.clusters)
 
 
 # --- taxonomy -----------------------------------------------------------------------------

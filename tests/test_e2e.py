@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from targeting import schema as S
+from targeting.capmap.labels import stop_words
 from targeting.simulate import SimConfig, simulate, write_traffic
 
 pytestmark = pytest.mark.slow
@@ -53,6 +54,11 @@ def test_run_builds_an_owner_only_workspace_with_scores(workspace):
     manifest = json.loads((workspace / "runs" / f"{state['runs'][-1]}.json").read_text())
     assert manifest["model"]["weights_sha256"] and manifest["config_hash"]
     assert not list(workspace.rglob("*.pkl"))
+    # each cluster named by topic phrases from the real model: none ends on a stop word
+    clusters = json.loads((workspace / "maps" / state["map_id"] / "map.json").read_text())["clusters"]
+    phrases = [p for c in clusters for p in c["phrases"]]
+    assert sum(bool(c["phrases"]) for c in clusters) >= 0.8 * len(clusters) and len(set(phrases)) > len(clusters)
+    assert not {w for p in phrases for w in (p.split()[0], p.split()[-1])} & stop_words()
     scores = pd.read_parquet(workspace / state["latest_scores"])
     # the generated logs carry addresses and creation times: infrastructure evidence is computed
     assert {"infra_linked_accounts", "campaign_content_share"} <= set(scores.columns)

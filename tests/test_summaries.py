@@ -1,11 +1,12 @@
 """Summaries of committed scores against a workspace whose campaigns are known by construction."""
 
+import json
 from datetime import date
 
 import pandas as pd
 import pytest
 
-from policy_workspace import EXPECTED, NIGHTS, THRESHOLD, build
+from policy_workspace import EXPECTED, MAP_ID, NIGHTS, THRESHOLD, build
 from targeting import summaries as SM
 from targeting.evidence import campaign_evidence
 
@@ -147,6 +148,18 @@ def test_campaign_summaries(ws, history):
     assert str(latest.set_index("campaign_id").loc["kAAAA", "first_seen"].date()) == NIGHTS[1]
     dated = SM.campaign_summaries(SM.latest_scores(ws), history=history).set_index("campaign_id")
     assert str(dated.loc["kAAAA", "first_seen"].date()) == NIGHTS[0]
+
+
+def test_cluster_keywords_show_phrases_and_fall_back_to_an_old_maps_keywords(tmp_path):
+    ws = build(tmp_path / "ws")  # its map is an old one: keywords, no phrases
+    assert SM.cluster_keywords(ws)["r0"] == "probability, dice, coin"
+    doc_path = ws.map_dir(MAP_ID) / "map.json"
+    doc = json.loads(doc_path.read_text())
+    doc["clusters"][0]["phrases"] = ["dice probability", "coin flips"]
+    doc_path.write_text(json.dumps(doc))
+    words = SM.cluster_keywords(ws)
+    assert words[doc["clusters"][0]["cluster_id"]] == "dice probability, coin flips"
+    assert words[doc["clusters"][1]["cluster_id"]] == ", ".join(doc["clusters"][1]["keywords"])
 
 
 def test_targeted_clusters_rank_by_flagged_requests(ws):

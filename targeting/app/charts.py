@@ -71,7 +71,7 @@ def _map_points(points: pd.DataFrame, *, colour_by: str, areas: Sequence[str], s
             x=_axisless("x"), y=_axisless("y"), color=colour,
             size=alt.condition("datum.selected", alt.value(60), alt.value(10)),
             opacity=alt.condition("datum.selected", alt.value(1.0), alt.value(0.5 if selected else 0.7)),
-            tooltip=["cluster_id:N", "area:N", "keywords:N"],
+            tooltip=["cluster_id:N", "area:N", alt.Tooltip("keywords:N", title="topics")],
         )
         .add_params(pick)
         .properties(height=520)

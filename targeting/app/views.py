@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from targeting.capmap.labels import cluster_terms
 from targeting.exports import csv_bytes
 from targeting.ids import normalise_id
 from targeting.summaries import split_reasons  # noqa: F401 - the pages call V.split_reasons
@@ -221,7 +222,7 @@ def map_points(
     labels = np.asarray(anchor_cluster)[idx]
     ids = np.array([c["cluster_id"] for c in clusters] + [NOISE], dtype=object)
     areas = np.array([c.get("area", "") for c in clusters] + [NOISE], dtype=object)
-    words = np.array([", ".join(list(c.get("keywords", []))[:5]) for c in clusters] + [""], dtype=object)
+    words = np.array([", ".join(cluster_terms(c)[:5]) for c in clusters] + [""], dtype=object)
     pick = np.where(labels >= 0, labels, len(clusters))
     xy = np.asarray(anchor_xy, dtype=np.float32)[idx]
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "cluster_id": ids[pick], "area": areas[pick], "keywords": words[pick]})
@@ -233,15 +234,16 @@ MAP_LABELS = 30  # the largest clusters named on the map (more would cover it)
 def map_labels(anchor_xy: np.ndarray, anchor_cluster: np.ndarray, clusters: Sequence[Mapping[str, Any]],
                *, n: int = MAP_LABELS) -> pd.DataFrame:
     """Names to write on the map at two levels: each area at the middle of its clusters'
-    prompts, and the ``n`` largest clusters at the middle of theirs, with their first two
-    keywords. Columns: x, y, text, level ("area" or "cluster"), area, size (prompts)."""
+    prompts, and the ``n`` largest clusters at the middle of theirs, by their first topic
+    phrase (maps without phrases: their first two keywords). Columns: x, y, text, level ("area" or "cluster"), area, size (prompts)."""
     xy = np.asarray(anchor_xy, dtype=np.float32)
     labels = np.asarray(anchor_cluster)
     rows = []
     for i, c in enumerate(clusters):
         mine = xy[labels == i]
         if len(mine):
-            words = ", ".join(list(c.get("keywords", []))[:2]) or str(c["cluster_id"])
+            terms = cluster_terms(c)
+            words = (terms[0] if c.get("phrases") else ", ".join(terms[:2])) if terms else str(c["cluster_id"])
             rows.append((float(np.median(mine[:, 0])), float(np.median(mine[:, 1])), words, "cluster",
                          str(c.get("area", "")), len(mine)))
     found = pd.DataFrame(rows, columns=["x", "y", "text", "level", "area", "size"])
@@ -260,7 +262,7 @@ def cluster_table(clusters: Sequence[Mapping[str, Any]], counts: pd.DataFrame, f
     meta = pd.DataFrame({
         "cluster_id": [c["cluster_id"] for c in clusters],
         "area": [c.get("area", "") for c in clusters],
-        "keywords": [", ".join(list(c.get("keywords", []))[:8]) for c in clusters],
+        "keywords": [", ".join(cluster_terms(c)[:8]) for c in clusters],
         "map_size": [int(c.get("size", 0)) for c in clusters],
     })
     if counts.empty:

@@ -1,6 +1,7 @@
 """The capability map: clusters of prompts, their keywords and their capability areas.
 
-``fit`` discovers the clusters (UMAP + HDBSCAN on a sample), ``assign`` places any prompt
+``fit`` discovers the clusters (UMAP + HDBSCAN on a sample), ``labels`` names them with a few
+topic phrases (the caller embeds the candidates), ``assign`` places any prompt
 on a fitted map (the one path used for the fitted sample and for new data alike), and
 ``model`` saves and loads the map as arrays + JSON.
 """

@@ -40,7 +40,9 @@ class CapabilityMap:
     anchor_xy: np.ndarray  # (A, 2) float32 2-D layout for display
     centroids: np.ndarray  # (C, d) float32 unit mean direction of each cluster
     cluster_area_probs: np.ndarray  # (C, n_areas) float32
-    clusters: tuple[dict[str, Any], ...]  # id, size, keywords, area, representatives
+    # id, size, keywords, area, representatives, examples; phrases (capmap.labels) where the
+    # fit named its clusters: maps fitted before phrases lack it and show their keywords
+    clusters: tuple[dict[str, Any], ...]
     exemplar_vectors: np.ndarray  # (E, d) float16
     exemplar_area: np.ndarray  # (E,) int32 index into areas
     context_vectors: np.ndarray  # (K, d) float16 exemplar contexts (system + tools)

@@ -25,6 +25,7 @@ from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, context_text, fit_map, load_map, load_taxonomy, save_map
 from targeting.capmap.assign import with_tools_declared
+from targeting.capmap.labels import candidate_phrases, choose_phrases, with_phrases
 from targeting.capmap.match import carry_ids, match_clusters
 from targeting.communities import size_distribution
 from targeting.config import Settings
@@ -349,7 +350,7 @@ def fit_capability_map(tx, encoder, store, prompt_hashes, prompt_texts, settings
         "taxonomy": taxonomy.source,
         "versions": _versions(),
     }
-    return fit_map(
+    cmap = fit_map(
         vectors=vectors_of(store, prompt_hashes, encoder.dim),
         hashes=list(prompt_hashes),
         texts=list(prompt_texts),
@@ -361,6 +362,20 @@ def fit_capability_map(tx, encoder, store, prompt_hashes, prompt_texts, settings
         config=settings.map,
         meta=meta,
     )
+    return label_clusters(cmap, prompt_hashes, prompt_texts, encoder.encode)
+
+
+def label_clusters(cmap: CapabilityMap, hashes: Sequence[str], texts: Sequence[str],
+                   encode: Callable[[Sequence[str]], np.ndarray]) -> CapabilityMap:
+    """``cmap`` with each cluster's ``phrases`` (``targeting.capmap.labels``): candidates from
+    its anchors' prompts (``texts`` by ``hashes``), all embedded in one ``encode`` batch,
+    picked against the cluster's centroid by maximal marginal relevance."""
+    text_of = dict(zip(hashes, texts))
+    anchor_texts = [text_of[h] for h in cmap.anchor_hashes]
+    candidates = candidate_phrases(anchor_texts, cmap.anchor_cluster, cmap.n_clusters)
+    unique = sorted({p for words in candidates for p in words})
+    vectors = dict(zip(unique, encode(unique))) if unique else {}
+    return with_phrases(cmap, choose_phrases(candidates, vectors, cmap.centroids))
 
 
 def fit_and_save_map(tx: W.Transaction, result: RunResult, encoder: Encoder, store: VectorStore,

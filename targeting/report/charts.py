@@ -107,7 +107,7 @@ def _dates_axis(ax, nights: list[str]) -> None:
 
 # --- case files (``targeting.report.case``) -----------------------------------------------------------
 MAP_BACKGROUND = 4_000  # map anchors drawn behind a case's clusters (a stable sample)
-MAP_LABELS = 8  # a case's most-used clusters labelled with their keywords
+MAP_LABELS = 8  # a case's most-used clusters labelled with their topic phrases
 
 
 def _area_colours(areas: list[str]) -> dict[str, str]:
@@ -163,13 +163,13 @@ def risk_chart(history: pd.DataFrame) -> bytes:
 def _map_panel(ax, background: pd.DataFrame, reached: pd.DataFrame, colours: dict[str, str], title: str,
                top: float) -> None:
     """One map panel: the map's sample in grey, the reached clusters sized by requests (``top``:
-    the requests of the largest circle), the busiest labelled with their keywords."""
+    the requests of the largest circle), the busiest labelled with their topic phrases."""
     ax.scatter(background["x"], background["y"], s=2, color="#d0d0d0", linewidths=0)
     for area, group in reached.groupby("area", sort=True):
         ax.scatter(group["x"], group["y"], s=30 + 400 * group["requests"] / top, color=colours.get(area, "#444444"),
                    alpha=0.75, edgecolors="white", linewidths=0.8, label=str(area).replace("_", " "))
     for row in reached.sort_values("requests", ascending=False).head(MAP_LABELS).itertuples():
-        label = str(row.label).replace("$", r"\$")  # keywords come from prompts: no mathtext
+        label = str(row.label).replace("$", r"\$")  # topic phrases come from prompts: no mathtext
         ax.annotate(label, (row.x, row.y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -180,7 +180,7 @@ def _map_panel(ax, background: pd.DataFrame, reached: pd.DataFrame, colours: dic
 def case_map_chart(background: pd.DataFrame, reached: pd.DataFrame, areas: list[str]) -> bytes:
     """The capability map's layout (``background``: x, y of a sample of its prompts, grey) with
     the clusters a case reached at their centres (``reached``: x, y, area, requests, label),
-    sized by requests, coloured by area, the busiest labelled with their keywords."""
+    sized by requests, coloured by area, the busiest labelled with their topic phrases."""
     fig = Figure(figsize=(7.5, 5.5))
     ax = fig.subplots()
     top = reached["requests"].max() if len(reached) else 1

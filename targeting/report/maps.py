@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from targeting import workspace as W
+from targeting.capmap.labels import cluster_terms
 from targeting.peers import SHOWN_MEMBERS, typical_accounts
 from targeting.report import charts as C
 
@@ -27,7 +28,7 @@ class BesideMap:
 
 def map_layers(cmap, clusters: pd.DataFrame, *, sample: int = C.MAP_BACKGROUND) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(background, reached) for ``charts.case_map_chart``: a stable sample of the map's 2-D
-    layout, and each reached cluster at the centre of its anchors with its keywords.
+    layout, and each reached cluster at the centre of its anchors with its topic phrases.
     ``clusters``: cluster_id, area, requests."""
     xy = np.asarray(cmap.anchor_xy, dtype=np.float32)
     labels = np.asarray(cmap.anchor_cluster)
@@ -41,7 +42,7 @@ def map_layers(cmap, clusters: pd.DataFrame, *, sample: int = C.MAP_BACKGROUND) 
         if i is None or not (labels == i).any():
             continue
         centre = xy[labels == i].mean(axis=0)
-        words = ", ".join(list(cmap.clusters[i].get("keywords", []))[:3])
+        words = ", ".join(cluster_terms(cmap.clusters[i])[:2])  # phrases run longer than keywords
         rows.append({"x": float(centre[0]), "y": float(centre[1]), "area": c.area, "requests": int(c.requests),
                      "label": words})
     return background, pd.DataFrame(rows, columns=["x", "y", "area", "requests", "label"])
@@ -53,7 +54,7 @@ def reached_clusters(ws: W.Workspace, accounts: list[str], cmap) -> pd.DataFrame
     if rows.empty:
         return pd.DataFrame(columns=["cluster_id", "area", "keywords", "requests"])
     out = rows.groupby(["cluster_id", "area"]).size().rename("requests").reset_index()
-    words = {c["cluster_id"]: ", ".join(list(c.get("keywords", []))[:6]) for c in (cmap.clusters if cmap else ())}
+    words = {c["cluster_id"]: ", ".join(cluster_terms(c)[:6]) for c in (cmap.clusters if cmap else ())}
     out["keywords"] = out["cluster_id"].map(words).fillna("")
     return out.sort_values(["requests", "cluster_id"], ascending=[False, True]).reset_index(drop=True)
 

@@ -1,4 +1,4 @@
-"""Capability map: prompts in 2-D, clusters with keywords, the accounts living in each, search."""
+"""Capability map: prompts in 2-D, clusters with their topic phrases, the accounts living in each, search."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from targeting.app import views as V
 from targeting.app import widgets as ui
 from targeting.app.main import page_context
 from targeting.capmap import CapabilityMap
+from targeting.capmap.labels import cluster_terms
 
 CLUSTERS = "clusters_table"
 MAP = "map_chart"
@@ -51,7 +52,7 @@ def cluster_detail(cmap: CapabilityMap, clusters: pd.DataFrame, counts: pd.DataF
     c[1].metric("Requests in this run", f"{int(row['requests']):,}")
     c[2].metric("Accounts", f"{int(row['accounts']):,}")
     c[3].metric("Flagged accounts", f"{int(row['flagged_accounts']):,}")
-    st.markdown(f"**Keywords**: {ui.escape_md(', '.join(meta.get('keywords', [])))}")
+    st.markdown(f"**Topics**: {ui.escape_md(', '.join(cluster_terms(meta)))}")
     left, right = st.columns(2)
     with left:
         st.markdown("**Representative prompts**")
@@ -126,7 +127,8 @@ st.subheader(f"Clusters ({len(clusters)})")
 area_pick = st.segmented_control("Area", ["all", *cmap.areas], default="all", key="cluster_area")
 listed = clusters if area_pick in (None, "all") else clusters[clusters["area"] == area_pick].reset_index(drop=True)
 st.dataframe(listed, hide_index=True, height=300, key=CLUSTERS, selection_mode=ui.PICK_ROW,
-             on_select=ui.table_select_callback(CLUSTERS, listed["cluster_id"].tolist(), ui.SELECTED_CLUSTER))
+             on_select=ui.table_select_callback(CLUSTERS, listed["cluster_id"].tolist(), ui.SELECTED_CLUSTER),
+             column_config={"keywords": st.column_config.TextColumn("topics")})
 cluster_detail(cmap, clusters, counts, scores, full)
 st.divider()
 search_box(ctx, scores, full)
