@@ -177,3 +177,50 @@ def test_feedback_settings_load_and_refuse_nonsense():
         FeedbackConfig(neighbours=0)
     with pytest.raises(ValueError):
         FeedbackConfig(min_resemblance=0.0)
+
+
+# --- the scoring job ---------------------------------------------------------------------------------
+def _scored(root, settings, as_of, window_days) -> pd.DataFrame:
+    from targeting import workspace as W
+    from targeting.jobs import score
+
+    score(root, settings, as_of=as_of, window_days=window_days)
+    return W.read_latest_scores(W.open_workspace(root)).to_pandas().set_index("account_id").sort_index()
+
+
+@pytest.mark.slow
+def test_the_scoring_job_moves_look_alikes_and_nothing_else(tmp_path_factory, tmp_path):
+    import shutil
+
+    from app_workspace import FP_BUDGET, WINDOW_DAYS, shared
+
+    from targeting import workspace as W
+    from targeting.verdicts import record_verdict
+
+    root = tmp_path / "ws"
+    shutil.copytree(shared(tmp_path_factory), root)
+    ws = W.open_workspace(root)
+    as_of = pd.Timestamp(W.read_latest_scores(ws).to_pandas()["as_of"].iloc[0]).date()
+    on = load_settings(environ={}, overrides={"risk": {"fp_budget": FP_BUDGET}})
+    off = load_settings(environ={"TARGETING_FEEDBACK__ENABLED": "false"}, overrides={"risk": {"fp_budget": FP_BUDGET}})
+    plain = _scored(root, on, as_of, WINDOW_DAYS)
+    # without verdicts, feedback enabled leaves every score bit for bit
+    unlearned = _scored(root, off, as_of, WINDOW_DAYS)
+    assert np.array_equal(plain["risk_score"].to_numpy(), unlearned["risk_score"].to_numpy())
+    assert plain["flagged"].equals(unlearned["flagged"]) and "feedback_delta" not in plain
+    ranked = plain.sort_values("risk_score", ascending=False).index
+    confirmed, dismissed = list(ranked[:3]), list(ranked[-2:])
+    for account in confirmed + dismissed:
+        record_verdict(ws, target_kind="account", target_id=account, note="checked", analyst="ana",
+                       verdict="confirmed" if account in confirmed else "dismissed")
+    taught = _scored(root, on, as_of, WINDOW_DAYS)
+    moved = taught["feedback_delta"] != 0
+    assert 0 < moved.sum() <= 5 * on.feedback.neighbours
+    assert taught.loc[moved, "feedback_delta"].abs().max() <= on.feedback.cap
+    assert not moved[confirmed + dismissed].any()
+    assert np.array_equal(taught.loc[~moved, "risk_score"].to_numpy(), plain.loc[~moved, "risk_score"].to_numpy())
+    names = "|".join(confirmed + dismissed)
+    assert taught.loc[moved, "reasons"].str.match(rf"^\[(raised|lowered) by verdicts .*resembles ({names}) ").all()
+    # feedback off with the same verdicts: the label-free scores
+    again = _scored(root, off, as_of, WINDOW_DAYS)
+    assert np.array_equal(again["risk_score"].to_numpy(), plain["risk_score"].to_numpy())
