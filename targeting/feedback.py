@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from scipy.spatial.distance import cdist
 
 from targeting.config import EVIDENCE_FAMILIES, FeedbackConfig
 from targeting.risk import severity
@@ -47,7 +48,7 @@ TEACHING = ("confirmed", "dismissed")
 SIGN = {"confirmed": 1.0, "dismissed": -1.0}
 RISK_EPS = 1e-9  # keeps a risk score of 0 (or 1) finite in log-odds
 REASONS_NAMED = 2  # verdicts a reason names (the strongest); the others are counted
-FEEDBACK_COLUMNS = ("risk_score_label_free", "feedback_delta", "feedback")
+SOURCE_BLOCK = 256  # a verdict's accounts whose profile distances are taken at once
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,14 @@ def profiles(table: pd.DataFrame) -> np.ndarray:
 
 
 def distances(z: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """(N,) each account's profile distance to the nearest of ``rows``."""
+    """(N,) each account's profile distance to the nearest of ``rows`` (a campaign's members
+    ``SOURCE_BLOCK`` at a time: N x members distances at once grow with the campaign)."""
     if z.shape[1] == 0:
         return np.full(len(z), np.inf)
-    d = np.sqrt(((z[:, None, :] - z[None, rows, :]) ** 2).sum(axis=2))
-    return d.min(axis=1)
+    nearest = np.full(len(z), np.inf)
+    for start in range(0, len(rows), SOURCE_BLOCK):
+        nearest = np.minimum(nearest, cdist(z, z[rows[start : start + SOURCE_BLOCK]]).min(axis=1))
+    return nearest
 
 
 @dataclass(frozen=True)

@@ -224,3 +224,14 @@ def test_the_scoring_job_moves_look_alikes_and_nothing_else(tmp_path_factory, tm
     # feedback off with the same verdicts: the label-free scores
     again = _scored(root, off, as_of, WINDOW_DAYS)
     assert np.array_equal(again["risk_score"].to_numpy(), plain["risk_score"].to_numpy())
+
+
+def test_profile_distances_to_a_large_campaign_are_taken_in_blocks_and_equal_the_direct_ones():
+    from targeting.feedback import SOURCE_BLOCK, distances
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(900, 6))
+    rows = rng.choice(900, SOURCE_BLOCK * 2 + 7, replace=False)
+    direct = np.sqrt(((z[:, None, :] - z[None, rows, :]) ** 2).sum(axis=2)).min(axis=1)
+    np.testing.assert_allclose(distances(z, rows), direct, rtol=1e-12, atol=1e-12)
+    assert (distances(z, rows)[rows] == 0).all()
