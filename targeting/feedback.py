@@ -167,7 +167,7 @@ def _why(t: Teacher, inf: Influence, k: int) -> str:
     name = f"campaign {t.target_id}" if t.target_kind == "campaign" else t.target_id
     day = t.at.strftime("%Y-%m-%d") if pd.notna(t.at) else "?"
     if inf.graph[k] >= inf.resemblance[k]:
-        how = f"linked in the account graph: shared templates, system prompts or infrastructure (tie {inf.graph[k]:.2f})"
+        how = f"account-graph tie {inf.graph[k]:.2f} (shared templates, system prompts or infrastructure)"
     else:
         how = f"near evidence and area profile (distance {inf.distance[k]:.2f}, typical {inf.typical:.2f})"
     return f"resembles {name} {t.verdict} by {t.analyst} on {day}: {how}"

@@ -96,7 +96,7 @@ def test_a_confirmed_account_raises_a_graph_look_alike_with_a_reason_naming_the_
     assert out.loc["u007", "feedback_delta"] == pytest.approx(0.62)
     note = out.loc["u007", "feedback"]
     assert note.startswith("[raised by verdicts (+0.62 log-odds): resembles u000 confirmed by ana on 2026-11-20")
-    assert "account graph" in note and "tie 0.62" in note
+    assert "account-graph tie 0.62 (shared templates" in note
     assert out.loc["u007", "reasons"] == note + "own reasons"
     # the verdict's account itself is left to apply_verdicts
     assert out.loc["u000", "risk_score"] == before.loc["u000", "risk_score"]

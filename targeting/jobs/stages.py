@@ -30,8 +30,8 @@ from targeting.config import Settings
 from targeting.drift import Drift, measure_drift
 from targeting.embed import Encoder, VectorStore, embed_unique, load_encoder, text_hash, vectors_of
 from targeting.engines import Engine
-from targeting.feedback import apply_feedback
 from targeting.errors import BadInputError
+from targeting.feedback import apply_feedback
 from targeting.index import PromptIndex, build_index, load_index, save_index
 from targeting.ingest import IngestBatch, expand_inputs, iter_batches, quarantine_good_rows
 from targeting.jobs.manifest import RunResult, manifest
@@ -577,9 +577,10 @@ def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, g
                  cmap: CapabilityMap, store: VectorStore, settings: Settings, *, day: str, start: str | None,
                  path: Path, latest: bool, window_days: int | None = None, record_shifts: bool = True) -> None:
     """Score the accounts of the window's ``assigned`` requests (``score_frame``, with the feature
-    cache and the verdicts' look-alikes moved), apply the analysts' verdicts and stage the account table at ``path`` (with ``latest``,
-    as the workspace's latest scores) and, with ``record_shifts``, the night's shift alerts
-    (``stage_shifts``). Frees the new rows' per-row frame (``got.requests``)."""
+    cache and the verdicts' look-alikes moved), apply the analysts' verdicts and stage the
+    account table at ``path`` (with ``latest``, as the workspace's latest scores) and, with
+    ``record_shifts``, the night's shift alerts (``stage_shifts``). Frees the new rows'
+    per-row frame (``got.requests``)."""
     ws = tx.ws
     window_hashes = set(assigned[S.PROMPT_HASH])
     store = nightly.load_vectors(ws, cmap.meta["model_key"], window_hashes, store)
