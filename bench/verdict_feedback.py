@@ -18,7 +18,9 @@ metadata" (``TARGETING_SIGNALS__USE_METADATA=false``) runs what a user runs:
 The truth picks the verdict accounts and judges the result, nothing else. Both scores are
 judged on the same accounts, those without a verdict: recall of the attackers at the score
 above which 1% of the other accounts fall, and the area under the precision-recall curve.
-Prints one row per (metadata, feedback) and writes them to ``WORKDIR/NAME.json``.
+``--mistaken N`` also confirms N random organic accounts (a wrong verdict; held out from the
+figures too). Prints one row per (metadata, feedback), with the accounts other than
+attackers that are flagged, and writes them to ``WORKDIR/NAME.json``.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ def scores(ws: Path, out: Path, *, metadata: bool, feedback: bool) -> pd.DataFra
     return pd.read_parquet(out)
 
 
-def pick_verdicts(labels: pd.DataFrame, scored: pd.Series, share: float, seed: int) -> pd.DataFrame:
+def pick_verdicts(labels: pd.DataFrame, scored: pd.Series, share: float, seed: int, mistaken: int = 0) -> pd.DataFrame:
     """(account_id, verdict): a random ``share`` of the scored attackers (confirmed) and of the
-    scored hard negatives (dismissed), with a fixed seed."""
+    scored hard negatives (dismissed), with a fixed seed; then ``mistaken`` organic accounts
+    confirmed by mistake."""
     rng = np.random.default_rng(seed)
     known = labels[labels["account_id"].isin(set(scored))].sort_values("account_id")
     picked = []
@@ -69,6 +72,9 @@ def pick_verdicts(labels: pd.DataFrame, scored: pd.Series, share: float, seed: i
         pool = known.loc[known["role"].isin(roles), "account_id"].to_numpy()
         n = int(round(share * len(pool)))
         picked += [(a, verdict) for a in sorted(rng.choice(pool, n, replace=False))] if n else []
+    if mistaken:
+        pool = known.loc[known["role"] == "organic", "account_id"].to_numpy()
+        picked += [(a, "confirmed") for a in sorted(rng.choice(pool, mistaken, replace=False))]
     return pd.DataFrame(picked, columns=["account_id", "verdict"])
 
 
@@ -93,10 +99,11 @@ def judge(table: pd.DataFrame, labels: pd.DataFrame, held_out: set[str]) -> dict
     s = frame["risk_score"].to_numpy(dtype=float)
     return {"accounts": len(frame), "attackers": int(y.sum()), "recall_at_1pct_fpr": recall_at_fpr(y, s),
             "auprc": float(average_precision_score(y, s)),
+            "benign_flagged": int((frame["flagged"].astype(bool).to_numpy() & ~y).sum()),
             "moved": int((frame.get("feedback_delta", pd.Series(0.0)) != 0).sum()) if "feedback_delta" in frame else 0}
 
 
-def run(ws: Path, truth: Path, workdir: Path, name: str, share: float, seed: int) -> list[dict]:
+def run(ws: Path, truth: Path, workdir: Path, name: str, share: float, seed: int, mistaken: int = 0) -> list[dict]:
     labels = pd.read_parquet(truth / "labels.parquet", columns=["account_id", "role"])
     copy = workdir / f"{name}-ws"
     if copy.exists():
@@ -108,18 +115,19 @@ def run(ws: Path, truth: Path, workdir: Path, name: str, share: float, seed: int
     for metadata in (True, False):
         off = scores(copy, workdir / f"{name}-{metadata}-off.parquet", metadata=metadata, feedback=False)
         if held_out is None:
-            picked = pick_verdicts(labels, off["account_id"], share, seed)
+            picked = pick_verdicts(labels, off["account_id"], share, seed, mistaken)
             record(copy, picked, off.set_index("account_id")["risk_score"], seed)
             held_out = set(picked["account_id"])
             print(f"{name}: {int((picked['verdict'] == 'confirmed').sum())} confirmed, "
-                  f"{int((picked['verdict'] == 'dismissed').sum())} dismissed (seed {seed})")
+                  f"{int((picked['verdict'] == 'dismissed').sum())} dismissed (seed {seed}; "
+                  f"{mistaken} of the confirmed organic by mistake)")
         on = scores(copy, workdir / f"{name}-{metadata}-on.parquet", metadata=metadata, feedback=True)
         for feedback, table in (("off", off), ("on", on)):
             rows.append({"set": name, "metadata": metadata, "feedback": feedback, **judge(table, labels, held_out)})
             r = rows[-1]
             print(f"{name:<9} {'yes' if metadata else 'no':<4} {feedback:<4} recall@1%FPR {r['recall_at_1pct_fpr']:.3f}"
                   f"  AUPRC {r['auprc']:.3f}  ({r['accounts']} accounts, {r['attackers']} attackers, "
-                  f"{r['moved']} moved)")
+                  f"{r['moved']} moved, {r['benign_flagged']} others flagged)")
     return rows
 
 
@@ -131,9 +139,10 @@ def main() -> None:
     parser.add_argument("--name", default="set")
     parser.add_argument("--share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mistaken", type=int, default=0, help="organic accounts also confirmed, by mistake")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    rows = run(args.workspace, args.truth, args.workdir, args.name, args.share, args.seed)
+    rows = run(args.workspace, args.truth, args.workdir, args.name, args.share, args.seed, args.mistaken)
     (args.workdir / f"{args.name}.json").write_text(json.dumps(rows, indent=2))
 
 
