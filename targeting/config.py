@@ -79,6 +79,26 @@ class RiskConfig:
 
 
 @dataclass(frozen=True)
+class FeedbackConfig:
+    """How analysts' verdicts move the accounts that resemble them (``targeting.feedback``)."""
+
+    enabled: bool = True  # runs only once min_verdicts confirmed + dismissed verdicts stand
+    min_verdicts: int = 5  # standing confirmed + dismissed verdicts on scored accounts needed first
+    neighbours: int = 10  # K: the most accounts one verdict may move (its nearest look-alikes)
+    min_resemblance: float = 0.5  # a look-alike resembles the verdict's account at least this much (0..1)
+    step: float = 1.0  # log-odds of risk one full resemblance (1.0) adds or takes away
+    cap: float = 1.5  # the most an account's risk moves, in log-odds, whatever the verdicts
+
+    def __post_init__(self) -> None:
+        if self.min_verdicts < 1 or self.neighbours < 1:
+            raise ValueError("feedback.min_verdicts and feedback.neighbours must be at least 1")
+        if not 0.0 < self.min_resemblance <= 1.0:
+            raise ValueError("feedback.min_resemblance must be in (0, 1]")
+        if self.step < 0 or self.cap < 0:
+            raise ValueError("feedback.step and feedback.cap must not be negative")
+
+
+@dataclass(frozen=True)
 class NightlyConfig:
     window_days: int = 7  # days of requests each night scores (30 for a monthly view)
     far_quantile: float = 0.99  # a prompt is "far" beyond this quantile of the map's own nearest-anchor distances
@@ -145,6 +165,7 @@ class Settings:
     map: MapConfig = field(default_factory=MapConfig)
     signals: SignalConfig = field(default_factory=SignalConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     nightly: NightlyConfig = field(default_factory=NightlyConfig)
     scaleout: ScaleoutConfig = field(default_factory=ScaleoutConfig)
     shifts: ShiftConfig = field(default_factory=ShiftConfig)

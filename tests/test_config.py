@@ -39,7 +39,7 @@ def test_defaults():
     assert s.risk.fp_budget == pytest.approx(0.01)
     assert s.risk.allowlist == ()
     assert s.ingest.max_bad_share == pytest.approx(0.05)
-    assert set(s.to_dict()) == {"ingest", "embed", "map", "signals", "risk", "nightly", "scaleout", "shifts"}
+    assert set(s.to_dict()) == {"ingest", "embed", "map", "signals", "risk", "feedback", "nightly", "scaleout", "shifts"}
     assert s.shifts.shift_share == pytest.approx(0.4) and s.shifts.releases == ()
     assert s.scaleout.engine == "local" and s.embed.device == "cpu"
     assert s.nightly.window_days == 7 and s.embed.int8 is False

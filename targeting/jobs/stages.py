@@ -33,6 +33,7 @@ from targeting.drift import Drift, measure_drift
 from targeting.embed import Encoder, VectorStore, embed_unique, load_encoder, text_hash, vectors_of
 from targeting.engines import Engine
 from targeting.errors import BadInputError
+from targeting.feedback import apply_feedback
 from targeting.index import PromptIndex, build_index, load_index, save_index
 from targeting.ingest import IngestBatch, expand_inputs, iter_batches, quarantine_good_rows
 from targeting.jobs.manifest import RunResult, manifest
@@ -608,17 +609,20 @@ def score_window(tx: W.Transaction, result: RunResult, assigned: pd.DataFrame, g
                  cmap: CapabilityMap, store: VectorStore, settings: Settings, *, day: str, start: str | None,
                  path: Path, latest: bool, window_days: int | None = None, record_shifts: bool = True) -> None:
     """Score the accounts of the window's ``assigned`` requests (``score_frame``, with the feature
-    cache), apply the analysts' verdicts and stage the account table at ``path`` (with ``latest``,
-    as the workspace's latest scores) and, with ``record_shifts``, the night's shift alerts
-    (``stage_shifts``). Frees the new rows' per-row frame (``got.requests``)."""
+    cache and the verdicts' look-alikes moved), apply the analysts' verdicts and stage the
+    account table at ``path`` (with ``latest``, as the workspace's latest scores) and, with
+    ``record_shifts``, the night's shift alerts (``stage_shifts``). Frees the new rows'
+    per-row frame (``got.requests``)."""
     ws = tx.ws
     # per-prompt text features cached by earlier runs: only the other prompts' texts are read
     features = nightly.FeatureCache.open(ws, settings.signals.seed, tx)
     assigned, store, texts, contexts = window_inputs(ws, assigned, got, cmap, store, features, start=start, day=day)
     counts = shifts.daily_area_counts(assigned) if record_shifts else None
-    table, threshold = score_frame(assigned, cmap, store, texts, cmap.anchors.shape[1], settings, contexts, features)
+    verdicts = latest_verdicts(ws)
+    table, threshold = score_frame(assigned, cmap, store, texts, cmap.anchors.shape[1], settings, contexts, features,
+                                   verdicts=verdicts)
     del assigned, texts, features
-    table = apply_verdicts(table, latest_verdicts(ws))  # dismissals hold until the score rises
+    table = apply_verdicts(table, verdicts)  # dismissals hold until the score rises
     table.insert(0, "as_of", day)
     table["run_id"] = tx.run_id
     if window_days is not None:
@@ -658,6 +662,7 @@ FEATURE_CHUNK = 50_000  # distinct prompts whose text features are computed at o
 def score_frame(
     assigned: pd.DataFrame, cmap: CapabilityMap, store: dict[str, np.ndarray], texts: dict[str, str], dim: int,
     settings: Settings, contexts: pd.DataFrame | None = None, features: nightly.FeatureCache | None = None,
+    verdicts: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, float]:
     """The contract's account table (plus evidence columns) for the given assigned requests.
 
@@ -665,7 +670,10 @@ def score_frame(
     (``attach_metadata``), and ``contexts`` the system prompt and tools of each context hash
     (``read_contexts``): they add infrastructure and shared-context links between accounts.
     ``features`` (the nightly job's cache of per-prompt text features) gives the features of
-    the prompts it holds and takes those computed here; ``texts`` then needs only the others."""
+    the prompts it holds and takes those computed here; ``texts`` then needs only the others.
+    ``verdicts`` (the standing ones, ``verdicts.latest_of``) move the accounts that resemble
+    their accounts over the account graph and the evidence profile (``targeting.feedback``,
+    ``[feedback]``); the threshold returned is the label-free score's."""
     # sorted distinct hashes and each request's row, as np.unique gives them, without its
     # fixed-width copy of every request's hash (a night of a million takes gigabytes)
     rows, distinct = pd.factorize(assigned[S.PROMPT_HASH], sort=True)
@@ -706,8 +714,9 @@ def score_frame(
     signals = signals.join([links.campaign, links.partners, links.max_similarity, links.infra_partners,
                             links.tie, links.coherence, actor])
     risk, threshold = score_accounts(signals, settings.risk)
-    table = signals.join(risk)
-    table = table.reset_index()
+    table = signals.join(risk).reset_index()
+    if verdicts is not None:
+        table = apply_feedback(table, links.similarity, links.accounts, verdicts, threshold, settings.feedback)
     ordered = list(S.SCORE_COLUMNS) + [c for c in table.columns if c not in S.SCORE_COLUMNS]
     return table[ordered].sort_values("risk_score", ascending=False, ignore_index=True), threshold
 
