@@ -20,7 +20,8 @@ judged on the same accounts, those without a verdict: recall of the attackers at
 above which 1% of the other accounts fall, and the area under the precision-recall curve.
 ``--mistaken N`` also confirms N random organic accounts (a wrong verdict; held out from the
 figures too). Prints one row per (metadata, feedback), with the accounts other than
-attackers that are flagged, and writes them to ``WORKDIR/NAME.json``.
+attackers that are flagged and the kinds of those (``account_meta.parquet``'s subgroup where the
+truth has it) most often above the 1% bar, and writes every kind's figures to ``WORKDIR/NAME.json``.
 """
 
 from __future__ import annotations
@@ -93,18 +94,44 @@ def recall_at_fpr(y: np.ndarray, s: np.ndarray, fpr: float = FPR) -> float:
     return float((s[y] > bar).mean()) if y.any() else float("nan")
 
 
+def kind_fpr(frame: pd.DataFrame, y: np.ndarray, s: np.ndarray, fpr: float = FPR) -> dict[str, dict[str, float]]:
+    """Per kind of account other than attackers (``kind``): the share flagged, and the share
+    above the score that ``fpr`` of all of them exceed."""
+    neg = np.sort(s[~y])[::-1]
+    bar = neg[int(np.floor(fpr * len(neg)))] if len(neg) else -np.inf
+    out = {}
+    for kind, part in frame[~y].groupby("kind"):
+        out[str(kind)] = {"accounts": len(part), "flagged": float(part["flagged"].astype(bool).mean()),
+                          "above_1pct_bar": float((part["risk_score"].to_numpy(dtype=float) > bar).mean())}
+    return out
+
+
 def judge(table: pd.DataFrame, labels: pd.DataFrame, held_out: set[str]) -> dict[str, float]:
-    frame = table[~table["account_id"].isin(held_out)].merge(labels[["account_id", "role"]], on="account_id")
+    frame = table[~table["account_id"].isin(held_out)].merge(labels[["account_id", "role", "kind"]], on="account_id")
     y = (frame["role"] == "attacker").to_numpy()
     s = frame["risk_score"].to_numpy(dtype=float)
     return {"accounts": len(frame), "attackers": int(y.sum()), "recall_at_1pct_fpr": recall_at_fpr(y, s),
             "auprc": float(average_precision_score(y, s)),
             "benign_flagged": int((frame["flagged"].astype(bool).to_numpy() & ~y).sum()),
+            "fpr_by_kind": kind_fpr(frame, y, s),
             "moved": int((frame.get("feedback_delta", pd.Series(0.0)) != 0).sum()) if "feedback_delta" in frame else 0}
 
 
-def run(ws: Path, truth: Path, workdir: Path, name: str, share: float, seed: int, mistaken: int = 0) -> list[dict]:
+def truth_labels(truth: Path) -> pd.DataFrame:
+    """account_id, role and kind: the account's subgroup (``account_meta.parquet``) where the
+    truth has one, else its role."""
     labels = pd.read_parquet(truth / "labels.parquet", columns=["account_id", "role"])
+    meta = truth / "account_meta.parquet"
+    kinds = pd.read_parquet(meta, columns=["account_id", "subgroup"]) if meta.exists() else None
+    labels["kind"] = labels["role"]
+    if kinds is not None:
+        sub = labels["account_id"].map(kinds.set_index("account_id")["subgroup"])
+        labels["kind"] = (labels["role"] + "/" + sub.astype(str)).where(sub.notna(), labels["role"])
+    return labels
+
+
+def run(ws: Path, truth: Path, workdir: Path, name: str, share: float, seed: int, mistaken: int = 0) -> list[dict]:
+    labels = truth_labels(truth)
     copy = workdir / f"{name}-ws"
     if copy.exists():
         shutil.rmtree(copy)
@@ -128,6 +155,9 @@ def run(ws: Path, truth: Path, workdir: Path, name: str, share: float, seed: int
             print(f"{name:<9} {'yes' if metadata else 'no':<4} {feedback:<4} recall@1%FPR {r['recall_at_1pct_fpr']:.3f}"
                   f"  AUPRC {r['auprc']:.3f}  ({r['accounts']} accounts, {r['attackers']} attackers, "
                   f"{r['moved']} moved, {r['benign_flagged']} others flagged)")
+            worst = sorted(r["fpr_by_kind"].items(), key=lambda kv: -kv[1]["above_1pct_bar"])[:3]
+            print("          highest kinds above the 1% bar: " + ", ".join(
+                f"{k} {v['above_1pct_bar']:.3f} (flagged {v['flagged']:.3f}, n={v['accounts']})" for k, v in worst))
     return rows
 
 

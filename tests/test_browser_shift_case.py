@@ -13,9 +13,11 @@ import pytest
 
 from app_workspace import FP_BUDGET, WINDOW_DAYS, HashingEncoder, shared
 from shift_traffic import add_shift_night
+
 from targeting import workspace as W
 from targeting.config import load_settings
 from targeting.jobs import score
+from targeting.jobs.canary import CanaryOptions, run_canaries
 from targeting.report.case import write_case
 from test_browser_app import CHROMIUM, LAUNCH_ARGS, STEP_TIMEOUT_MS, VIEWPORT, _click_cell, _go, _settled, serve_app
 
@@ -34,6 +36,9 @@ def shifted(tmp_path_factory):
     night = add_shift_night(root, base / "night" / "requests.parquet")
     settings = load_settings(environ={}, overrides={"risk": {"fp_budget": FP_BUDGET}})
     score(root, settings, inputs=[night.path], as_of=night.night, window_days=WINDOW_DAYS, encoder=HashingEncoder())
+    # a recorded canary run (a real one, in memory): the Overview shows its recall
+    run_canaries(root, settings, [CanaryOptions(kind="reasoning", accounts=6, seed=1)], record=True,
+                 encoder=HashingEncoder())
     return root, night
 
 
@@ -106,6 +111,10 @@ def test_the_overview_shows_the_shift_alert_and_the_case_file_button_downloads_i
             expect(alert.first).to_be_visible()
             expect(alert.first).to_contain_text("of its traffic to another area overnight")
             expect(alert.first).to_contain_text(night.to_area.replace("_", " "))
+            history = W.read_canary_history(W.open_workspace(root))
+            assert history is not None and len(history) == 1
+            expect(page.get_by_role("heading", name="Canary recall")).to_be_visible()
+            expect(page.get_by_text("Share of each injected canary campaign", exact=False)).to_be_visible()
 
             _go(page, "Accounts", "Accounts")
             _click_cell(page.locator('[data-testid="stDataFrame"]').first, row=0, x=160)
