@@ -92,6 +92,15 @@ TYPICAL_POOL = 25  # accounts nearest in volume that a typical account is chosen
 SHOWN_MEMBERS = 30  # a campaign's riskiest members drawn on the map beside as many typical accounts
 
 
+def campaign_sample(members: pd.DataFrame) -> tuple[list[str], float]:
+    """What a campaign's picture shows: its ``SHOWN_MEMBERS`` riskiest members (account_id,
+    risk_score, n_requests), and the median volume of all of them, which the typical
+    accounts beside them are chosen near."""
+    shown = members.sort_values(["risk_score", "account_id"], ascending=[False, True]).head(SHOWN_MEMBERS)
+    volume = float(members["n_requests"].median()) if len(members) else 0.0
+    return shown["account_id"].astype(str).tolist(), volume
+
+
 def typical_accounts(scores: pd.DataFrame, area: str, volume: float, k: int = 1,
                      exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """``k`` ordinary accounts of ``area`` with about ``volume`` requests, to show beside an

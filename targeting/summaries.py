@@ -336,7 +336,7 @@ def nightly_trend(history: pd.DataFrame) -> pd.DataFrame:
     return out[columns]
 
 
-# --- changes between two nights ------------------------------------------------------------------------
+# --- canaries -------------------------------------------------------------------------------------------
 def canary_recall(history: pd.DataFrame | None) -> pd.DataFrame:
     """Per canary kind and adaptive options (``targeting canary --record``): the latest
     recall, the one before, their change, the mean over every recorded canary, how many were
@@ -355,6 +355,7 @@ def canary_recall(history: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+# --- changes between two nights ------------------------------------------------------------------------
 def _flagged_campaigns(scores: pd.DataFrame) -> dict[str, set[str]]:
     """Campaign id -> members, for campaigns with at least one flagged member."""
     if scores.empty:

@@ -900,7 +900,6 @@ def read_evaluation(ws: Workspace) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-
 def read_canary_history(ws: Workspace) -> pd.DataFrame | None:
     """The recorded canary runs (``canary_history_path``), oldest first; None when none was recorded."""
     path = ws.canary_history_path
@@ -914,6 +913,7 @@ def append_canary_history(ws: Workspace, rows: pa.Table) -> None:
     if path.exists():
         rows = pa.concat_tables([pq.read_table(path), rows], promote_options="default")
     write_parquet(path, rows)
+
 
 # --- reads: the questions of the summaries, queries, evidence and the app ----------------------------
 def assignments_of(ws: Workspace, accounts, columns: list[str], *, area: str | None = None,

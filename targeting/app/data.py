@@ -177,7 +177,6 @@ def shift_alerts(key: RunKey) -> pd.DataFrame:
     return alerts(_ws(key), end=str(info.as_of) if info is not None and info.as_of else None)
 
 
-
 def canary_history(ws: W.Workspace) -> pd.DataFrame | None:
     """The recorded canary runs (``targeting canary --record``), re-read when a canary is recorded."""
     path = ws.canary_history_path
@@ -187,6 +186,7 @@ def canary_history(ws: W.Workspace) -> pd.DataFrame | None:
 @st.cache_data(max_entries=4, show_spinner=False)
 def _canary_history(root: str, stamp: int) -> pd.DataFrame | None:
     return W.read_canary_history(W.Workspace(Path(root))) if stamp else None
+
 
 # --- requests in the shown run's window ---------------------------------------------------------------------
 def window(key: RunKey) -> V.Window:

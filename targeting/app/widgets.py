@@ -18,6 +18,7 @@ from targeting.app import charts, data
 from targeting.app import views as V
 from targeting.app.data import Context
 from targeting.display import code_span, safe_text
+from targeting.peers import typical_accounts
 
 T = TypeVar("T")
 
@@ -287,8 +288,6 @@ def beside_typical(ctx: Context, scores, subject: tuple[str, ...], subject_title
     """``subject``'s prompts on the map beside those of as many ordinary accounts of ``area``
     with about ``volume`` requests each (``peers.typical_accounts``): the space-filling, or
     the clumping, that the coverage and regularity scores measure, side by side."""
-    from targeting.peers import typical_accounts
-
     background = data.map_points(ctx.key.root, ctx.key.map_id)
     if background is None:
         st.info("The workspace has no capability map, so nothing can be placed on it.")
@@ -313,4 +312,3 @@ def beside_typical(ctx: Context, scores, subject: tuple[str, ...], subject_title
 def _typical_title(typical: tuple[str, ...], area: str, volume: float) -> str:
     what = "a typical account" if len(typical) == 1 else f"{len(typical)} typical accounts"
     return f"Beside it: {what} of {area.replace('_', ' ')}, about {volume:,.0f} requests each"
-

@@ -187,7 +187,8 @@ def assign_requests(
         probs_of[known] = context_area_probs(cmap, vectors_of(store, list(ctx_uniq[known]), dim))
         ctx_probs[has_ctx] = probs_of[ctx_codes[has_ctx]]
         tooled = _tooled_contexts(requests, ctx_codes, len(ctx_uniq))
-        ctx_weight[has_ctx & tooled[np.maximum(ctx_codes, 0)]] = config.tools_context_weight    # prompt evidence per distinct prompt, expanded to requests, then context mixed in
+        ctx_weight[has_ctx & tooled[np.maximum(ctx_codes, 0)]] = config.tools_context_weight
+    # prompt evidence per distinct prompt, expanded to requests, then context mixed in
     base = assign(cmap, vectors, knn=config.knn, index=anchor_index(cmap))
     probs = mix_context(base.area_probs[inverse], ctx_probs, ctx_weight)
     clusters = np.array(cmap.cluster_ids, dtype=object)

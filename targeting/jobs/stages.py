@@ -224,8 +224,8 @@ def ingest_night(tx: W.Transaction, files: Sequence[Path], settings: Settings) -
     context_frame = pd.DataFrame(
         [(h, s, t) for h, (s, t) in contexts.items()], columns=[S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]
     )
-    return NightInput(with_tools_declared(requests, context_frame), prompts, context_frame, _concat_quarantine(reading.bad), reading.rows_read,
-                      reading.duplicates, list(reading.files.values()), _concat_quarantine(reading.conflicts))
+    return NightInput(with_tools_declared(requests, context_frame), prompts, context_frame,
+                      _concat_quarantine(reading.bad), reading.rows_read, reading.duplicates, list(reading.files.values()), _concat_quarantine(reading.conflicts))
 
 
 def record_ingest(tx: W.Transaction, result: RunResult, got: Ingested | NightInput) -> None:

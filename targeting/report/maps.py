@@ -10,7 +10,7 @@ import pandas as pd
 
 from targeting import workspace as W
 from targeting.capmap.labels import cluster_terms
-from targeting.peers import SHOWN_MEMBERS, typical_accounts
+from targeting.peers import campaign_sample, typical_accounts
 from targeting.report import charts as C
 
 
@@ -74,9 +74,7 @@ def beside_typical(ws: W.Workspace, cmap, scores: pd.DataFrame, members: pd.Data
     (``peers.typical_accounts``); None without a map or such accounts."""
     if cmap is None or members.empty:
         return None
-    shown = members.sort_values(["risk_score", "account_id"], ascending=[False, True]).head(SHOWN_MEMBERS)
-    ids = shown["account_id"].astype(str).tolist()
-    volume = float(members["n_requests"].median())
+    ids, volume = campaign_sample(members)
     typical = typical_accounts(scores, area, volume, k=len(ids), exclude=set(members["account_id"].astype(str)))
     if not typical:
         return None

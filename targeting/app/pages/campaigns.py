@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from targeting import summaries as Sm
-from targeting.peers import SHOWN_MEMBERS
+from targeting.peers import campaign_sample
 from targeting.app import charts, data
 from targeting.app import views as V
 from targeting.app import widgets as ui
@@ -42,12 +42,11 @@ def detail(ctx: data.Context, scores: pd.DataFrame, summary: pd.Series, full: bo
             ui.open_page("accounts")
     with t_map:
         areas = list(data.capability_areas(ctx.key))
-        volume = float(members["n_requests"].median()) if "n_requests" in members and len(members) else 0.0
-        shown = members.head(SHOWN_MEMBERS)  # the riskiest: a large campaign's picture stays quick
+        shown, volume = campaign_sample(members)  # the riskiest: a large campaign's picture stays quick
         title = (f"The campaign's {len(members)} accounts" if len(shown) == len(members)
                  else f"The {len(shown)} riskiest of the campaign's {len(members)} accounts")
-        ui.beside_typical(ctx, scores, tuple(shown["account_id"].astype(str)),
-                          f"{title} (median {volume:,.0f} requests)", str(summary["target_area"]), volume, areas)
+        ui.beside_typical(ctx, scores, tuple(shown), f"{title} (median {volume:,.0f} requests)",
+                          str(summary["target_area"]), volume, areas)
     with t_timeline:
         timeline = V.member_timeline(data.daily_counts(ctx.key), members["account_id"])
         if timeline.empty:
