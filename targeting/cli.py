@@ -37,7 +37,18 @@ class _SwitchesTakeNoValue:
         for param in self.get_params(ctx):
             if getattr(param, "is_flag", False):
                 param.metavar = ""
+        self.help = reflow(self.help)
         super().format_help(ctx, formatter)
+
+
+def reflow(text: Optional[str]) -> Optional[str]:
+    """A docstring's paragraphs as single lines, so the terminal wraps them at its own width
+    (Typer keeps the source's line breaks, which break a sentence short or mid-line in a
+    narrower terminal)."""
+    if not text:
+        return text
+    paragraphs = (" ".join(line.strip() for line in block.splitlines()) for block in text.strip().split("\n\n"))
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 class _Command(_SwitchesTakeNoValue, TyperCommand):
@@ -558,6 +569,7 @@ def simulate(
     seed: int = typer.Option(0, "--seed"),
     accounts: int = typer.Option(1000, "--accounts", min=20),
     days: int = typer.Option(14, "--days", min=1),
+    volume: float = typer.Option(1.0, "--volume", min=0.05, help="Multiplies every account's request count."),
     fmt: str = typer.Option("parquet", "--format", help="parquet, jsonl or csv."),
     no_metadata: bool = typer.Option(False, "--no-metadata", help="Drop ip and account_created_at."),
     cover_traffic: float = typer.Option(0.0, help="Share of organic cover prompts in attacker accounts."),
@@ -571,7 +583,7 @@ def simulate(
     if fmt not in ("parquet", "jsonl", "csv"):
         raise UsageProblem(f"--format {fmt!r}: use parquet, jsonl or csv")
     cfg = SimConfig(
-        seed=seed, n_accounts=accounts, days=days, include_metadata=not no_metadata,
+        seed=seed, n_accounts=accounts, days=days, include_metadata=not no_metadata, volume_scale=volume,
         cover_traffic=cover_traffic, paraphrase=paraphrase, small_accounts=small_accounts, slow=slow,
     )
     requests, labels = simulate_traffic(cfg)

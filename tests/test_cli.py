@@ -74,6 +74,23 @@ def test_help_shows_switches_without_a_value_and_every_description_whole(capsys,
     assert "default: 0.05" in run_help and "default: 0.01" in run_help  # --max-bad-share, --fp-budget
 
 
+def test_help_paragraphs_wrap_at_the_terminal_width_not_at_the_source_line_breaks(capsys, monkeypatch):
+    assert cli.reflow("One line\n    and its rest.\n\n  Second\n  paragraph.\n") == "One line and its rest.\n\nSecond paragraph."
+    monkeypatch.setenv("COLUMNS", "200")
+    out = _help(["score", "--help"], capsys)
+    assert "assigns them to the map and reports drift before scoring" in out  # a source line break inside
+
+
+def test_simulate_volume_scales_every_accounts_requests(tmp_path):
+    full, half = tmp_path / "full", tmp_path / "half"
+    assert cli.main(["simulate", "--out", str(full), "--accounts", "40", "--seed", "3"]) == 0
+    assert cli.main(["simulate", "--out", str(half), "--accounts", "40", "--seed", "3", "--volume", "0.5"]) == 0
+    n_full = len(pd.read_parquet(full / "requests.parquet"))
+    n_half = len(pd.read_parquet(half / "requests.parquet"))
+    assert 0.3 * n_full < n_half < 0.7 * n_full
+    assert pd.read_parquet(half / "labels.parquet")["account_id"].nunique() == 40
+
+
 def test_a_file_without_a_required_column_is_named_with_exit_2(tmp_path, capsys):
     log = tmp_path / "logs.csv"
     log.write_text("account_id,timestamp,text\na,2026-11-01T10:00:00Z,hello\nb,2026-11-01T10:00:01Z,hi\n")
