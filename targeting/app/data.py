@@ -298,6 +298,14 @@ def map_labels(root: str, map_id: str) -> pd.DataFrame:
     return V.map_labels(cmap.anchor_xy, cmap.anchor_cluster, cmap.clusters)
 
 
+@st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
+def map_density(root: str, map_id: str) -> pd.DataFrame:
+    """How crowded each part of the map is (``views.map_density`` over the fixed display
+    sample), cached by map: its cost does not grow with traffic."""
+    points = map_points(root, map_id)
+    return V.map_density(points if points is not None else pd.DataFrame(columns=["x", "y"]))
+
+
 @st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)
 def account_positions(key: RunKey, account_id: str) -> pd.DataFrame:
     """The account's distinct prompts placed on the map: x, y, area, cluster_id, requests."""
