@@ -47,8 +47,8 @@ WINDOW_DAYS = 14  # nightly runs over the whole generated fortnight: every accou
 FP_BUDGET = 0.3
 
 
-def build_if_missing(path: Path, accounts: int, volume: float) -> Path:
-    from app_workspace import build
+def build_if_missing(path: Path, accounts: int, volume: float, nights: int = 2) -> Path:
+    from app_workspace import NIGHTS, build
 
     ws = path / "workspace"
     if (ws / "state.json").exists():
@@ -56,7 +56,8 @@ def build_if_missing(path: Path, accounts: int, volume: float) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     print(f"building a workspace of {accounts:,} accounts (volume x{volume}) in {path} ...", flush=True)
-    build(path, accounts=accounts, volume=volume, fp_budget=FP_BUDGET, window_days=WINDOW_DAYS)
+    build(path, accounts=accounts, volume=volume, fp_budget=FP_BUDGET, window_days=WINDOW_DAYS,
+          nights=NIGHTS[len(NIGHTS) - nights:] if nights else ())
     print(f"built in {time.perf_counter() - started:.0f}s", flush=True)
     return ws
 
@@ -139,11 +140,14 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=Path("/tmp/app-bench"), help="Folder (built if empty).")
     parser.add_argument("--accounts", type=int, default=5000)
     parser.add_argument("--volume", type=float, default=0.4, help="Requests per account, x the generator's default.")
+    parser.add_argument("--nights", type=int, default=2, choices=(0, 1, 2),
+                        help="Nightly runs after the first run (they give the Overview its trend; 0 at 1M requests, "
+                             "where each rescoring of the fortnight takes a quarter of an hour).")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--browser", action="store_true", help="Also time the pages in headless Chromium.")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # Streamlit's bare-mode warnings
-    ws = build_if_missing(args.workspace, args.accounts, args.volume)
+    ws = build_if_missing(args.workspace, args.accounts, args.volume, args.nights)
     scores = W.read_latest_scores(W.open_workspace(ws)).to_pandas()
     flagged = scores[scores["flagged"]].sort_values("risk_score", ascending=False)
     top = str((flagged if len(flagged) else scores.sort_values("risk_score", ascending=False)).iloc[0]["account_id"])
