@@ -126,7 +126,7 @@ areas = [*cmap.areas, V.NOISE]
 the_map(points, data.map_labels(ctx.key.root, ctx.key.map_id), data.map_density(ctx.key.root, ctx.key.map_id), areas,
         len(cmap.anchor_xy))
 counts = data.cluster_counts(ctx.key)
-clusters = V.cluster_table(cmap.clusters, counts, scores.loc[scores["flagged"].astype(bool), "account_id"])
+clusters = data.cluster_table(ctx)
 st.subheader(f"Clusters ({len(clusters)})")
 area_pick = st.segmented_control("Area", ["all", *cmap.areas], default="all", key="cluster_area")
 listed = clusters if area_pick in (None, "all") else clusters[clusters["area"] == area_pick].reset_index(drop=True)
