@@ -1,11 +1,11 @@
-"""How fast the analyst app's pages load on a large workspace (100,000 requests, 5,000 accounts).
+"""How fast the analyst app's pages load on a large workspace (100,000 requests, 5,000 accounts; or 1M).
 
 The workspace is built once (or reused with ``--workspace``) from generated traffic through
 the real pipeline, with the tests' hashing encoder (``tests/app_workspace.py``) in place of
 the embedding model: the app reads vectors but never embeds (except a search query, not
 timed here), and embedding 100,000 requests with MiniLM would take half an hour on 2 cores.
-Two extra nightly runs (14-day windows, so every account and request is scored) give the
-Overview its trend.
+Two extra nightly runs (``--nights``; 14-day windows, so every account and request is
+scored) give the Overview its trend.
 
 Each page is run with ``streamlit.testing.v1.AppTest``, the way Streamlit runs it for a
 browser session, minus the browser: the time is the page script's, from the rerun request
@@ -15,6 +15,12 @@ the run (what an analyst waits for after the first visit). Detail views are time
 selection: the top flagged account, the busiest cluster, the largest flagged campaign.
 
     .venv/bin/python bench/app_load.py --workspace /tmp/app-bench [--browser]   # builds it if missing
+    .venv/bin/python bench/app_load.py --workspace /tmp/app1m --accounts 20000 --volume 1.0 --nights 0   # ~1M requests
+
+At a million requests the build (through the same pipeline) takes about 25 minutes on 2
+cores (its scoring stage alone 15 minutes); ``--nights 0`` skips the two nightly rescorings of
+the fortnight (each a scoring stage of its own, not measured here), so the Overview has one night and no trend; the run
+scores every request already, and the other pages never need a previous night.
 
 ``--browser`` also times the pages through ``targeting app`` in headless Chromium (Debian's
 /usr/bin/chromium), rendering included.
