@@ -256,8 +256,8 @@ def map_labels(anchor_xy: np.ndarray, anchor_cluster: np.ndarray, clusters: Sequ
     return pd.concat([pd.DataFrame(areas, columns=found.columns), named], ignore_index=True)
 
 
-DENSITY_BINS = 48  # cells across the map's wider side for its density picture
-DENSITY_SMOOTH = (1.0, 4.0, 6.0, 4.0, 1.0)  # a binomial kernel, applied along x then y: regions, not speckle
+DENSITY_BINS = 64  # cells across the map's wider side for its density picture
+DENSITY_SMOOTH = (1.0, 6.0, 15.0, 20.0, 15.0, 6.0, 1.0)  # a binomial kernel, applied along x then y: regions, not speckle
 DENSITY_FLOOR = 0.04  # cells below this share of the densest cell are left out (no grey wash over the page)
 
 
