@@ -162,6 +162,19 @@ def test_map_density_and_names_toggles_shape_the_chart_and_the_points_keep_the_c
     assert map_layers(at) == (["rect", "circle"], "circle")
 
 
+def test_the_map_cluster_table_is_cached_per_run_and_follows_verdicts(root, tmp_path, scores):
+    copy = tmp_path / "ws"
+    shutil.copytree(root, copy)
+    before = open_app(copy, "map").dataframe(key="clusters_table").value
+    assert before["flagged_accounts"].sum() > 0
+    ws = W.open_workspace(copy)
+    for account in scores.loc[scores["flagged"], "account_id"]:
+        record_verdict(ws, target_kind="account", target_id=account, verdict="dismissed", note="", analyst="ana")
+    after = open_app(copy, "map").dataframe(key="clusters_table").value  # the caches as they are
+    assert after["flagged_accounts"].sum() == 0
+    assert after["requests"].tolist() == before["requests"].tolist()
+
+
 def test_map_search_returns_nearest_prompts_and_their_accounts(root, monkeypatch):
     import targeting.embed
 
