@@ -1,11 +1,11 @@
-"""How fast the analyst app's pages load on a large workspace (100,000 requests, 5,000 accounts).
+"""How fast the analyst app's pages load on a large workspace (100,000 requests, 5,000 accounts; or 1M).
 
 The workspace is built once (or reused with ``--workspace``) from generated traffic through
 the real pipeline, with the tests' hashing encoder (``tests/app_workspace.py``) in place of
 the embedding model: the app reads vectors but never embeds (except a search query, not
 timed here), and embedding 100,000 requests with MiniLM would take half an hour on 2 cores.
-Two extra nightly runs (14-day windows, so every account and request is scored) give the
-Overview its trend.
+Two extra nightly runs (``--nights``; 14-day windows, so every account and request is
+scored) give the Overview its trend.
 
 Each page is run with ``streamlit.testing.v1.AppTest``, the way Streamlit runs it for a
 browser session, minus the browser: the time is the page script's, from the rerun request
@@ -15,6 +15,12 @@ the run (what an analyst waits for after the first visit). Detail views are time
 selection: the top flagged account, the busiest cluster, the largest flagged campaign.
 
     .venv/bin/python bench/app_load.py --workspace /tmp/app-bench [--browser]   # builds it if missing
+    .venv/bin/python bench/app_load.py --workspace /tmp/app1m --accounts 20000 --volume 1.0 --nights 0   # ~1M requests
+
+At a million requests the build (through the same pipeline) takes about 25 minutes on 2
+cores (its scoring stage alone 15 minutes); ``--nights 0`` skips the two nightly rescorings of
+the fortnight (each a scoring stage of its own, not measured here), so the Overview has one night and no trend; the run
+scores every request already, and the other pages never need a previous night.
 
 ``--browser`` also times the pages through ``targeting app`` in headless Chromium (Debian's
 /usr/bin/chromium), rendering included.
@@ -47,8 +53,8 @@ WINDOW_DAYS = 14  # nightly runs over the whole generated fortnight: every accou
 FP_BUDGET = 0.3
 
 
-def build_if_missing(path: Path, accounts: int, volume: float) -> Path:
-    from app_workspace import build
+def build_if_missing(path: Path, accounts: int, volume: float, nights: int = 2) -> Path:
+    from app_workspace import NIGHTS, build
 
     ws = path / "workspace"
     if (ws / "state.json").exists():
@@ -56,7 +62,8 @@ def build_if_missing(path: Path, accounts: int, volume: float) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     print(f"building a workspace of {accounts:,} accounts (volume x{volume}) in {path} ...", flush=True)
-    build(path, accounts=accounts, volume=volume, fp_budget=FP_BUDGET, window_days=WINDOW_DAYS)
+    build(path, accounts=accounts, volume=volume, fp_budget=FP_BUDGET, window_days=WINDOW_DAYS,
+          nights=NIGHTS[len(NIGHTS) - nights:] if nights else ())
     print(f"built in {time.perf_counter() - started:.0f}s", flush=True)
     return ws
 
@@ -139,11 +146,14 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=Path("/tmp/app-bench"), help="Folder (built if empty).")
     parser.add_argument("--accounts", type=int, default=5000)
     parser.add_argument("--volume", type=float, default=0.4, help="Requests per account, x the generator's default.")
+    parser.add_argument("--nights", type=int, default=2, choices=(0, 1, 2),
+                        help="Nightly runs after the first run (they give the Overview its trend; 0 at 1M requests, "
+                             "where each rescoring of the fortnight takes a quarter of an hour).")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--browser", action="store_true", help="Also time the pages in headless Chromium.")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # Streamlit's bare-mode warnings
-    ws = build_if_missing(args.workspace, args.accounts, args.volume)
+    ws = build_if_missing(args.workspace, args.accounts, args.volume, args.nights)
     scores = W.read_latest_scores(W.open_workspace(ws)).to_pandas()
     flagged = scores[scores["flagged"]].sort_values("risk_score", ascending=False)
     top = str((flagged if len(flagged) else scores.sort_values("risk_score", ascending=False)).iloc[0]["account_id"])

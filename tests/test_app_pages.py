@@ -131,6 +131,50 @@ def test_map_lists_clusters_and_a_selected_cluster_shows_prompts_and_accounts(ro
     assert texts(at.code) == examples
 
 
+def map_layers(at: AppTest) -> tuple[list[str], str | None]:
+    """The map chart's layer marks (one mark for an unlayered chart) and the mark of the
+    layer its click selection listens on."""
+    import json
+
+    from targeting.app.charts import PICK
+
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert chart.proto.selection_mode == [PICK]
+    layers = spec.get("layer", [spec])
+    kind = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in layers]
+    views = [v for p in spec.get("params", []) if p.get("name") == PICK for v in p.get("views", [])]
+    picking = [k for k, layer in zip(kind, layers)
+               if layer.get("name") in views or any(p.get("name") == PICK for p in layer.get("params", []))]
+    return kind, picking[0] if len(picking) == 1 else None
+
+
+def test_map_density_and_names_toggles_shape_the_chart_and_the_points_keep_the_click(root):
+    at = open_app(root, "map")
+    assert at.toggle(key="map_density").value and at.toggle(key="map_names").value
+    assert map_layers(at) == (["rect", "circle", "text", "text"], "circle")
+    at.toggle(key="map_density").set_value(False).run()
+    assert not at.exception
+    assert map_layers(at) == (["circle", "text", "text"], "circle")
+    at.toggle(key="map_names").set_value(False).run()
+    assert map_layers(at) == (["circle"], "circle")
+    at.toggle(key="map_density").set_value(True).run()
+    assert map_layers(at) == (["rect", "circle"], "circle")
+
+
+def test_the_map_cluster_table_is_cached_per_run_and_follows_verdicts(root, tmp_path, scores):
+    copy = tmp_path / "ws"
+    shutil.copytree(root, copy)
+    before = open_app(copy, "map").dataframe(key="clusters_table").value
+    assert before["flagged_accounts"].sum() > 0
+    ws = W.open_workspace(copy)
+    for account in scores.loc[scores["flagged"], "account_id"]:
+        record_verdict(ws, target_kind="account", target_id=account, verdict="dismissed", note="", analyst="ana")
+    after = open_app(copy, "map").dataframe(key="clusters_table").value  # the caches as they are
+    assert after["flagged_accounts"].sum() == 0
+    assert after["requests"].tolist() == before["requests"].tolist()
+
+
 def test_map_search_returns_nearest_prompts_and_their_accounts(root, monkeypatch):
     import targeting.embed
 

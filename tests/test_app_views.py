@@ -205,6 +205,23 @@ def test_map_labels_name_areas_and_the_largest_clusters_where_their_prompts_are(
     assert named.loc[named["level"] == "cluster", "text"].tolist() == ["prime number proof", "weather, api"]
 
 
+def _marks(spec: dict) -> list[str]:
+    return [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+
+
+def _picking_layer(spec: dict) -> dict:
+    """The one layer the click selection ``PICK`` listens on (Altair lifts it to the top with
+    the layer's name in ``views``, or leaves it in the layer)."""
+    from targeting.app import charts
+
+    picks = [p for p in spec.get("params", []) if p.get("name") == charts.PICK]
+    on = [layer for layer in spec["layer"]
+          if any(p.get("name") == charts.PICK for p in layer.get("params", []))
+          or any(layer.get("name") in p.get("views", []) for p in picks)]
+    assert len(on) == 1, on
+    return on[0]
+
+
 def test_the_map_chart_writes_the_names_in_layers_and_keeps_its_selection():
     from targeting.app import charts
 
@@ -213,11 +230,65 @@ def test_the_map_chart_writes_the_names_in_layers_and_keeps_its_selection():
     points = V.map_points(xy, labels, CLUSTERS)
     spec = charts.capability_map(points, colour_by="area", areas=["reasoning", "tool_use", V.NOISE], selected=None,
                                  labels=V.map_labels(xy, labels, CLUSTERS)).to_dict()
-    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
-    assert marks == ["circle", "text", "text"]
-    assert any(p.get("name") == charts.PICK for p in spec.get("params", []) + spec["layer"][0].get("params", []))
+    assert _marks(spec) == ["circle", "text", "text"]
+    assert _picking_layer(spec)["mark"]["type"] == "circle"
     plain = charts.capability_map(points, colour_by="area", areas=["reasoning"], selected=None).to_dict()
     assert "layer" not in plain
+
+
+def test_map_density_is_high_where_the_prompts_crowd_and_absent_where_there_are_none():
+    rng = np.random.default_rng(4)
+    xy = np.concatenate([rng.normal([0, 0], 0.3, (900, 2)), rng.normal([10, 0], 0.3, (100, 2))])
+    points = pd.DataFrame({"x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32)})
+    got = V.map_density(points, bins=20)
+    assert list(got.columns) == ["x", "x2", "y", "y2", "points", "density"]
+    side = (got["x2"] - got["x"]).iloc[0]
+    assert np.allclose(got["x2"] - got["x"], side) and np.allclose(got["y2"] - got["y"], side)
+    span = max(np.ptp(points["x"]), np.ptp(points["y"]))
+    assert abs(side - span / 20) < 1e-6  # the wider side over ``bins`` cells
+    assert got["density"].max() == 1.0 and got["density"].min() >= V.DENSITY_FLOOR
+    densest = got.loc[got["density"].idxmax()]
+    assert densest["x"] - side <= 0 <= densest["x2"] + side and densest["y"] - side <= 0 <= densest["y2"] + side
+
+    def near(cx: float) -> float:
+        cells = got[(got["x"] <= cx + 1) & (got["x2"] >= cx - 1) & (got["y"] <= 1) & (got["y2"] >= -1)]
+        return float(cells["points"].sum())
+
+    assert near(0) > 5 * near(10) > 0  # nine times the prompts, several times the density
+    empty = got[(got["x"] > 4) & (got["x2"] < 6)]  # between the two clumps: nothing drawn
+    assert empty.empty
+    # every point is inside the drawn grid, smoothing keeps the total, and the cells are few
+    assert got["x"].min() < xy[:, 0].min() and got["x2"].max() > xy[:, 0].max()
+    assert abs(V.map_density(points, bins=20, floor=0.0)["points"].sum() - len(points)) < 1e-6
+    assert len(got) < 20 * 20
+    assert got.equals(V.map_density(points.sample(frac=1.0, random_state=0), bins=20))  # order does not matter
+    assert V.map_density(points.iloc[:0]).empty and V.map_density(points.iloc[:1]).shape[0] >= 1
+
+
+def test_the_map_chart_draws_its_density_under_the_points_and_keeps_the_selection_on_them():
+    from targeting.app import charts
+
+    xy = np.random.default_rng(1).normal(size=(100, 2)).astype(np.float32)
+    labels = np.array([0] * 50 + [1] * 40 + [-1] * 10)
+    points = V.map_points(xy, labels, CLUSTERS)
+    areas = ["reasoning", "tool_use", V.NOISE]
+    density = V.map_density(points)
+    spec = charts.capability_map(points, colour_by="area", areas=areas, selected="c1",
+                                 labels=V.map_labels(xy, labels, CLUSTERS), density=density).to_dict()
+    assert _marks(spec) == ["rect", "circle", "text", "text"]  # the shade first: under everything
+    shade = spec["layer"][0]
+    assert shade["mark"]["opacity"] < 0.6 and "params" not in shade
+    assert shade["encoding"]["color"]["field"] == "density" and shade["encoding"]["x2"]["field"] == "x2"
+    assert len(spec["datasets"][shade["data"]["name"]]) == len(density)  # the precomputed cells, not the points
+    assert _picking_layer(spec)["mark"]["type"] == "circle"
+    assert spec["resolve"]["scale"]["color"] == "independent"  # the shade's numbers stay off the area colours
+    alone = charts.capability_map(points, colour_by="cluster", areas=areas, selected=None, density=density).to_dict()
+    assert _marks(alone) == ["rect", "circle"] and _picking_layer(alone)["mark"]["type"] == "circle"
+    off = charts.capability_map(points, colour_by="area", areas=areas, selected=None, density=None,
+                                labels=V.map_labels(xy, labels, CLUSTERS)).to_dict()
+    assert "rect" not in _marks(off)
+    assert "layer" not in charts.capability_map(points, colour_by="area", areas=areas, selected=None,
+                                                density=density.iloc[:0]).to_dict()
 
 
 def test_the_map_shows_a_cluster_by_its_phrases_and_an_old_map_by_its_keywords():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -144,6 +145,30 @@ def _click_cell(table, *, row: int, x: int) -> None:
     table.page.mouse.click(box["x"] + x, box["y"] + 35 * (row + 1) + 17)
 
 
+def _click_a_cluster_on_the_map(page, *, step: int = 5, tries: int = 1500) -> str | None:
+    """Hover over the map (from its middle outwards) until a point's tooltip names a
+    cluster, click that point and return the cluster's id; None when no point was hit. The
+    tooltip is Vega's, shown for the points layer only (the density shade and the names
+    have none), so a hit proves the click lands on a point above the shade."""
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    cx, cy = box["x"] + box["width"] * 0.4, box["y"] + box["height"] / 2  # the legend is on the right
+    spots = sorted(((dx, dy) for dx in range(-int(box["width"] * 0.4), int(box["width"] * 0.4), step)
+                    for dy in range(-int(box["height"] / 2) + step, int(box["height"] / 2), step)),
+                   key=lambda d: d[0] ** 2 + d[1] ** 2)
+    tooltip = page.locator("#vg-tooltip-element")
+    for dx, dy in spots[:tries]:
+        page.mouse.move(cx + dx, cy + dy)
+        if not tooltip.is_visible():
+            continue
+        found = re.search(r"cluster_id\s*:?\s*(\S+)", tooltip.inner_text())
+        if found and not found.group(1).startswith("("):  # "(unclustered)" selects nothing
+            page.mouse.click(cx + dx, cy + dy)
+            return found.group(1)
+    return None
+
+
 def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -169,6 +194,14 @@ def test_analyst_opens_every_page_and_records_a_verdict(served, tmp_path):
             _go(page, "Capability map", "Capability map")
             expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
             _shoot(page, "map", tmp_path)
+            # a click on a point (above the density shade) selects its cluster and lists its accounts
+            expect(page.get_by_text("Select a cluster in the table, on the map or above.")).to_be_visible()
+            cluster = _click_a_cluster_on_the_map(page)
+            assert cluster, "no point of a cluster found under the mouse on the map"
+            _settled(page)
+            picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Cluster").last
+            expect(picker.get_by_role("combobox")).to_have_value(re.compile("^" + re.escape(cluster)))
+            expect(page.get_by_text("Accounts most concentrated here", exact=False)).to_be_visible()
 
             # Accounts: click a cell (not the row's checkbox) of the top row; its detail opens
             _go(page, "Accounts", "Accounts")

@@ -44,19 +44,37 @@ def _axisless(field: str) -> alt.X | alt.Y:
 
 
 def capability_map(points: pd.DataFrame, *, colour_by: str, areas: Sequence[str], selected: str | None,
-                   labels: pd.DataFrame | None = None) -> alt.Chart | alt.LayerChart:
-    """The 2-D map of prompts; clicking a point selects its cluster (selection ``PICK``);
-    ``labels`` (``views.map_labels``) names the areas and the largest clusters on it."""
-    chart = _map_points(points, colour_by=colour_by, areas=areas, selected=selected)
-    if labels is None or labels.empty:
-        return chart
-    clusters = labels[labels["level"] == "cluster"]
-    named = alt.Chart(clusters).mark_text(fontSize=10, color="#333333", dy=-6).encode(
-        x=_axisless("x"), y=_axisless("y"), text="text:N")
-    regions = alt.Chart(labels[labels["level"] == "area"]).mark_text(fontSize=17, fontWeight="bold", opacity=0.8).encode(
-        x=_axisless("x"), y=_axisless("y"), text="text:N",
-        color=alt.Color("area:N", scale=area_scale(areas), legend=None))
-    return alt.layer(chart, named, regions).properties(height=560)
+                   labels: pd.DataFrame | None = None, density: pd.DataFrame | None = None) -> alt.Chart | alt.LayerChart:
+    """The 2-D map of prompts; clicking a point selects its cluster (selection ``PICK``, on
+    the points alone); ``density`` (``views.map_density``) shades the crowded parts under
+    the points, ``labels`` (``views.map_labels``) names the areas and the largest clusters."""
+    layers = [_map_points(points, colour_by=colour_by, areas=areas, selected=selected)]
+    if density is not None and not density.empty:
+        layers.insert(0, _map_density(density))
+    if labels is not None and not labels.empty:
+        clusters = labels[labels["level"] == "cluster"]
+        layers.append(alt.Chart(clusters).mark_text(fontSize=10, color="#333333", dy=-6).encode(
+            x=_axisless("x"), y=_axisless("y"), text="text:N"))
+        layers.append(alt.Chart(labels[labels["level"] == "area"]).mark_text(
+            fontSize=17, fontWeight="bold", opacity=0.8).encode(
+            x=_axisless("x"), y=_axisless("y"), text="text:N",
+            color=alt.Color("area:N", scale=area_scale(areas), legend=None)))
+    if len(layers) == 1:
+        return layers[0]
+    # each layer its own colour scale: the density's counts must not merge with the areas'
+    # names (the area labels repeat the areas' scale, so they keep their colours)
+    return alt.layer(*layers).resolve_scale(color="independent").properties(height=560)
+
+
+DENSITY_OPACITY = 0.45  # the density picture stays behind the points, never hides them
+DENSITY_SCHEME = "greys"  # no hue of its own: the areas keep theirs
+
+
+def _map_density(density: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(density).mark_rect(opacity=DENSITY_OPACITY).encode(
+        x=_axisless("x"), x2="x2", y=_axisless("y"), y2="y2",
+        color=alt.Color("density:Q", scale=alt.Scale(scheme=DENSITY_SCHEME, domain=[0, 1]), legend=None),
+    )
 
 
 def _map_points(points: pd.DataFrame, *, colour_by: str, areas: Sequence[str], selected: str | None) -> alt.Chart:

@@ -211,6 +211,22 @@ def cluster_counts(key: RunKey) -> pd.DataFrame:
     return W.account_cluster_counts(ws, **_days(window(key))).to_pandas()
 
 
+def cluster_table(ctx: Context) -> pd.DataFrame:
+    """The map's clusters with the run's requests, accounts and flagged accounts in each
+    (``views.cluster_table``), cached per run and verdict stamp: its cost grows with the
+    window's (account, cluster) pairs, so it is computed once, not on every click."""
+    return _cluster_table(ctx.key, verdicts_stamp(ctx.ws) + indicators_stamp(ctx.ws))
+
+
+@st.cache_data(max_entries=CACHE_RUNS * 4, show_spinner=False)
+def _cluster_table(key: RunKey, stamp: tuple[int, ...]) -> pd.DataFrame:
+    cmap = capability_map(key.root, key.map_id)
+    shown = scores(key, stamp)
+    if cmap is None or shown is None:
+        return V.cluster_table([], pd.DataFrame(columns=["account_id", "cluster_id", "area", "n"]))
+    return V.cluster_table(cmap.clusters, cluster_counts(key), shown.loc[shown["flagged"].astype(bool), "account_id"])
+
+
 @st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
 def daily_counts(key: RunKey) -> pd.DataFrame:
     """Requests per (account, UTC day) in the run's window: account_id, day, n."""
@@ -296,6 +312,14 @@ def map_labels(root: str, map_id: str) -> pd.DataFrame:
     if cmap is None:
         return pd.DataFrame(columns=["x", "y", "text", "level", "area", "size"])
     return V.map_labels(cmap.anchor_xy, cmap.anchor_cluster, cmap.clusters)
+
+
+@st.cache_data(max_entries=CACHE_RUNS, show_spinner=False)
+def map_density(root: str, map_id: str) -> pd.DataFrame:
+    """How crowded each part of the map is (``views.map_density`` over the fixed display
+    sample), cached by map: its cost does not grow with traffic."""
+    points = map_points(root, map_id)
+    return V.map_density(points if points is not None else pd.DataFrame(columns=["x", "y"]))
 
 
 @st.cache_data(max_entries=CACHE_ITEMS, show_spinner=False)

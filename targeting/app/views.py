@@ -256,6 +256,41 @@ def map_labels(anchor_xy: np.ndarray, anchor_cluster: np.ndarray, clusters: Sequ
     return pd.concat([pd.DataFrame(areas, columns=found.columns), named], ignore_index=True)
 
 
+DENSITY_BINS = 64  # cells across the map's wider side for its density picture
+DENSITY_SMOOTH = (1.0, 6.0, 15.0, 20.0, 15.0, 6.0, 1.0)  # a binomial kernel, applied along x then y: regions, not speckle
+DENSITY_FLOOR = 0.04  # cells below this share of the densest cell are left out (no grey wash over the page)
+
+
+def map_density(points: pd.DataFrame, *, bins: int = DENSITY_BINS, floor: float = DENSITY_FLOOR) -> pd.DataFrame:
+    """How crowded each part of the map is: the display sample's points (``map_points``)
+    counted on a grid of square cells (``bins`` across the wider side, one empty cell of
+    margin) and smoothed, so that clusters read as regions. One row per cell at or above
+    ``floor`` of the densest: x, x2, y, y2 (the cell's corners), points (smoothed count),
+    density (0-1, the densest cell 1). Its cost depends on the sample, never on traffic."""
+    columns = ["x", "x2", "y", "y2", "points", "density"]
+    xy = points[["x", "y"]].to_numpy(dtype=np.float64) if len(points) else np.zeros((0, 2))
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if not len(xy):
+        return pd.DataFrame(columns=columns)
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    side = max(float((high - low).max()), 1e-9) / bins
+    margin = len(DENSITY_SMOOTH) // 2
+    cells = np.ceil((high - low) / side).astype(int) + 1 + 2 * margin
+    origin = low - margin * side
+    ix = np.minimum(((xy - origin) // side).astype(int), cells - 1)
+    grid = np.zeros((int(cells[0]), int(cells[1])))
+    np.add.at(grid, (ix[:, 0], ix[:, 1]), 1.0)
+    kernel = np.asarray(DENSITY_SMOOTH) / sum(DENSITY_SMOOTH)
+    for axis in (0, 1):
+        grid = np.apply_along_axis(np.convolve, axis, grid, kernel, mode="same")
+    keep = np.argwhere(grid >= floor * grid.max())
+    x0 = origin[0] + keep[:, 0] * side
+    y0 = origin[1] + keep[:, 1] * side
+    counts = grid[keep[:, 0], keep[:, 1]]
+    return pd.DataFrame({"x": x0, "x2": x0 + side, "y": y0, "y2": y0 + side, "points": counts,
+                         "density": counts / grid.max()}, columns=columns)
+
+
 def cluster_table(clusters: Sequence[Mapping[str, Any]], counts: pd.DataFrame, flagged: Iterable[str] = ()) -> pd.DataFrame:
     """One row per cluster: cluster_id, area, keywords, map_size (fitted prompts), requests,
     accounts and flagged_accounts in the shown run's window. Largest by requests first."""

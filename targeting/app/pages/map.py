@@ -23,16 +23,19 @@ def _picked_on_map() -> None:
         ui.select(ui.SELECTED_CLUSTER, cluster)
 
 
-def the_map(points: pd.DataFrame, labels: pd.DataFrame, areas: list[str], n_anchors: int) -> None:
-    left, right = st.columns([3, 1])
+def the_map(points: pd.DataFrame, labels: pd.DataFrame, density: pd.DataFrame, areas: list[str],
+            n_anchors: int) -> None:
+    left, middle, right = st.columns([3, 1, 1])
     colour = left.radio("Colour by", ["area", "cluster"], horizontal=True, key="map_colour")
+    crowded = middle.toggle("Density", value=True, key="map_density",
+                            help="Shade the map where its prompts crowd, so clusters read as regions.")
     named = right.toggle("Names on the map", value=True, key="map_names")
     chart = charts.capability_map(points, colour_by=colour, areas=areas, selected=ui.selected(ui.SELECTED_CLUSTER),
-                                  labels=labels if named else None)
+                                  labels=labels if named else None, density=density if crowded else None)
     st.altair_chart(chart, width="stretch", key=MAP, on_select=_picked_on_map, selection_mode=charts.PICK)
     st.caption(f"{len(points):,} of the {n_anchors:,} prompts the map was fitted on (a fixed sample, for speed). "
                "Areas are named at the middle of their clusters, the largest clusters at the middle of "
-               "their prompts. Click a point to select its cluster.")
+               "their prompts; the grey shade is how crowded each part is. Click a point to select its cluster.")
 
 
 def cluster_detail(cmap: CapabilityMap, clusters: pd.DataFrame, counts: pd.DataFrame, scores: pd.DataFrame,
@@ -120,9 +123,10 @@ if scores is None:
 full = ui.full_text_toggle()
 points = data.map_points(ctx.key.root, ctx.key.map_id)
 areas = [*cmap.areas, V.NOISE]
-the_map(points, data.map_labels(ctx.key.root, ctx.key.map_id), areas, len(cmap.anchor_xy))
+the_map(points, data.map_labels(ctx.key.root, ctx.key.map_id), data.map_density(ctx.key.root, ctx.key.map_id), areas,
+        len(cmap.anchor_xy))
 counts = data.cluster_counts(ctx.key)
-clusters = V.cluster_table(cmap.clusters, counts, scores.loc[scores["flagged"].astype(bool), "account_id"])
+clusters = data.cluster_table(ctx)
 st.subheader(f"Clusters ({len(clusters)})")
 area_pick = st.segmented_control("Area", ["all", *cmap.areas], default="all", key="cluster_area")
 listed = clusters if area_pick in (None, "all") else clusters[clusters["area"] == area_pick].reset_index(drop=True)
