@@ -106,8 +106,8 @@ def _shoot(page, name: str, tmp_path: Path) -> None:
         from PIL import Image
 
         Path(keep).mkdir(parents=True, exist_ok=True)
-        with Image.open(path) as image:  # a 128-colour palette keeps UI screenshots small
-            image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(
+        with Image.open(path) as image:  # a 256-colour palette keeps UI screenshots small (the map keeps its shades)
+            image.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
                 Path(keep) / path.name, optimize=True)
 
 
