@@ -9,8 +9,10 @@ Vocabulary (used in every output):
 * an **actor** is the unit an operation is counted in: a campaign or, for a flagged account
   outside any campaign, the account;
 * an actor's **area** is the capability area it targets: a campaign's is the area most of
-  its members' requests target (request-weighted), a lone account's is its own
-  ``target_area`` (the extractable area it uses most; ``dominant_area`` on older scores);
+  its members' requests are in (request-weighted over the members' areas), a lone flagged
+  account's is its own ``target_area`` (the extractable area it uses most), and an account
+  nobody flagged is counted where its requests are (``content_area``, ``other`` included;
+  ``dominant_area`` on older scores);
 * a **linked group** is any group of accounts the campaign graph tied together (shared rare
   templates, wrappers, system-prompt variants; a ``campaign_id`` on its members), flagged or
   not: most are benign (apps, cohorts);
@@ -155,9 +157,21 @@ def split_reasons(reasons: Any) -> list[str]:
 
 # --- actors ----------------------------------------------------------------------------------------
 def _account_area(scores: pd.DataFrame) -> pd.Series:
-    col = "target_area" if "target_area" in scores.columns else "dominant_area"
-    area = scores[col].fillna("").astype(str)
-    return area.where(area != "", scores.get("dominant_area", pd.Series(NO_AREA, index=scores.index)).astype(str))
+    """A flagged account's area is the one it targets (``target_area``, the extractable area
+    it uses most); any other account's is what its requests are about (``content_area``,
+    ``other`` included), so an area's volume is the traffic that is about it: counting
+    every account in the extractable area it touches most would leave ``other`` empty
+    however much ordinary chat there is."""
+    fallback = scores.get("dominant_area", pd.Series(NO_AREA, index=scores.index)).fillna(NO_AREA).astype(str)
+
+    def column(name: str) -> pd.Series:
+        if name not in scores.columns:
+            return fallback
+        area = scores[name].fillna("").astype(str)
+        return area.where(area != "", fallback)
+
+    flagged = scores["flagged"].fillna(False).astype(bool) if "flagged" in scores.columns else False
+    return column("target_area").where(flagged, column("content_area"))
 
 
 def _campaign_col(scores: pd.DataFrame) -> pd.Series:

@@ -196,3 +196,25 @@ def test_linked_groups_and_campaigns_count_different_things():
     })
     assert SM.group_counts(scores) == {"n_linked_groups": 3, "n_campaigns": 1}
     assert SM.group_counts(scores.assign(campaign_id="")) == {"n_linked_groups": 0, "n_campaigns": 0}
+
+
+def test_an_unflagged_account_counts_where_its_requests_are_a_flagged_one_where_it_aims():
+    """Chat mostly about nothing extractable belongs to "other", not to the extractable area it
+    touched most (which would leave "other" empty however much ordinary chat there is); a
+    flagged account counts in the area it targets."""
+    scores = pd.DataFrame({
+        "account_id": ["chat", "sweep", "coder"],
+        "n_requests": [40, 90, 20],
+        "content_area": ["other", "other", "agentic_coding"],
+        "target_area": ["reasoning", "reasoning", "agentic_coding"],
+        "dominant_area": ["other", "other", "agentic_coding"],
+        "flagged": [False, True, False],
+        "severity": ["none", "low", "none"],
+        "campaign_id": ["", "", ""],
+    })
+    table = SM.area_severity_counts(scores, ("reasoning", "tool_use", "agentic_coding", "other"))
+    assert table.loc["other", ["accounts", "requests", "flagged_accounts"]].tolist() == [1, 40, 0]
+    assert table.loc["reasoning", ["accounts", "requests", "flagged_accounts", "low"]].tolist() == [1, 90, 1, 1]
+    assert table.loc["agentic_coding", ["accounts", "requests"]].tolist() == [1, 20]
+    older = scores.drop(columns=["content_area", "target_area"])  # scores written before both columns
+    assert SM.area_severity_counts(older).loc["other", "accounts"] == 2

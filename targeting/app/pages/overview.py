@@ -54,8 +54,9 @@ c[4].metric("Flagged share of requests", f"{100 * head['flagged_request_share']:
 st.subheader("Capability areas")
 counts = Sm.area_severity_counts(scores, data.capability_areas(ctx.key))
 st.dataframe(V.area_table(counts), hide_index=True, width="stretch", key="area_table")
-st.caption("Every area of the taxonomy, zeros included: an account counts in its actor's area (a campaign "
-           "member in its campaign's), with all its requests; the policy report shows the same numbers.")
+st.caption("Every area of the taxonomy, zeros included. An account counts, with all its requests, in its actor's "
+           "area: a campaign member in its campaign's, a flagged account in the area it targets, any other account "
+           "where most of its requests are. The policy report shows the same numbers.")
 for area, row in counts[counts["flagged_accounts"] == 0].iterrows():
     st.caption(Sm.area_status(str(area), row))
 
