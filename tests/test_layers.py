@@ -44,3 +44,16 @@ def test_an_import_against_a_contract_breaks_it(tmp_path, module, line, contract
     assert done.returncode == 1
     broken = " ".join(done.stdout.split("Broken contracts")[-1].split())  # the report wraps long names
     assert "Contracts: 5 kept, 1 broken." in done.stdout and contract in broken, done.stdout
+
+
+def test_the_app_and_map_reading_never_import_the_fitting_libraries():
+    """The analyst app reads fitted maps and stored topic phrases; scikit-learn and UMAP (over
+    a second to import on this machine) are for fitting and labelling only, so an analyst's
+    first page does not wait for them."""
+    probe = ("import sys, targeting.app.data, targeting.capmap; "
+             "print(sorted(m for m in ('sklearn', 'umap', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    fit = subprocess.run([sys.executable, "-c", "from targeting.capmap import fit_map; print(fit_map.__module__)"],
+                         capture_output=True, text=True, check=True)
+    assert fit.stdout.strip() == "targeting.capmap.fit"  # still there, on first use

@@ -14,9 +14,11 @@ Two steps, as BERTopic's KeyBERT-inspired representation does:
    five spellings of one phrase; a phrase sharing most words with a picked one ("rust" after
    "rust impl", ``OVERLAP``) is skipped outright.
 
-Languages: ``STOP_WORDS`` holds one stop-word set per language code; the shipped taxonomy is
-English, so only ``"en"`` is there. Another language is one more entry (its stop words,
-contraction fragments and chat filler) and its code in ``languages=``.
+Languages: ``STOP_WORDS`` holds, per language code, the function that gives its stop-word set
+(scikit-learn's English list is imported only when phrases are made: reading a map's labels,
+as the app does, never pays for importing scikit-learn); the shipped taxonomy is English, so
+only ``"en"`` is there. Another language is one more entry (its stop words, contraction
+fragments and chat filler) and its code in ``languages=``.
 
 Pure functions over lists and arrays: nothing here loads a model or reads a file.
 """
@@ -25,10 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from targeting.capmap.model import CapabilityMap
 
@@ -55,9 +56,16 @@ EN_CHAT = frozenset(
     "actually wait instead want wants need needs know think tell maybe also something anything "
     "thing things stuff".split()
 )
-STOP_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(ENGLISH_STOP_WORDS) | EN_CONTRACTIONS | EN_CHAT,
-}
+
+
+def _english() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | EN_CONTRACTIONS | EN_CHAT
+
+
+STOP_WORDS: dict[str, Callable[[], frozenset[str]]] = {"en": _english}
+
 # Stop words allowed inside a phrase, never at its ends ("rate of change", "proof by induction").
 JOINERS: dict[str, frozenset[str]] = {
     "en": frozenset("of for in on to and or with by from per vs at into".split()),
@@ -67,7 +75,7 @@ TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[^\w\s]")  # a word, or a punctua
 
 def stop_words(languages: Sequence[str] = ("en",)) -> frozenset[str]:
     """The stop words of ``languages`` (codes of ``STOP_WORDS``) together."""
-    return frozenset().union(*(STOP_WORDS[lang] for lang in languages))
+    return frozenset().union(*(STOP_WORDS[lang]() for lang in languages))
 
 
 def _word_kinds(tokens: list[str], stop: frozenset[str], joiners: frozenset[str]) -> list[int]:
@@ -111,6 +119,8 @@ def candidate_phrases(
     prompts: tf = share of the cluster's prompts holding the phrase, idf = log(1 + mean prompts
     per cluster / prompts holding it anywhere). Label -1 (noise) counts towards idf only; a
     phrase must appear in ``MIN_PROMPTS`` prompts of the cluster."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     stop = stop_words(languages)
     joiners = frozenset().union(*(JOINERS[lang] for lang in languages))
     vectorizer = CountVectorizer(analyzer=lambda t: phrases_of(t, stop, joiners), binary=True, min_df=MIN_PROMPTS)
