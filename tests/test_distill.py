@@ -104,6 +104,8 @@ def test_pipeline_runs_on_a_static_model(tiny_static, traffic, tmp_path):
     settings = load_settings(overrides={"embed": {"model": str(tiny_static), "progress": False}}, environ={})
     result = run([src], tmp_path / "ws", settings)
     assert result.accounts == requests["account_id"].nunique()
+    # every distinct prompt and context was embedded, and the run says how many (its manifest too)
+    assert result.prompts_embedded >= requests["prompt"].nunique()
     manifest = W.read_manifest(W.open_workspace(tmp_path / "ws"), result.run_id)
     assert manifest["model"]["weights_sha256"] == weights_sha256(tiny_static)
     assert manifest["model"]["key"].startswith("static-")

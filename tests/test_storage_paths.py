@@ -160,4 +160,4 @@ def test_run_and_score_in_an_odd_path(tmp_path, name):
     assert str(APP_NIGHTS[-1]) in nights  # the run's night and the scored one
     assert nights == {p.parent.name[len("as_of="):] for p in (root / "scores").glob("as_of=*/accounts.parquet")}
     again = run([traffic], root, load_settings(environ={}), encoder=HashingEncoder())
-    assert (again.rows_stored, again.duplicates) == (0, n_requests)
+    assert (again.rows_stored, again.duplicates, again.prompts_embedded) == (0, n_requests, 0)

@@ -36,7 +36,7 @@ def run(inputs: Sequence[str | Path], workspace: str | Path, settings: Settings,
             encoder = encoder or load_encoder(settings.embed)
         cmap = None if refit else st.current_map(ws, encoder)
         with stage("embed"):
-            store, hashes, texts = st.embed_everything(engine, tx, encoder, got, refit=cmap is None)
+            store, hashes, texts = st.embed_everything(engine, tx, encoder, got, refit=cmap is None, result=result)
         if cmap is None:
             with stage("fit map"):
                 cmap = st.fit_and_save_map(tx, result, encoder, store, hashes, [texts[h] for h in hashes], settings)

@@ -477,11 +477,11 @@ def embed_new(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInp
 
 
 def embed_everything(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput,
-                     refit: bool) -> tuple[VectorStore, list[str], dict[str, str]]:
+                     refit: bool, result: RunResult) -> tuple[VectorStore, list[str], dict[str, str]]:
     """``targeting run``'s embedding: the vectors of every prompt, new and stored (and, when the
     map is to be ``refit``, the text of each; otherwise of those not embedded yet), and of the
     new rows' contexts (with ``refit``, every stored context's too). Returns (vectors, sorted
-    prompt hashes, texts)."""
+    prompt hashes, texts); ``result.prompts_embedded`` counts the texts embedded now."""
     ws = tx.ws
     store = load_vector_store(ws, encoder.model_key)
     hashes = sorted(set(got.requests[S.PROMPT_HASH]) | W.distinct_prompt_hashes(ws))
@@ -490,12 +490,12 @@ def embed_everything(engine: Engine, tx: W.Transaction, encoder: Encoder, got: N
     wanted = set(hashes) if refit else {h for h in hashes if h not in store}
     texts = nightly.window_texts(ws, None, None, wanted, got.prompts)
     todo = [h for h in hashes if h not in store]
-    engine.embed(ws, f"{tx.run_id}-prompts", encoder, store, todo, [texts[h] for h in todo])
+    result.prompts_embedded = engine.embed(ws, f"{tx.run_id}-prompts", encoder, store, todo, [texts[h] for h in todo])
     contexts = got.contexts
     if refit and W.has_partitions(ws, "requests"):  # every stored request is assigned again
         stored = W.read_requests(ws, [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]).to_pandas()
         contexts = pd.concat([stored, contexts], ignore_index=True)
-    engine.embed(ws, f"{tx.run_id}-contexts", encoder, store, *context_texts(contexts))
+    result.prompts_embedded += engine.embed(ws, f"{tx.run_id}-contexts", encoder, store, *context_texts(contexts))
     return store, hashes, texts
 
 
