@@ -13,7 +13,8 @@ model's own 256-word-piece limit, the library's default threads) over ``--naive`
 prompts of the same traffic drawn at random (seed 0), in arrival order, and the ratio of
 the whole run's distinct prompts per second (distinct prompts / wall time, every stage
 included) to the naive loop's prompts per second. ``--evaluate`` adds the detection metrics
-against the generator's labels or ``--labels``.
+against the generator's labels (other labels, such as an external set's, are scored from an
+export with that set's own scorer).
 """
 
 from __future__ import annotations
@@ -138,7 +139,11 @@ def main() -> None:
             print(f"naive sentence-transformers loop, same process: {naive:,.1f} prompts/s over {len(sample):,} "
                   f"distinct prompts; whole run / naive = {ratio:.2f}x (distinct prompts per second)")
             figures.update(naive_prompts_per_s=naive, naive_prompts=len(sample), ratio_vs_naive=ratio)
-        if args.evaluate and labels is not None:
+        simulator_labels = labels is not None and {"kind", "campaign"} <= set(pd.read_parquet(labels).columns)
+        if args.evaluate and not simulator_labels:
+            print("--evaluate: these labels are not the simulator's; score an export with "
+                  "../shared/tools/score_detection.py (keep the workspace with --keep)")
+        if args.evaluate and simulator_labels:
             wsp = W.open_workspace(ws)
             metrics = evaluate(W.read_latest_scores(wsp).to_pandas(), pd.read_parquet(labels),
                                W.read_assignments(wsp, ["request_id", "area"]).to_pandas())
