@@ -139,13 +139,14 @@ def main() -> None:
             print(f"naive sentence-transformers loop, same process: {naive:,.1f} prompts/s over {len(sample):,} "
                   f"distinct prompts; whole run / naive = {ratio:.2f}x (distinct prompts per second)")
             figures.update(naive_prompts_per_s=naive, naive_prompts=len(sample), ratio_vs_naive=ratio)
-        simulator_labels = labels is not None and {"kind", "campaign"} <= set(pd.read_parquet(labels).columns)
+        truth = pd.read_parquet(labels) if args.evaluate and labels is not None else None
+        simulator_labels = truth is not None and {"kind", "campaign"} <= set(truth.columns)
         if args.evaluate and not simulator_labels:
             print("--evaluate: these labels are not the simulator's; score an export with "
                   "../shared/tools/score_detection.py (keep the workspace with --keep)")
         if args.evaluate and simulator_labels:
             wsp = W.open_workspace(ws)
-            metrics = evaluate(W.read_latest_scores(wsp).to_pandas(), pd.read_parquet(labels),
+            metrics = evaluate(W.read_latest_scores(wsp).to_pandas(), truth,
                                W.read_assignments(wsp, ["request_id", "area"]).to_pandas())
             print(format_report(metrics))
             figures["metrics"] = metrics
