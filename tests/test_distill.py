@@ -138,5 +138,18 @@ def test_check_model_refuses_vectors_of_another_precision():
         exemplar_area=np.zeros(1, np.int32), context_vectors=np.zeros((0, 4), np.float16),
         context_area=np.zeros(0, np.int32), meta={"model_key": "m-abc", "weights_sha256": "abc", "model_id": "m"},
     )
-    with pytest.raises(BadInputError, match="--refit"):
+    with pytest.raises(BadInputError, match="--refit") as refused:
         check_model(cmap, Enc())
+    assert "TARGETING_EMBED__INT8=false" in str(refused.value)  # the map is fp32: say how to use it
+
+    class Other(Enc):
+        model_id, model_key, weights_sha256 = "other", "other-def", "def"
+
+    with pytest.raises(BadInputError, match="not the configured other") as refused:
+        check_model(cmap, Other())
+    assert "INT8" not in str(refused.value)
+
+    class Same(Enc):
+        model_key = "m-abc"
+
+    check_model(cmap, Same())  # the map's own model and precision: accepted

@@ -285,14 +285,23 @@ def register_inputs(tx: W.Transaction, files: Sequence[Path], got: NightInput) -
 # --- the model and the map ------------------------------------------------------------------------
 def check_model(cmap: CapabilityMap, encoder: Encoder) -> None:
     """Refuse vectors of another model (or precision) than the map's: exit code 2."""
-    if cmap.meta.get("model_key", encoder.model_key) != encoder.model_key or (
-        cmap.meta.get("weights_sha256") != encoder.weights_sha256
-    ):
+    fitted_key = cmap.meta.get("model_key", encoder.model_key)
+    same_weights = cmap.meta.get("weights_sha256") == encoder.weights_sha256
+    if fitted_key == encoder.model_key and same_weights:
+        return
+    if same_weights and "int8" in f"{fitted_key}{encoder.model_key}":
+        fitted_int8 = "int8" in str(fitted_key)
         raise BadInputError(
-            f"the workspace's capability map was fitted with model {cmap.meta.get('model_id')} "
-            f"(weights sha256 {str(cmap.meta.get('weights_sha256'))[:12]}…), not the configured "
-            f"{encoder.model_id} ({encoder.weights_sha256[:12]}…); re-run with --refit"
+            f"the workspace's capability map was fitted with this model's {'int8' if fitted_int8 else 'fp32'} "
+            f"weights, the configured encoder uses its {'fp32' if fitted_int8 else 'int8'} weights; set "
+            f"TARGETING_EMBED__INT8={'true' if fitted_int8 else 'false'} (or [embed] int8) to use the map, "
+            "or re-run with --refit"
         )
+    raise BadInputError(
+        f"the workspace's capability map was fitted with model {cmap.meta.get('model_id')} "
+        f"(weights sha256 {str(cmap.meta.get('weights_sha256'))[:12]}…), not the configured "
+        f"{encoder.model_id} ({encoder.weights_sha256[:12]}…); re-run with --refit"
+    )
 
 
 def checked_encoder(cmap: CapabilityMap | None, encoder: Encoder | None, settings: Settings) -> Encoder:
