@@ -160,8 +160,9 @@ def token_batches(lengths: np.ndarray, max_tokens: int, max_texts: int) -> list[
     """Row indices in batches of similar length: rows sorted by token count (stable), a batch
     closed before its padded size (rows x its longest row) would pass ``max_tokens`` or its
     rows ``max_texts``. A row longer than ``max_tokens`` goes alone. Bounding the padded tokens
-    rather than the rows keeps each batch's activations in cache: on 2 cores fp32 runs 15-30%
-    faster at about 2,048 tokens a batch than at 64 rows of 128 pieces."""
+    rather than the rows keeps each batch's activations small: on 2 cores, at 2,048 tokens a
+    batch instead of 64 rows, external-s3's embed stage ran 6% faster with a 375 MiB lower peak
+    (ONNX Runtime's arena follows the largest batch)."""
     order = np.argsort(np.asarray(lengths), kind="stable")
     batches: list[np.ndarray] = []
     start = 0
@@ -190,11 +191,6 @@ def embed_ids(session, input_names: Sequence[str], rows: Sequence[Sequence[int]]
     return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
 
 
-def embed_batch(session, tokenizer, input_names: Sequence[str], texts: list[str]) -> np.ndarray:
-    """Mean-pooled last hidden states of ``texts`` (one padded batch), not yet normalised."""
-    return embed_ids(session, input_names, [e.ids for e in tokenizer.encode_batch(texts)])
-
-
 def open_session(model_dir: Path, weights_sha: str, *, int8: bool, max_seq_length: int, threads: int,
                  cache_dir: Path) -> tuple[object, object, tuple[str, ...], int]:
     """(session, tokenizer, input names, dimension) of the cached export, exported first if needed."""
@@ -208,7 +204,7 @@ def open_session(model_dir: Path, weights_sha: str, *, int8: bool, max_seq_lengt
     options.log_severity_level = 3  # errors only
     session = ort.InferenceSession(str(export.path), options, providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()  # padded per batch in embed_batch
+    tokenizer.no_padding()  # padded per batch in embed_ids
     st_config = model_dir / "sentence_bert_config.json"
     cap = json.loads(st_config.read_text()).get("max_seq_length", max_seq_length) if st_config.exists() else max_seq_length
     tokenizer.enable_truncation(min(max_seq_length, int(cap or max_seq_length)))

@@ -22,8 +22,8 @@ KEYWORD_CHARS = 2000  # characters of each prompt used for keywords
 SNIPPET_CHARS = 240  # characters of a representative prompt kept in the map
 LAYOUT_EPOCHS = 200  # epochs of the 2-D display layout (the clusters come from the 5-D one)
 # epochs of the 5-D layout the clusters come from: UMAP's own choice above 10,000 points. Its
-# 500 below that made a small map slower to fit than a 20,000-point one (the demo's 7,700
-# prompts: 53 s against 25 s for 11,000).
+# 500 below that made a small map slower to fit than a larger one (the fit stage of a
+# 200-account demo, 7,700 prompts: 53-56 s; of a 300-account one, 11,000 prompts: 25 s).
 CLUSTER_EPOCHS = 200
 LAYOUT_SAMPLE = 5000  # points laid out in 2-D; the others are placed by their neighbours
 PLACE_NEIGHBOURS = 5
