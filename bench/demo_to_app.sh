@@ -9,7 +9,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${1:-$(mktemp -d)/clone}
 LOG=${2:-$DIR.log}
 rm -rf "$DIR"
-start=$(date +%s.%N)
+SECONDS=0
 git clone -q "$REPO" "$DIR" || exit 1
 cd "$DIR" || exit 1
 ./scripts/demo > "$LOG" 2>&1 &
@@ -22,8 +22,8 @@ while kill -0 "$PID" 2>/dev/null; do
   fi
   sleep 1
 done
-end=$(date +%s.%N)
+took=$SECONDS
 pkill -TERM -P "$PID" 2>/dev/null; kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
 grep -E "stage times|recall_at_1pct_fpr|flag_recall" "$LOG"
 if [ -z "$url" ]; then echo "the demo ended without starting the app (see $LOG)"; exit 1; fi
-printf 'clone to a working app: %.0f s (load average %s)\n' "$(echo "$end - $start" | bc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "clone to a working app: $took s (load average $(cut -d' ' -f1-3 /proc/loadavg))"

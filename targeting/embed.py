@@ -27,6 +27,7 @@ STATIC_MAX_TOKENS = 512  # word pieces of a text a static model averages (model2
 STATIC_CHARS_PER_TOKEN = 8  # texts are cut at this many characters per word piece first
 STATIC_BATCH = 2048  # texts per tokenizer call
 ONNX_TOKENISE_SLICE = 8192  # texts tokenised at once on the ONNX path (their ids are kept until embedded)
+INT8_SUFFIX = "-int8"  # ends the model id (and so names the cache key) of int8 weights, on either runtime
 BACKENDS = ("onnx", "torch")  # transformer runtimes: ONNX Runtime (exported once, cached) or PyTorch
 
 
@@ -150,16 +151,20 @@ class OnnxEncoder(_TransformerEncoder):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         bar = progress_bar(len(texts), "embedding", enabled=self.progress)
         # Tokenised a slice at a time (only the ids are kept), then batched by padded tokens.
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        for start in range(0, len(order), ONNX_TOKENISE_SLICE):
-            part = order[start : start + ONNX_TOKENISE_SLICE]
-            ids = [e.ids for e in self.tokenizer.encode_batch([texts[i] for i in part])]  # type: ignore[attr-defined]
+        for start in range(0, len(texts), ONNX_TOKENISE_SLICE):
+            chunk = list(texts[start : start + ONNX_TOKENISE_SLICE])
+            ids = [e.ids for e in self.tokenizer.encode_batch(chunk)]  # type: ignore[attr-defined]
             lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
             for batch in token_batches(lengths, self.batch_tokens, self.batch_size):
-                out[part[batch]] = embed_ids(self.session, self.input_names, [ids[i] for i in batch])
+                out[start + batch] = embed_ids(self.session, self.input_names, [ids[i] for i in batch])
                 bar(len(batch))
         bar.close()
         return normalise(out)
+
+
+def is_int8(model_id: str) -> bool:
+    """Whether an encoder's ``model_id`` (as recorded with a map) names int8 weights."""
+    return model_id.endswith(INT8_SUFFIX)
 
 
 def _safe_name(model_id: str) -> str:
@@ -292,7 +297,7 @@ def load_encoder(config: EmbedConfig) -> Encoder:
     model.max_seq_length = min(config.max_seq_length, model.max_seq_length or config.max_seq_length)
     if config.int8:
         model = quantize_int8(model)
-        model_id = f"{model_id}-int8"
+        model_id = f"{model_id}{INT8_SUFFIX}"
     get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     dim = get_dim()
     return SentenceTransformerEncoder(
@@ -312,7 +317,7 @@ def _load_onnx(path: Path, model_id: str, sha: str, threads: int, config: EmbedC
     session, tokenizer, names, dim = open_session(path, sha, int8=config.int8, max_seq_length=config.max_seq_length,
                                                   threads=threads, cache_dir=cache)
     return OnnxEncoder(session=session, tokenizer=tokenizer, input_names=names,
-                       model_id=f"{model_id}-onnx-int8" if config.int8 else model_id, weights_sha256=sha,
+                       model_id=f"{model_id}-onnx{INT8_SUFFIX}" if config.int8 else model_id, weights_sha256=sha,
                        dim=dim, batch_size=config.batch_size, batch_tokens=config.batch_tokens,
                        progress=config.progress)
 

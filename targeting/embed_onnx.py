@@ -166,14 +166,13 @@ def token_batches(lengths: np.ndarray, max_tokens: int, max_texts: int) -> list[
     order = np.argsort(np.asarray(lengths), kind="stable")
     batches: list[np.ndarray] = []
     start = 0
-    for end in range(1, len(order) + 1):
-        if end == len(order):
-            batches.append(order[start:end])
-            break
-        rows, longest = end + 1 - start, int(lengths[order[end]])  # if row ``end`` joined
-        if rows > max_texts or rows * longest > max_tokens:
+    for end in range(1, len(order)):  # would row ``end`` still fit the batch [start, end)?
+        rows = end + 1 - start
+        if rows > max_texts or rows * int(lengths[order[end]]) > max_tokens:
             batches.append(order[start:end])
             start = end
+    if len(order):
+        batches.append(order[start:])
     return batches
 
 

@@ -30,7 +30,7 @@ from targeting.capmap.match import carry_ids, match_clusters
 from targeting.communities import size_distribution
 from targeting.config import Settings
 from targeting.drift import Drift, measure_drift
-from targeting.embed import Encoder, VectorStore, embed_unique, load_encoder, text_hash, vectors_of
+from targeting.embed import Encoder, VectorStore, embed_unique, is_int8, load_encoder, text_hash, vectors_of
 from targeting.engines import Engine
 from targeting.errors import BadInputError
 from targeting.feedback import apply_feedback
@@ -285,12 +285,11 @@ def register_inputs(tx: W.Transaction, files: Sequence[Path], got: NightInput) -
 # --- the model and the map ------------------------------------------------------------------------
 def check_model(cmap: CapabilityMap, encoder: Encoder) -> None:
     """Refuse vectors of another model (or precision) than the map's: exit code 2."""
-    fitted_key = cmap.meta.get("model_key", encoder.model_key)
     same_weights = cmap.meta.get("weights_sha256") == encoder.weights_sha256
-    if fitted_key == encoder.model_key and same_weights:
+    if cmap.meta.get("model_key", encoder.model_key) == encoder.model_key and same_weights:
         return
-    if same_weights and "int8" in f"{fitted_key}{encoder.model_key}":
-        fitted_int8 = "int8" in str(fitted_key)
+    fitted_int8 = is_int8(str(cmap.meta.get("model_id", "")))
+    if same_weights and fitted_int8 != is_int8(encoder.model_id):
         raise BadInputError(
             f"the workspace's capability map was fitted with this model's {'int8' if fitted_int8 else 'fp32'} "
             f"weights, the configured encoder uses its {'fp32' if fitted_int8 else 'int8'} weights; set "
