@@ -23,6 +23,7 @@ share a gateway and were created together too, and a cloud egress serves strange
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -264,6 +265,56 @@ def content_similarity(
 MIN_SUPPORT = 2  # distinct prompts of an account that must carry wording another account uses too
 
 
+@dataclass(frozen=True)
+class KeyUse:
+    """Which accounts carry which keys (``key_use``): each account's prompt support, and what
+    ``recurring_members`` needs to judge a candidate campaign's members by their own wording."""
+
+    support: np.ndarray  # (N,) distinct prompts of each account carrying a key another account carries too
+    by_account: np.ndarray  # (N + 1,) offsets of each account's distinct prompts in ``item_row``
+    item_row: np.ndarray  # (I,) the prompt row of each distinct (account, prompt) pair, sorted by account
+    key_matrices: tuple[np.ndarray, ...]  # (P, K_j) uint64 keys of each distinct prompt, 0 = none
+    shared_keys: tuple[np.ndarray, ...]  # per matrix: sorted keys that two or more accounts carry
+    n_users: tuple[np.ndarray, ...]  # ... and how many accounts carry each
+
+
+def key_use(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrices: np.ndarray | None) -> KeyUse:
+    """``KeyUse`` of the accounts' distinct prompts (``rows``: each request's prompt row of the
+    ``key_matrices``, whose rows are distinct prompts; a None or empty matrix is skipped)."""
+    pairs = np.unique(np.c_[acc_idx, rows], axis=0)  # distinct (account, prompt), sorted by account
+    carried = np.zeros(len(pairs), dtype=bool)
+    matrices = tuple(m for m in key_matrices if m is not None and m.shape[0])
+    shared_keys, n_users = [], []
+    for keys in matrices:
+        k = keys[pairs[:, 1]]
+        key = k.ravel()
+        present = key != 0
+        # stable: the accounts of one key stay in the pairs' (account) order
+        order = np.argsort(key[present], kind="stable")
+        key = key[present][order]
+        account = np.repeat(pairs[:, 0], k.shape[1])[present][order]
+        pair_of = np.repeat(np.arange(len(pairs)), k.shape[1])[present][order]
+        if not len(key):
+            shared_keys.append(np.zeros(0, np.uint64))
+            n_users.append(np.zeros(0, np.int64))
+            continue
+        first = np.r_[True, key[1:] != key[:-1]]  # runs of one key
+        starts = np.flatnonzero(first)
+        new_user = first | np.r_[True, account[1:] != account[:-1]]
+        users = np.add.reduceat(new_user.astype(np.int64), starts)
+        carried[pair_of[(users >= 2)[np.cumsum(first) - 1]]] = True
+        shared_keys.append(key[starts][users >= 2])
+        n_users.append(users[users >= 2])
+    return KeyUse(
+        support=np.bincount(pairs[carried, 0], minlength=n_accounts),
+        by_account=np.searchsorted(pairs[:, 0], np.arange(n_accounts + 1)),
+        item_row=pairs[:, 1],
+        key_matrices=matrices,
+        shared_keys=tuple(shared_keys),
+        n_users=tuple(n_users),
+    )
+
+
 def prompt_support(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrices: np.ndarray) -> np.ndarray:
     """(N,) how many of each account's distinct prompts carry a key (any column of
     ``key_matrices``, rows = distinct prompts) that another account's prompts carry too.
@@ -272,25 +323,48 @@ def prompt_support(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_
     prompt is one public item (a benchmark question, a tool schema in a common format, sent
     once or repeated verbatim) matches a sweep of that benchmark by coincidence, however
     high the cosine of its one-prompt profile."""
-    pairs = np.unique(np.c_[acc_idx, rows], axis=0)  # distinct (account, prompt)
-    carried = np.zeros(len(pairs), dtype=bool)
-    for keys in key_matrices:
-        if keys is None or not keys.shape[0]:
-            continue
-        k = keys[pairs[:, 1]]
-        pair_of = np.repeat(np.arange(len(pairs)), k.shape[1])
-        key, account = k.ravel(), np.repeat(pairs[:, 0], k.shape[1])
-        present = key != 0
-        order = np.argsort(key[present], kind="stable")
-        key, account, pair_of = key[present][order], account[present][order], pair_of[present][order]
-        if not len(key):
-            continue
-        first = np.r_[True, key[1:] != key[:-1]]  # runs of one key
-        starts = np.flatnonzero(first)
-        # a key is shared when the accounts of its run are not all one
-        shared = np.minimum.reduceat(account, starts) != np.maximum.reduceat(account, starts)
-        carried[pair_of[shared[np.cumsum(first) - 1]]] = True
-    return np.bincount(pairs[carried, 0], minlength=n_accounts)
+    return key_use(acc_idx, n_accounts, rows, *key_matrices).support
+
+
+def _users_per_key(key: np.ndarray, user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct keys, distinct users carrying each) of (key, user) occurrences."""
+    order = np.lexsort((user, key))
+    key, user = key[order], user[order]
+    if not len(key):
+        return key, np.zeros(0, np.int64)
+    first = np.r_[True, key[1:] != key[:-1]]
+    new_user = first | np.r_[True, user[1:] != user[:-1]]
+    return key[first], np.add.reduceat(new_user.astype(np.int64), np.flatnonzero(first))
+
+
+def recurring_members(use: KeyUse, members: np.ndarray) -> np.ndarray:
+    """(len(members),) bool: whether each member of a candidate campaign shares the group's
+    own wording in at least ``MIN_SUPPORT`` of its distinct prompts.
+
+    Wording is the group's own, for a member carrying it, when more of the *other* accounts
+    that carry it are members than are not: evidence that is as typical of outsiders as of
+    the group does not say the member is one of them. This is ``prompt_support`` asked of the
+    group rather than of anyone. Measured on independently generated traffic: an organic
+    user sending tool requests in a public benchmark's format shared that format with seven
+    members of a tool-use operation and with seven outsiders, and joined the operation; every
+    attacker member of both labelled sets shares, in two prompts or more, wording that only
+    members carry."""
+    members = np.asarray(members, dtype=np.int64)
+    starts, ends = use.by_account[members], use.by_account[members + 1]
+    sizes = ends - starts
+    member_of = np.repeat(np.arange(len(members)), sizes)  # position in ``members`` of each item
+    within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    prompt = use.item_row[np.repeat(starts, sizes) + within]
+    hit = np.zeros(len(prompt), dtype=bool)
+    for keys, shared, users in zip(use.key_matrices, use.shared_keys, use.n_users):
+        k = keys[prompt]
+        slot = np.minimum(np.searchsorted(shared, k), max(len(shared) - 1, 0))
+        known = (shared[slot] == k) & (k != 0) if len(shared) else np.zeros(k.shape, dtype=bool)
+        inside, in_group = _users_per_key(k[known], np.broadcast_to(member_of[:, None], k.shape)[known])
+        total = users[np.searchsorted(shared, inside)]
+        own = inside[(in_group >= 2) & (in_group - 1 > total - in_group)]  # others inside > outside
+        hit |= (known & np.isin(k, own)).any(axis=1)
+    return np.bincount(member_of[hit], minlength=len(members)) >= MIN_SUPPORT
 
 
 WEAK_LINK = 0.05  # template similarity from which a link is weighed (below LINK_SIM: times content affinity)
@@ -339,7 +413,8 @@ def link_accounts(
         text = text.maximum(shared)
     text = text.maximum(text.T).tocsr()
     # wording shared through a single prompt is coincidence, not an actor (``prompt_support``)
-    recurs = sparse.diags((prompt_support(acc_idx, n, rows, keys, phrases) >= MIN_SUPPORT).astype(float))
+    use = key_use(acc_idx, n, rows, keys, phrases)
+    recurs = sparse.diags((use.support >= MIN_SUPPORT).astype(float))
     text = (recurs @ text @ recurs).tocsr()
     text.eliminate_zeros()
     strong = text.multiply(text >= LINK_SIM).tocsr()
@@ -357,7 +432,7 @@ def link_accounts(
     if infra is not None and infra.links.nnz and centroids is not None:
         extra = infrastructure_weights(infra, centroids, reference)
         graph = graph.maximum(extra.maximum(extra.T).multiply(text > 0)).tocsr()  # corroborated by shared wording
-    found = communities(graph, seed)
+    found = communities(graph, seed, recurring=partial(recurring_members, use))
     campaign = np.full(n, "", dtype=object)
     coherence = np.zeros(n)
     for c in range(len(found.sizes)):

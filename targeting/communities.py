@@ -13,7 +13,10 @@ component). Here campaigns must be *dense*:
    a group is kept together only when its members' mean tie to each other exceeds
    ``DENSITY``, so a chain of pairwise links (density ~ 2 / n) falls apart into its pairs.
 3. Each candidate is then tested for coherence: a member's *tie* is its mean edge weight to
-   the other members; members tied by less than ``MIN_TIE`` leave (repeatedly), and what is
+   the other members; members tied by less than ``MIN_TIE`` leave (repeatedly), as do
+   members that do not share the group's own evidence repeatedly (the caller's ``recurring``
+   test: ``campaigns.recurring_members``, wording in two prompts or more that is more the
+   group's than outsiders'), and what is
    left with at least ``MIN_CAMPAIGN`` members is a campaign. Its *coherence* is its weighted
    density (the mean tie), reported with it and used by ``targeting.risk`` to decide how
    much the campaign's evidence counts for each member.
@@ -22,6 +25,7 @@ component). Here campaigns must be *dense*:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,14 +122,17 @@ def _mean_tie(graph: sparse.csr_matrix, members: np.ndarray) -> np.ndarray:
     return np.asarray(sub.sum(axis=1)).ravel() / max(len(members) - 1, 1)
 
 
-def _coherent(graph: sparse.csr_matrix, members: np.ndarray) -> np.ndarray:
+def _coherent(graph: sparse.csr_matrix, members: np.ndarray,
+              recurring: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """The members left after the peripheral ones have left, one at a time (the weakest
     first: its leaving lowers the others' ties). A member is peripheral when its tie is below
     ``MIN_TIE`` or below ``TIE_RATIO`` of the members' median tie (it shares a little with
     many members, a public benchmark item or a common wrapper, where the members share their
     wording with each other), or when it shares evidence with fewer than ``MIN_PARTNERS``
     members or ``MIN_LINKED_SHARE`` of them: a chain of pairwise links, however strong, loses
-    its ends one after the other and leaves nothing."""
+    its ends one after the other and leaves nothing. With ``recurring`` (members -> bool per
+    member), a member is also peripheral when it does not share the group's own evidence
+    repeatedly (``campaigns.recurring_members``): strong ties from one coincidence."""
     members = np.asarray(members)
     while len(members) >= MIN_CAMPAIGN:
         sub = graph[members][:, members]
@@ -134,14 +141,18 @@ def _coherent(graph: sparse.csr_matrix, members: np.ndarray) -> np.ndarray:
         enough = np.maximum(MIN_PARTNERS, MIN_LINKED_SHARE * (len(members) - 1))
         degree = tie * (len(members) - 1)
         weak = (tie < max(MIN_TIE, TIE_RATIO * float(np.median(tie)))) | (linked < enough) | (degree < MIN_DEGREE)
+        if recurring is not None:
+            weak |= ~recurring(members)
         if not weak.any():
             return members
         members = np.delete(members, int(np.argmin(np.where(weak, tie, np.inf))))
     return members[:0]
 
 
-def communities(graph: sparse.csr_matrix, seed: int = 0) -> Communities:
-    """Dense, coherent communities of the weighted account graph (see the module's doc)."""
+def communities(graph: sparse.csr_matrix, seed: int = 0,
+                recurring: Callable[[np.ndarray], np.ndarray] | None = None) -> Communities:
+    """Dense, coherent communities of the weighted account graph (see the module's doc);
+    ``recurring`` tells which members of a candidate share its evidence repeatedly (``_coherent``)."""
     graph = sparse.csr_matrix(graph)
     graph = graph.maximum(graph.T).tocsr()
     graph.setdiag(0)
@@ -160,7 +171,7 @@ def communities(graph: sparse.csr_matrix, seed: int = 0) -> Communities:
         members = linked[membership == c]
         if len(members) < MIN_CAMPAIGN:
             continue
-        members = _coherent(graph, members)
+        members = _coherent(graph, members, recurring)
         if len(members) < MIN_CAMPAIGN:
             continue
         own = _mean_tie(graph, members)

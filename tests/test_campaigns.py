@@ -302,3 +302,62 @@ def test_an_account_sharing_wording_through_one_prompt_joins_no_campaign():
     # the same user sending two items of the grid (two prompts carrying its wording) is linked
     accounts2, codes2, tk2 = build(rows + [("paster", grid()[11])])
     assert C.link_accounts(accounts2, codes2, tk2.keys, tk2.weights).partners["paster"] > 0
+
+
+def _key_rows(prompts: dict[str, list[list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(account index per prompt, prompt rows, keys matrix, account names) from account -> prompts' keys."""
+    names = sorted(prompts)
+    acc, keys = [], []
+    for a, name in enumerate(names):
+        for ks in prompts[name]:
+            acc.append(a)
+            keys.append(ks + [0] * (3 - len(ks)))
+    return np.array(acc), np.arange(len(acc)), np.array(keys, dtype=np.uint64), names
+
+
+@pytest.mark.parametrize("outsiders, joins", [(7, False), (6, True)])
+def test_a_member_shares_the_groups_own_wording_or_leaves(outsiders, joins):
+    # seven members send the operation's template (key 1) and a public format (key 2); "user"
+    # sends three prompts in the format only: with as many outsiders as other members using
+    # the format, it says nothing about membership (one fewer outsider, and it does)
+    prompts = {f"m{i}": [[1, 2], [1, 2, 100 + i]] for i in range(7)}
+    prompts["user"] = [[2, 200], [2, 201], [2, 202]]
+    prompts |= {f"x{i}": [[2, 300 + i], [2, 400 + i]] for i in range(outsiders)}
+    acc, rows, keys, names = _key_rows(prompts)
+    use = C.key_use(acc, len(names), rows, keys)
+    members = np.array([names.index(n) for n in [f"m{i}" for i in range(7)] + ["user"]])
+    got = C.recurring_members(use, members)
+    assert got[:7].all() and got[7] == joins
+    # one prompt of the group's wording is not enough, however often it is sent
+    prompts["m0"] = [[1, 2], [500]]
+    acc, rows, keys, names = _key_rows(prompts)
+    first = rows[acc == names.index("m0")][0]
+    acc, rows = np.r_[acc, [names.index("m0")] * 5], np.r_[rows, [first] * 5]
+    use = C.key_use(acc, len(names), rows, keys)
+    got = C.recurring_members(use, np.array([names.index(f"m{i}") for i in range(7)]))
+    assert not got[0] and got[1:].all()
+
+
+def test_recurring_members_agrees_with_a_direct_count():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 60, (80, 4)).astype(np.uint64)  # 0 = no key
+    phrases = rng.integers(0, 200, (80, 6)).astype(np.uint64)
+    acc = rng.integers(0, 25, 400)
+    rows = rng.integers(0, 80, 400)
+    use = C.key_use(acc, 25, rows, keys, phrases)
+    items = {a: sorted({int(r) for r in rows[acc == a]}) for a in range(25)}
+    carried = {a: [{int(k) for m in (keys, phrases) for k in m[r] if k} for r in items[a]] for a in range(25)}
+    for members in (np.arange(0, 25, 3), np.arange(10), np.array([4, 9, 17])):
+        expected = []
+        for a in members:
+            own = 0
+            for ks in carried[a]:
+                for k in ks:
+                    users = {b for b in range(25) if any(k in c for c in carried[b])}
+                    inside = users & {int(m) for m in members}
+                    if len(inside) - 1 > len(users - inside) and len(inside) >= 2:
+                        own += 1
+                        break
+            expected.append(own >= C.MIN_SUPPORT)
+        assert C.recurring_members(use, members).tolist() == expected
+    assert (use.support == C.prompt_support(acc, 25, rows, keys, phrases)).all()

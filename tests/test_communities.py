@@ -79,3 +79,15 @@ def test_a_group_held_together_by_faint_links_is_no_campaign():
     # and a large operation whose members are each faintly tied keeps them all: 60 x 0.09 = 5.3 links each
     large = communities(_graph(60, _clique(range(60), 0.09)))
     assert large.sizes.tolist() == [60]
+
+
+def test_a_member_without_the_groups_own_evidence_leaves_it():
+    # 8 is tied to the group as strongly as its weakest member, so density alone keeps it;
+    # the member test (``campaigns.recurring_members`` in the pipeline) says it shares only a
+    # format that outsiders use as much: it leaves, and the others' campaign stands
+    edges = _clique(range(8), 0.4) + [(8, m, 0.35) for m in range(8)]
+    graph = _graph(9, edges)
+    assert (communities(graph).label == 0).all()
+    found = communities(graph, recurring=lambda members: members != 8)
+    assert found.label[8] == -1 and found.tie[8] == 0
+    assert (found.label[:8] == 0).all() and found.sizes.tolist() == [8]
