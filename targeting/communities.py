@@ -131,8 +131,10 @@ def _coherent(graph: sparse.csr_matrix, members: np.ndarray,
     wording with each other), or when it shares evidence with fewer than ``MIN_PARTNERS``
     members or ``MIN_LINKED_SHARE`` of them: a chain of pairwise links, however strong, loses
     its ends one after the other and leaves nothing. With ``recurring`` (members -> bool per
-    member), a member is also peripheral when it does not share the group's own evidence
-    repeatedly (``campaigns.recurring_members``): strong ties from one coincidence."""
+    member), a member of a group the graph keeps is also peripheral when it does not share
+    the group's own evidence repeatedly (``campaigns.recurring_members``): strong ties from
+    one coincidence. It is asked once the graph's tests pass, so a large candidate shedding
+    its edge is not re-read after every removal."""
     members = np.asarray(members)
     while len(members) >= MIN_CAMPAIGN:
         sub = graph[members][:, members]
@@ -141,8 +143,8 @@ def _coherent(graph: sparse.csr_matrix, members: np.ndarray,
         enough = np.maximum(MIN_PARTNERS, MIN_LINKED_SHARE * (len(members) - 1))
         degree = tie * (len(members) - 1)
         weak = (tie < max(MIN_TIE, TIE_RATIO * float(np.median(tie)))) | (linked < enough) | (degree < MIN_DEGREE)
-        if recurring is not None:
-            weak |= ~recurring(members)
+        if recurring is not None and not weak.any():  # asked of a group the graph keeps (a member
+            weak = ~recurring(members)  # that fails it fails in any smaller group: nothing is lost)
         if not weak.any():
             return members
         members = np.delete(members, int(np.argmin(np.where(weak, tie, np.inf))))
