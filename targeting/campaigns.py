@@ -278,6 +278,14 @@ class KeyUse:
     n_users: tuple[np.ndarray, ...]  # ... and how many accounts carry each
 
 
+def _runs(key: np.ndarray, user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whether each occurrence starts a run of one key, distinct users of each run) of
+    non-empty (key, user) occurrences sorted by key and, within a key, by user."""
+    first = np.r_[True, key[1:] != key[:-1]]
+    new_user = first | np.r_[True, user[1:] != user[:-1]]
+    return first, np.add.reduceat(new_user.astype(np.int64), np.flatnonzero(first))
+
+
 def key_use(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrices: np.ndarray | None) -> KeyUse:
     """``KeyUse`` of the accounts' distinct prompts (``rows``: each request's prompt row of the
     ``key_matrices``, whose rows are distinct prompts; a None or empty matrix is skipped)."""
@@ -298,12 +306,9 @@ def key_use(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrice
             shared_keys.append(np.zeros(0, np.uint64))
             n_users.append(np.zeros(0, np.int64))
             continue
-        first = np.r_[True, key[1:] != key[:-1]]  # runs of one key
-        starts = np.flatnonzero(first)
-        new_user = first | np.r_[True, account[1:] != account[:-1]]
-        users = np.add.reduceat(new_user.astype(np.int64), starts)
+        first, users = _runs(key, account)
         carried[pair_of[(users >= 2)[np.cumsum(first) - 1]]] = True
-        shared_keys.append(key[starts][users >= 2])
+        shared_keys.append(key[first][users >= 2])
         n_users.append(users[users >= 2])
     return KeyUse(
         support=np.bincount(pairs[carried, 0], minlength=n_accounts),
@@ -328,13 +333,11 @@ def prompt_support(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_
 
 def _users_per_key(key: np.ndarray, user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct keys, distinct users carrying each) of (key, user) occurrences."""
-    order = np.lexsort((user, key))
-    key, user = key[order], user[order]
     if not len(key):
         return key, np.zeros(0, np.int64)
-    first = np.r_[True, key[1:] != key[:-1]]
-    new_user = first | np.r_[True, user[1:] != user[:-1]]
-    return key[first], np.add.reduceat(new_user.astype(np.int64), np.flatnonzero(first))
+    order = np.lexsort((user, key))
+    first, users = _runs(key[order], user[order])
+    return key[order][first], users
 
 
 def recurring_members(use: KeyUse, members: np.ndarray) -> np.ndarray:
