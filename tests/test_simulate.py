@@ -397,3 +397,18 @@ def test_coding_products_and_coding_operations_share_public_benchmark_items(big)
     # a minority of either side's traffic: the product stays its users', the sweep its own plan
     assert 0.02 < products.isin(public).mean() < 0.2
     assert 0.05 < operations.map(lambda p: any(item in p for item in public)).mean() < 0.4
+
+
+def test_tool_operations_and_some_tool_users_share_a_public_prompt_format(big):
+    """A public function-calling benchmark's wrapper that part of a tool-use sweep and a few of
+    the people who send tool requests both write: shared wording that is as much outsiders' as
+    the operation's."""
+    df = _joined(*big)
+    wrapped = df[SC.PROMPT].str.startswith("### Functions\n")
+    operations = df["campaign"].str.startswith("tool_use")
+    assert 0.1 < wrapped[operations].mean() < 0.4
+    users = df.loc[wrapped & (df["kind"] == "organic"), "account_id"].nunique()
+    assert users >= 3
+    assert (df.loc[wrapped, "area"] == "tool_use").all()
+    # the definitions are in the prompt, so the request carries no tools field
+    assert df.loc[wrapped, SC.TOOLS].isna().all()

@@ -159,7 +159,8 @@ class Campaign:
                  public: tuple[str, ...] = ()) -> None:
         self.cfg, self.w, self.kind, self.j = cfg, w, kind, j
         self.cohort_created = tuple(cohort_created)
-        # public benchmark items seed a coding sweep (targeting.simulate.benchmarks); own stream
+        # public benchmark items seed a coding sweep, a public wrapper carries part of a tool-use
+        # sweep (targeting.simulate.benchmarks); own stream
         self.public = tuple(public) if kind == "agentic_coding" else ()
         self._public_r = R(cfg.seed, "campaign-public", kind, j)
         self.n_same = n_same
@@ -238,6 +239,8 @@ class Campaign:
                 ask=TT.ask(r, ent), fn=fn["name"], result=TT.tool_result(r, ent),
                 ask1=TT.ask(r, ent), ask2=(a2 := TT.ask(r, TT.ENTITIES[r.pick([ent_name] + extra)]))[0].lower() + a2[1:])
             path = acct["path"]
+            if self._public_r.maybe(B.TOOL_OPERATION_SHARE):  # the public benchmark's wrapper
+                return Req(B.public_tool_prompt(funcs, text), acct["system"], None, "tool_use")
             if path == "inline":
                 system = _frame(r, self._own(T_INLINE), para) + "\n\n" + json.dumps(funcs, indent=1)
                 return Req(text, system, None, "tool_use")

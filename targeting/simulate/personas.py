@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 
+from . import benchmarks as B
 from . import network as N
 from . import paste as PA
 from . import style as S
@@ -111,6 +112,10 @@ class Voice:
                 f"Today is {{date}}. You are an assistant for {r.pick(C.COMPANIES)}.",
             ])
         self.tool_system = tool_system
+        # some people write their tool requests in a public benchmark's wrapper (own stream); a
+        # product or an app with its own toolset (given to the voice) sends its tools field
+        given = self._tool_args[1] is not None or self._tool_args[2] is not None
+        self.tool_format = not given and self._lazy.child("tool-format").maybe(B.TOOL_USER_SHARE)
 
     def _init_repo(self) -> None:
         if self._repo_ready:
@@ -181,7 +186,10 @@ class Voice:
                 if i == 0 or r.maybe(0.6):
                     text = TT.organic(r, self.tool_entities, self.tool_funcs)
                     t = tools if r.maybe(0.92) else None
-                    out.append(Req(S.decorate(r, text, st, allow_context=False), system, t, area))
+                    text = S.decorate(r, text, st, allow_context=False)
+                    if self.tool_format:
+                        text, t = B.public_tool_prompt(self.tool_funcs, text), None
+                    out.append(Req(text, system, t, area))
                 else:
                     out.append(Req(S.decorate(r, TT.followup(r), st, allow_context=False), system, tools, area))
         else:  # agentic_coding
