@@ -103,8 +103,8 @@ def content_affinity(pairs: sparse.spmatrix, centroids: np.ndarray, seed: int = 
     return sparse.csr_matrix((weight, (pairs.row, pairs.col)), shape=(n, n))
 
 
-def _leiden(graph: sparse.csr_matrix, seed: int) -> np.ndarray:
-    """Community index per node of a symmetric weighted graph (CPM at ``DENSITY``)."""
+def _leiden(graph: sparse.csr_matrix, seed: int, resolution: float = DENSITY) -> np.ndarray:
+    """Community index per node of a symmetric weighted graph (CPM at ``resolution``)."""
     import igraph as ig
     import leidenalg
 
@@ -112,7 +112,7 @@ def _leiden(graph: sparse.csr_matrix, seed: int) -> np.ndarray:
     g = ig.Graph(n=graph.shape[0], edges=np.c_[upper.row, upper.col], directed=False)
     g.es["weight"] = upper.data
     part = leidenalg.find_partition(
-        g, leidenalg.CPMVertexPartition, weights="weight", resolution_parameter=DENSITY, seed=seed, n_iterations=-1
+        g, leidenalg.CPMVertexPartition, weights="weight", resolution_parameter=resolution, seed=seed, n_iterations=-1
     )
     return np.asarray(part.membership, dtype=np.int64)
 
@@ -151,6 +151,19 @@ def _coherent(graph: sparse.csr_matrix, members: np.ndarray,
     return members[:0]
 
 
+SPLIT_RATIO = 0.45  # a candidate splits where the ties between its parts are below this share of its own density
+
+
+def _blocks(graph: sparse.csr_matrix, members: np.ndarray, seed: int) -> list[np.ndarray]:
+    """The parts of a candidate campaign at a resolution of ``SPLIT_RATIO`` times its own
+    density: one actor's members are tied to each other alike, while two groups joined by a
+    few strong ties, or by many faint ones, are two dense blocks with little between them."""
+    sub = graph[members][:, members]
+    density = sub.sum() / (len(members) * (len(members) - 1))
+    part = _leiden(sub, seed, SPLIT_RATIO * density)
+    return [members[part == p] for p in np.unique(part)]
+
+
 def communities(graph: sparse.csr_matrix, seed: int = 0,
                 recurring: Callable[[np.ndarray], np.ndarray] | None = None) -> Communities:
     """Dense, coherent communities of the weighted account graph (see the module's doc);
@@ -169,12 +182,17 @@ def communities(graph: sparse.csr_matrix, seed: int = 0,
     linked = np.flatnonzero(np.diff(graph.indptr) > 0)  # isolated accounts are nobody's campaign
     sub = graph[linked][:, linked]
     membership = _leiden(sub, seed)
-    for c in np.unique(membership):
-        members = linked[membership == c]
+    candidates = [linked[membership == c] for c in np.unique(membership)]
+    while candidates:
+        members = candidates.pop()
         if len(members) < MIN_CAMPAIGN:
             continue
         members = _coherent(graph, members, recurring)
         if len(members) < MIN_CAMPAIGN:
+            continue
+        parts = _blocks(graph, members, seed)
+        if len(parts) > 1:
+            candidates.extend(parts)
             continue
         own = _mean_tie(graph, members)
         label[members] = len(sizes)

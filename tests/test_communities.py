@@ -91,3 +91,26 @@ def test_a_member_without_the_groups_own_evidence_leaves_it():
     found = communities(graph, recurring=lambda members: members != 8)
     assert found.label[8] == -1 and found.tie[8] == 0
     assert (found.label[:8] == 0).all() and found.sizes.tolist() == [8]
+
+
+def test_two_groups_tied_by_many_faint_links_are_two_campaigns():
+    # an operation (18 accounts) and 12 people who write a public prompt format that part of
+    # its sweep uses too: each block is dense, and every pair across them shares a little of
+    # the format. The cross ties (0.1) are twice ``DENSITY``, so one CPM community holds both;
+    # at half the candidate's own density they are two actors
+    edges = _clique(range(18), 0.5) + _clique(range(18, 30), 0.5)
+    edges += [(a, b, 0.1) for a in range(18) for b in range(18, 30)]
+    found = communities(_graph(30, edges))
+    assert sorted(found.sizes.tolist()) == [12, 18]
+    assert len(set(found.label[:18])) == 1 and len(set(found.label[18:])) == 1
+    assert found.label[0] != found.label[18]
+
+
+def test_one_actor_with_uneven_ties_stays_one_campaign():
+    # one operation whose members are tied unevenly (some pairs share much, some little, a
+    # third nothing): no block structure, so it is not cut into pieces
+    rng = np.random.default_rng(3)
+    n = 40
+    edges = [(a, b, float(rng.uniform(0.1, 0.7))) for a in range(n) for b in range(a + 1, n) if rng.random() < 0.65]
+    found = communities(_graph(n, edges))
+    assert found.sizes.tolist() == [n]
