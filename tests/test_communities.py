@@ -6,7 +6,7 @@ import numpy as np
 from scipy import sparse
 
 from targeting.communities import (
-    MIN_CAMPAIGN, communities, content_affinity, size_distribution,
+    MERGE_RATIO, MIN_CAMPAIGN, _merge_parts, communities, content_affinity, size_distribution,
 )
 
 
@@ -97,7 +97,7 @@ def test_two_groups_tied_by_many_faint_links_are_two_campaigns():
     # an operation (18 accounts) and 12 people who write a public prompt format that part of
     # its sweep uses too: each block is dense, and every pair across them shares a little of
     # the format. The cross ties (0.1) are twice ``DENSITY``, so one CPM community holds both;
-    # at half the candidate's own density they are two actors
+    # they are a fifth of either block's own density: two actors
     edges = _clique(range(18), 0.5) + _clique(range(18, 30), 0.5)
     edges += [(a, b, 0.1) for a in range(18) for b in range(18, 30)]
     found = communities(_graph(30, edges))
@@ -114,3 +114,31 @@ def test_one_actor_with_uneven_ties_stays_one_campaign():
     edges = [(a, b, float(rng.uniform(0.1, 0.7))) for a in range(n) for b in range(a + 1, n) if rng.random() < 0.65]
     found = communities(_graph(n, edges))
     assert found.sizes.tolist() == [n]
+
+
+def _part_weights(size: list[int], density: list[list[float]]) -> np.ndarray:
+    """Summed ordered-pair weights between parts of ``size`` accounts tied at ``density``."""
+    n = np.asarray(size, dtype=float)
+    pairs = np.outer(n, n) - np.diag(n)
+    return np.asarray(density) * pairs
+
+
+def test_parts_merge_while_their_cross_ties_reach_a_share_of_the_weaker_inside():
+    # A and B: one operation's two shifts (cross ties 0.3 against 0.5 and 0.4 inside, 0.75 of
+    # the weaker); C: a group tied to both at 0.1, a quarter of its own 0.4; D: one account
+    # tied to A at 0.3, as much as the candidate's members are on average (its own density)
+    density = [[0.5, 0.3, 0.1, 0.3],
+               [0.3, 0.4, 0.1, 0.0],
+               [0.1, 0.1, 0.4, 0.0],
+               [0.3, 0.0, 0.0, 0.0]]
+    into = _merge_parts(_part_weights([10, 10, 8, 1], density), np.array([10, 10, 8, 1]), 0.3)
+    assert into[0] == into[1] == into[3] and into[2] != into[0]
+    assert MERGE_RATIO == 0.45
+    # tied to A at 0.2, under MERGE_RATIO of both A's density and the candidate's: no part of it
+    density[0][3] = density[3][0] = 0.2
+    alone = _merge_parts(_part_weights([10, 10, 8, 1], density), np.array([10, 10, 8, 1]), 0.45)
+    assert alone[3] == 3 and alone[0] == alone[1]
+    # two parts tied at just under ``MERGE_RATIO`` of the weaker's own density stay apart, just over it join
+    for cross, joined in ((0.17, False), (0.19, True)):
+        d = [[0.4, cross], [cross, 0.4]]
+        assert bool(_merge_parts(_part_weights([6, 6], d), np.array([6, 6]), 0.3)[1] == 0) == joined
