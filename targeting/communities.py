@@ -169,32 +169,55 @@ SPLIT_RESOLUTION = 1.0  # parts are proposed by CPM at this multiple of the cand
 MERGE_RATIO = 0.45  # two parts are one actor when their cross ties reach this share of the weaker part's own
 
 
+def _merge_ratios(w: np.ndarray, size: np.ndarray, density: float, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), P) for parts ``rows`` and every part: the density of the ties between the two
+    over the lower density inside either (a lone account's inside is ``density``)."""
+    inner = np.where(size > 1, np.diag(w) / np.maximum(size * (size - 1), 1), density)
+    pairs = np.outer(size[rows], size)
+    pairs[np.arange(len(rows)), rows] = 0  # a part with itself is no pair
+    dens = np.divide(w[rows], pairs, out=np.zeros(pairs.shape), where=pairs > 0)
+    weaker = np.minimum.outer(inner[rows], inner)  # a part of several accounts tied to nothing inside merges
+    q = np.divide(dens, weaker, out=np.where(dens > 0, np.inf, 0.0), where=weaker > 0)
+    q[pairs == 0] = -1.0
+    return q
+
+
 def _merge_parts(weights: np.ndarray, size: np.ndarray, density: float) -> np.ndarray:
     """(P,) the part each proposed part ends in, merging the two most tied parts while the
     density of the ties between them is at least ``MERGE_RATIO`` of the lower density inside
     either. A single account has no inside: its own density is taken as the candidate's
     (``density``), what a member's ties are on average. ``weights[i, j]`` is the summed weight
-    between parts i and j (ordered pairs, so the diagonal holds twice the part's own)."""
+    between parts i and j (ordered pairs, so the diagonal holds twice the part's own).
+
+    Each merge changes one part's ratios only, so each row's best ratio is kept and only the
+    rows whose best partner merged are read again: a candidate proposed as thousands of lone
+    accounts costs seconds, not the minutes of re-reading every pair after every merge."""
     w, size = weights.astype(float).copy(), size.astype(float).copy()
-    alive = np.ones(len(size), dtype=bool)
-    into = np.arange(len(size))
-    while alive.sum() > 1:
-        pairs = np.outer(size, size) - np.diag(size)
-        dens = np.divide(w, pairs, out=np.zeros_like(w), where=pairs > 0)
-        inner = np.where(size > 1, np.diag(dens), density)
-        weaker = np.minimum.outer(inner, inner)  # a part of several accounts tied to nothing inside merges
-        q = np.divide(dens, weaker, out=np.where(dens > 0, np.inf, 0.0), where=weaker > 0)
-        q[~alive] = q[:, ~alive] = -1.0
-        np.fill_diagonal(q, -1.0)
-        i, j = np.unravel_index(np.argmax(q), q.shape)
-        if q[i, j] < MERGE_RATIO:
+    n = len(size)
+    into = np.arange(n)
+    q = _merge_ratios(w, size, density, np.arange(n))
+    best, partner = q.max(axis=1), q.argmax(axis=1)
+    while n > 1:
+        i = int(np.argmax(best))
+        j = int(partner[i])
+        if best[i] < MERGE_RATIO:
             break
         w[i] += w[j]
         w[:, i] += w[:, j]
         w[j] = w[:, j] = 0.0
         size[i] += size[j]
-        alive[j] = False
+        size[j] = 0.0  # gone: no pair with it counts
         into[into == j] = i
+        q[j], q[:, j], best[j] = -1.0, -1.0, -np.inf
+        row = _merge_ratios(w, size, density, np.array([i]))[0]
+        q[i], q[:, i] = row, row
+        stale = (partner == i) | (partner == j)
+        stale[i] = True
+        stale[j] = False
+        raised = ~stale & (row > best) & (size > 0)
+        best[raised], partner[raised] = row[raised], i
+        rows = np.flatnonzero(stale)
+        best[rows], partner[rows] = q[rows].max(axis=1), q[rows].argmax(axis=1)
     return into
 
 
