@@ -406,7 +406,7 @@ def test_tool_operations_and_some_tool_users_share_a_public_prompt_format(big):
     df = _joined(*big)
     wrapped = df[SC.PROMPT].str.startswith("### Functions\n")
     operations = df["campaign"].str.startswith("tool_use")
-    assert 0.1 < wrapped[operations].mean() < 0.4
+    assert 0.03 < wrapped[operations].mean() < 0.3
     users = df.loc[wrapped & (df["kind"] == "organic"), "account_id"].nunique()
     assert users >= 3
     assert (df.loc[wrapped, "area"] == "tool_use").all()

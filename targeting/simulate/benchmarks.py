@@ -26,8 +26,8 @@ from .rand import R
 N_TASKS = 120
 OPERATION_SHARE = 0.2  # of an agentic-coding operation's requests whose task is a public item
 PRODUCT_SHARE = 0.1  # of a coding product's user requests that paste a public item
-TOOL_OPERATION_SHARE = 0.25  # of a tool-use operation's requests written in the public tool format
-TOOL_USER_SHARE = 0.15  # of the people who send tool requests, those who write them in that format
+TOOL_OPERATION_SHARE = 0.1  # of a tool-use operation's requests written in the public tool format
+TOOL_USER_SHARE = 0.05  # of the people who send tool requests, those who write them in that format
 
 
 def public_coding_tasks(seed: int, n: int = N_TASKS) -> tuple[str, ...]:
