@@ -193,11 +193,10 @@ def _merge_parts(weights: np.ndarray, size: np.ndarray, density: float) -> np.nd
     rows whose best partner merged are read again: a candidate proposed as thousands of lone
     accounts costs seconds, not the minutes of re-reading every pair after every merge."""
     w, size = weights.astype(float).copy(), size.astype(float).copy()
-    n = len(size)
-    into = np.arange(n)
-    q = _merge_ratios(w, size, density, np.arange(n))
+    into = np.arange(len(size))
+    q = _merge_ratios(w, size, density, np.arange(len(size)))
     best, partner = q.max(axis=1), q.argmax(axis=1)
-    while n > 1:
+    while True:  # each pass merges one part away or stops
         i = int(np.argmax(best))
         j = int(partner[i])
         if best[i] < MERGE_RATIO:
