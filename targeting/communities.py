@@ -27,7 +27,8 @@ component). Here campaigns must be *dense*:
    steps 3-4 on its own. One resolution for the whole graph cannot tell one actor from two
    dense groups tied by many faint links: an operation, and the people who write a public
    prompt format that part of its sweep uses too, share a little in every pair across them,
-   more than ``DENSITY``. Measured on the own simulator: a tool-use operation's members tied
+   more than ``DENSITY``. Measured on the own simulator with the format three times as
+   common as it now writes it (``simulate.benchmarks``): a tool-use operation's members tied
    to each other at 0.65, 28 of the format's users at 0.33, and 0.10 across (0.30-0.34 of
    the weaker part's density), were one 66-account group with a second operation. An actor
    whose ties are uneven without blocks has parts tied to each other at more than half of
