@@ -32,7 +32,9 @@ BACKENDS = ("onnx", "torch")  # transformer runtimes: ONNX Runtime (exported onc
 
 
 class Encoder(Protocol):
-    """Anything that turns texts into unit vectors."""
+    """Anything that turns texts into unit vectors. One that also has a ``tokenizer`` (a
+    ``tokenizers.Tokenizer``, as every encoder here has) gets texts cut by its word pieces
+    where a text's length is bounded (``text_heads``)."""
 
     model_id: str  # human-readable name
     model_key: str  # name + weights hash: the cache key of its vectors
@@ -44,6 +46,26 @@ class Encoder(Protocol):
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()
+
+
+def text_heads(encoder: Encoder, texts: Sequence[str], pieces: int) -> list[str]:
+    """Each text cut after its first ``pieces`` word pieces, as ``encoder``'s own tokenizer
+    (its ``tokenizer`` attribute, a ``tokenizers.Tokenizer``) splits it; after its first
+    ``pieces`` words for an encoder without one. The cut text costs the encoder at most
+    that many pieces; texts no longer than that, and every text when ``pieces`` is 0, come
+    back as they are."""
+    if pieces <= 0:
+        return list(texts)
+    tokenizer = getattr(encoder, "tokenizer", None)
+    if tokenizer is None:
+        return [t if len(t.split()) <= pieces else " ".join(t.split()[:pieces]) for t in texts]
+    heads = []
+    for start in range(0, len(texts), STATIC_BATCH):
+        chunk = list(texts[start : start + STATIC_BATCH])
+        for text, enc in zip(chunk, tokenizer.encode_batch(chunk, add_special_tokens=False)):
+            ends = [end for (_, end), real in zip(enc.offsets, enc.attention_mask) if real]  # padding aside
+            heads.append(text if len(ends) <= pieces else text[: ends[pieces - 1]])
+    return heads
 
 
 def resolve_model_path(model: str) -> Path:
@@ -115,6 +137,11 @@ class SentenceTransformerEncoder(_TransformerEncoder):
     """all-MiniLM-L6-v2 (or any sentence-transformers model) on PyTorch, on the CPU (or ``[embed] device``)."""
 
     model: object = None
+
+    @property
+    def tokenizer(self) -> object:
+        """The model's word-piece tokenizer (``tokenizers.Tokenizer``): ``text_heads`` cuts by it."""
+        return self.model.tokenizer.backend_tokenizer  # type: ignore[attr-defined]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:

@@ -29,7 +29,8 @@ from targeting.capmap import (
     save_map,
 )
 from targeting.capmap.assign import (
-    TOOLS_DECLARED, assign_requests, context_area_probs, declares_tools, mix_context, with_tools_declared,
+    TOOLS_DECLARED, assign_requests, context_area_probs, context_key, context_pieces, declares_tools, mix_context,
+    with_tools_declared,
 )
 from targeting.capmap.fit import cluster_keywords
 from targeting.capmap.labels import cluster_terms
@@ -356,6 +357,33 @@ def test_mix_context_only_changes_rows_with_context():
     np.testing.assert_array_equal(per_row[4], probs[4])
 
 
+def test_a_map_names_the_cut_of_the_contexts_it_was_fitted_with(data, cmap):
+    """Context vectors are cached under a key that names the cut (``[map] context_pieces``) of
+    the map they serve; a map fitted before the setting reads the whole contexts' vectors,
+    cached under the bare context hash, as it always did."""
+    assert context_pieces(cmap) == MapConfig().context_pieces == 0
+    assert context_key("abc", 32) == "abc-p32" and context_key("abc", 0) == "abc"
+    params = {k: v for k, v in cmap.meta["params"].items() if k != "context_pieces"}
+    older = dataclasses.replace(cmap, meta=dict(cmap.meta, params=params))
+    assert context_pieces(older) == 0
+    cmap = dataclasses.replace(cmap, meta=dict(cmap.meta, params=dict(params, context_pieces=32)))
+    assert context_pieces(cmap) == 32
+    rng = np.random.default_rng(4)
+    prompt, ctx_vec = _near(data.centers[3], 1, rng)[0], _near(data.centers[1], 1, rng, 0.3)[0]
+    requests = pd.DataFrame({
+        S.REQUEST_ID: ["r1"], S.ACCOUNT_ID: ["a"], S.TIMESTAMP: pd.to_datetime(["2026-01-01"], utc=True),
+        S.PROMPT_HASH: ["p"], S.CONTEXT_HASH: ["c"], S.DATE: ["2026-01-01"],
+    })
+    only_context = MapConfig(context_weight=1.0)
+    for m, key in ((cmap, "c-p32"), (older, "c")):
+        assert assign_requests(m, requests, {"p": prompt, key: ctx_vec}, DIM, only_context)[S.AREA].tolist() == [
+            AREAS[1]]
+        # the other cut's vector is not this map's: no context evidence, the prompt's area
+        other = "c" if key != "c" else "c-p32"
+        assert assign_requests(m, requests, {"p": prompt, other: ctx_vec}, DIM, only_context)[S.AREA].tolist() == [
+            AREAS[3]]
+
+
 def test_declares_tools():
     tools = pd.Series([None, "", "[]", '[{"name": "get_weather", "description": "Weather"}]', "not json",
                        '{"name": "search"}', float("nan")])
@@ -367,7 +395,8 @@ def test_a_declared_tool_set_weighs_more_than_a_system_prompt(data, cmap):
     declares tools takes ``tools_context_weight``, the other ``context_weight``."""
     rng = np.random.default_rng(9)
     prompt, ctx_vec = _near(data.centers[3], 1, rng)[0], _near(data.centers[1], 1, rng, 0.3)[0]
-    store = {"p": prompt, "c-sys": ctx_vec, "c-tools": ctx_vec}
+    pieces = context_pieces(cmap)
+    store = {"p": prompt, context_key("c-sys", pieces): ctx_vec, context_key("c-tools", pieces): ctx_vec}
     requests = pd.DataFrame({
         S.REQUEST_ID: ["r1", "r2", "r3"], S.ACCOUNT_ID: ["a"] * 3,
         S.TIMESTAMP: pd.to_datetime(["2026-01-01"] * 3, utc=True), S.PROMPT_HASH: ["p"] * 3,

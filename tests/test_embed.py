@@ -71,3 +71,30 @@ def test_real_model_embeds_meaningfully():
     sims = vecs @ vecs.T
     assert sims[0, 1] > sims[0, 2] + 0.2
     assert encoder.model_key.startswith("all-MiniLM-L6-v2-")
+
+
+def test_text_heads_cut_at_the_models_own_word_pieces():
+    """A context is cut after its first N word pieces by the encoder's tokenizer, so it costs
+    the encoder N pieces at most; shorter texts, and every text at N = 0, are kept whole."""
+    from tokenizers import Tokenizer
+
+    from targeting.embed import text_heads
+
+    class WithTokenizer:
+        tokenizer = Tokenizer.from_file(str(resolve_model_path("default") / "tokenizer.json"))
+
+    tokenizer = WithTokenizer.tokenizer
+    long = ("System: You are QuantBot, an assistant that solves olympiad geometry problems step by step. "
+            "Tools available: sympy_solve: Solve symbolic equations; plot: Draw a figure") * 3
+    short = "System: be brief"
+    heads = text_heads(WithTokenizer(), [long, short, ""], 16)
+    assert heads[1:] == [short, ""]
+    assert long.startswith(heads[0]) and heads[0] != long
+    assert heads[0].startswith("System: You are QuantBot")
+    assert 14 <= sum(tokenizer.encode(heads[0], add_special_tokens=False).attention_mask) <= 16  # padding aside
+    assert text_heads(WithTokenizer(), [long], 0) == [long]
+
+    class WordsOnly:  # an encoder without a tokenizer: cut by words
+        pass
+
+    assert text_heads(WordsOnly(), ["a b c d", "a b"], 3) == ["a b c", "a b"]

@@ -339,3 +339,29 @@ def test_another_window_is_written_beside_the_nights_history(night1, landing, se
     assert (ws_path / "nights" / f"as_of={_day(1)}.json").read_text() == night
     history = W.read_score_history(ws).to_pandas()
     assert set(history["window_days"]) == {settings.nightly.window_days}
+
+
+def test_contexts_are_embedded_cut_as_the_map_says_whatever_the_settings_later_say(landing, bow_model, tmp_path):
+    """``[map] context_pieces`` cuts each context before it is embedded, caches its vector under
+    a key naming the cut, and becomes the map's: later nights cut their new contexts the
+    map's way even when the settings changed, until a refit."""
+    from targeting.capmap import load_map
+    from targeting.capmap.assign import context_key, context_pieces
+
+    def settings_with(pieces: int):
+        return load_settings(overrides={"embed": {"model": str(bow_model), "progress": False},
+                                        "map": {"context_pieces": pieces}}, environ={})
+
+    ws_path = tmp_path / "ws"
+    score(ws_path, settings_with(3), inputs=[landing], as_of=_day(0))
+    ws = W.open_workspace(ws_path)
+    cmap = load_map(ws.map_dir(W.read_state(ws)["map_id"]))
+    assert context_pieces(cmap) == 3
+    score(ws_path, settings_with(0), inputs=[landing], as_of=_day(1))  # the settings say: whole
+    keys = set(W.read_embeddings(ws, _model_key(ws))[0])
+    contexts = set(W.read_requests(ws, [S.CONTEXT_HASH]).column(0).drop_null().to_pylist())
+    assert contexts and {context_key(h, 3) for h in contexts} <= keys
+    assert not contexts & keys  # no whole context was embedded
+    fit(ws_path, settings_with(0), days=2, as_of=_day(1))  # a new map takes the settings' cut
+    assert context_pieces(load_map(ws.map_dir(W.read_state(ws)["map_id"]))) == 0
+    assert contexts <= set(W.read_embeddings(ws, _model_key(ws))[0])

@@ -153,6 +153,18 @@ def _tooled_contexts(requests: pd.DataFrame, ctx_codes: np.ndarray, n_contexts: 
     return tooled
 
 
+def context_pieces(cmap: CapabilityMap) -> int:
+    """Word pieces of each context (system prompt + tools text) embedded for ``cmap``: its
+    ``[map] context_pieces`` when fitted; 0, the whole context, for maps fitted before it."""
+    return int(cmap.meta.get("params", {}).get("context_pieces") or 0)
+
+
+def context_key(context_hash: str, pieces: int) -> str:
+    """The vector-cache key of a context embedded at its first ``pieces`` word pieces: its
+    hash for the whole context, so caches written before the cut still serve older maps."""
+    return f"{context_hash}-p{pieces}" if pieces > 0 else context_hash
+
+
 def context_area_probs(cmap: CapabilityMap, context_vectors: np.ndarray) -> np.ndarray:
     """Area evidence of system prompts / tool sets.
 
@@ -178,13 +190,15 @@ def assign_requests(
     vectors = vectors_of(store, list(distinct), dim)
     # context evidence per request; NaN where the request has no system prompt or tools
     ctx_codes, ctx_uniq = pd.factorize(requests[S.CONTEXT_HASH], sort=False)  # -1 where null
+    pieces = context_pieces(cmap)
+    ctx_keys = np.array([context_key(h, pieces) for h in ctx_uniq], dtype=object)
     ctx_probs = np.full((len(requests), len(cmap.areas)), np.nan, dtype=np.float32)
     ctx_weight = np.full(len(requests), config.context_weight, dtype=np.float32)
-    known = np.array([h in store for h in ctx_uniq], dtype=bool)
+    known = np.array([k in store for k in ctx_keys], dtype=bool)
     has_ctx = (ctx_codes >= 0) & known[np.maximum(ctx_codes, 0)] if len(ctx_uniq) else np.zeros(len(requests), bool)
     if has_ctx.any():
         probs_of = np.full((len(ctx_uniq), len(cmap.areas)), np.nan, dtype=np.float32)
-        probs_of[known] = context_area_probs(cmap, vectors_of(store, list(ctx_uniq[known]), dim))
+        probs_of[known] = context_area_probs(cmap, vectors_of(store, list(ctx_keys[known]), dim))
         ctx_probs[has_ctx] = probs_of[ctx_codes[has_ctx]]
         tooled = _tooled_contexts(requests, ctx_codes, len(ctx_uniq))
         ctx_weight[has_ctx & tooled[np.maximum(ctx_codes, 0)]] = config.tools_context_weight

@@ -43,7 +43,7 @@ from targeting import nightly
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.capmap import CapabilityMap
-from targeting.capmap.assign import assign_requests
+from targeting.capmap.assign import assign_requests, context_key, context_pieces
 from targeting.config import ScaleoutConfig, Settings
 from targeting.embed import Encoder, VectorStore, load_encoder, text_hash
 from targeting.errors import BadInputError, ScaleoutError
@@ -104,7 +104,8 @@ class Assigner:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         requests = batch.to_pandas()
-        hashes = set(requests[S.PROMPT_HASH]) | set(requests[S.CONTEXT_HASH].dropna())
+        pieces = context_pieces(self.cmap)
+        hashes = set(requests[S.PROMPT_HASH]) | {context_key(h, pieces) for h in requests[S.CONTEXT_HASH].dropna()}
         store = nightly.load_vectors(self.ws, self.model_key, hashes)
         assigned = assign_requests(self.cmap, requests, store, self.dim, self.settings.map)
         part = f"{self.run_id}-r{_batch_name(requests[S.REQUEST_ID].tolist())}"

@@ -31,7 +31,7 @@ from targeting import nightly
 from targeting import schema as S
 from targeting import workspace as W
 from targeting.capmap import CapabilityMap
-from targeting.capmap.assign import assign_requests, with_tools_declared
+from targeting.capmap.assign import assign_requests, context_pieces, with_tools_declared
 from targeting.config import Settings
 from targeting.embed import Encoder, VectorStore, embed_unique
 from targeting.errors import BadInputError, UsageProblem
@@ -203,10 +203,11 @@ def canary_night(options: CanaryOptions, window: Window, settings: Settings, see
                          batch.quarantine, batch.rows_read, 0, [], batch.quarantine.slice(0, 0))
 
 
-def embed_in_memory(ws: W.Workspace, encoder: Encoder, night: st.NightInput) -> VectorStore:
-    """The vectors of the canary's prompts and contexts: cached ones read from the workspace,
-    the others embedded here and kept in memory only (the cache is not written)."""
-    ctx_hashes, ctx_texts = st.context_texts(night.contexts)
+def embed_in_memory(ws: W.Workspace, encoder: Encoder, night: st.NightInput, cmap: CapabilityMap) -> VectorStore:
+    """The vectors of the canary's prompts and contexts (cut as ``cmap``'s are): cached ones
+    read from the workspace, the others embedded here and kept in memory only (the cache is
+    not written)."""
+    ctx_hashes, ctx_texts = st.context_texts(night.contexts, encoder, context_pieces(cmap))
     hashes = list(night.prompts) + ctx_hashes
     texts = list(night.prompts.values()) + ctx_texts
     store = nightly.load_vectors(ws, encoder.model_key, set(hashes))
@@ -246,7 +247,7 @@ def run_canary(workspace: str | Path, settings: Settings, options: CanaryOptions
     n_requests, canary_ids = len(night.requests), sorted(set(night.requests[S.ACCOUNT_ID]))
     log.info("canary %s: %d accounts, %s requests dated %s..%s", options.kind, len(canary_ids),
              f"{n_requests:,}", window.start, window.day)
-    store = embed_in_memory(ws, encoder, night)
+    store = embed_in_memory(ws, encoder, night, cmap)
     table, threshold = score_with_canary(ws, cmap, window, night, store, settings)
     if table["account_id"].str.startswith(PREFIX).sum() != len(canary_ids):
         raise BadInputError(f"the window already holds accounts whose id starts with {PREFIX!r}: "

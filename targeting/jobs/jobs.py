@@ -36,7 +36,8 @@ def run(inputs: Sequence[str | Path], workspace: str | Path, settings: Settings,
             encoder = encoder or load_encoder(settings.embed)
         cmap = None if refit else st.current_map(ws, encoder)
         with stage("embed"):
-            store, hashes, texts = st.embed_everything(engine, tx, encoder, got, refit=cmap is None, result=result)
+            store, hashes, texts = st.embed_everything(engine, tx, encoder, got, refit=cmap is None, result=result,
+                                                       pieces=st.context_pieces_for(cmap, settings))
         if cmap is None:
             with stage("fit map"):
                 cmap = st.fit_and_save_map(tx, result, encoder, store, hashes, [texts[h] for h in hashes], settings)
@@ -77,7 +78,7 @@ def score(workspace: str | Path, settings: Settings, *, inputs: Sequence[str | P
             with stage("load model"):
                 encoder = st.checked_encoder(cmap, encoder, settings)
             with stage("embed"):
-                store = st.embed_new(engine, tx, encoder, got, result)
+                store = st.embed_new(engine, tx, encoder, got, result, st.context_pieces_for(cmap, settings))
             if cmap is None:
                 with stage("fit map"):
                     cmap = st.fit_and_save_map(tx, result, encoder, store, *st.night_prompts(got), settings)

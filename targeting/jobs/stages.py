@@ -24,13 +24,14 @@ from targeting import schema as S
 from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, context_text, fit_map, load_map, load_taxonomy, save_map
-from targeting.capmap.assign import with_tools_declared
+from targeting.capmap.assign import context_key, context_pieces, with_tools_declared
 from targeting.capmap.labels import candidate_phrases, choose_phrases, with_phrases
 from targeting.capmap.match import carry_ids, match_clusters
 from targeting.communities import size_distribution
 from targeting.config import Settings
 from targeting.drift import Drift, measure_drift
-from targeting.embed import Encoder, VectorStore, embed_unique, is_int8, load_encoder, text_hash, vectors_of
+from targeting.embed import (Encoder, VectorStore, embed_unique, is_int8, load_encoder, text_hash, text_heads,
+                             vectors_of)
 from targeting.engines import Engine
 from targeting.errors import BadInputError
 from targeting.feedback import apply_feedback
@@ -326,6 +327,8 @@ def _taxonomy_vectors(tx, encoder, store, settings):
     taxonomy = load_taxonomy(settings.map.taxonomy or None)
     prompts = [e.prompt for e in taxonomy.exemplars]
     contexts = [(e.context, e.area) for e in taxonomy.exemplars if e.context]
+    heads = text_heads(encoder, [c for c, _ in contexts], settings.map.context_pieces)  # as requests' are
+    contexts = [(h, a) for h, (_, a) in zip(heads, contexts)]
     p_hashes = [text_hash(t) for t in prompts]
     c_hashes = [text_hash(c) for c, _ in contexts]
     embed_texts(tx, encoder, store, p_hashes + c_hashes, prompts + [c for c, _ in contexts], "taxonomy")
@@ -461,22 +464,31 @@ def load_vector_store(ws: W.Workspace, model_key: str, only: set[str] | None = N
     return store
 
 
-def context_texts(requests: pd.DataFrame) -> tuple[list[str], list[str]]:
+def context_texts(requests: pd.DataFrame, encoder: Encoder, pieces: int) -> tuple[list[str], list[str]]:
+    """(vector-cache keys, texts) of the distinct contexts of ``requests`` (context_hash,
+    system, tools), each text cut at its first ``pieces`` word pieces (``[map] context_pieces``
+    of the map they serve: ``context_pieces_for``)."""
     has = requests[S.CONTEXT_HASH].notna()
     sub = requests.loc[has, [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]].drop_duplicates(S.CONTEXT_HASH)
-    hashes, texts = [], []
+    keys, texts = [], []
     for h, system, tools in sub.itertuples(index=False):
         text = context_text(system, tools)
         if text:
-            hashes.append(h)
+            keys.append(context_key(h, pieces))
             texts.append(text)
-    return hashes, texts
+    return keys, text_heads(encoder, texts, pieces)
 
 
-def embed_new(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput, result: RunResult) -> VectorStore:
-    """The vectors of the new rows' prompts and contexts: cached ones loaded, the others embedded
-    by ``engine``."""
-    ctx_hashes, ctx_texts = context_texts(got.contexts)
+def context_pieces_for(cmap: CapabilityMap | None, settings: Settings) -> int:
+    """The context cut of ``cmap``, or of the map about to be fitted (the settings') without one."""
+    return context_pieces(cmap) if cmap is not None else settings.map.context_pieces
+
+
+def embed_new(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput, result: RunResult,
+              pieces: int) -> VectorStore:
+    """The vectors of the new rows' prompts and contexts (cut at ``pieces`` word pieces): cached
+    ones loaded, the others embedded by ``engine``."""
+    ctx_hashes, ctx_texts = context_texts(got.contexts, encoder, pieces)
     hashes = list(got.prompts)
     store = nightly.load_vectors(tx.ws, encoder.model_key, set(hashes) | set(ctx_hashes))
     result.prompts_embedded = engine.embed(tx.ws, tx.run_id, encoder, store, hashes + ctx_hashes,
@@ -485,11 +497,12 @@ def embed_new(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInp
 
 
 def embed_everything(engine: Engine, tx: W.Transaction, encoder: Encoder, got: NightInput,
-                     refit: bool, result: RunResult) -> tuple[VectorStore, list[str], dict[str, str]]:
+                     refit: bool, result: RunResult, pieces: int) -> tuple[VectorStore, list[str], dict[str, str]]:
     """``targeting run``'s embedding: the vectors of every prompt, new and stored (and, when the
     map is to be ``refit``, the text of each; otherwise of those not embedded yet), and of the
-    new rows' contexts (with ``refit``, every stored context's too). Returns (vectors, sorted
-    prompt hashes, texts); ``result.prompts_embedded`` counts the texts embedded now."""
+    new rows' contexts cut at ``pieces`` word pieces (with ``refit``, every stored context's
+    too). Returns (vectors, sorted prompt hashes, texts); ``result.prompts_embedded`` counts
+    the texts embedded now."""
     ws = tx.ws
     store = load_vector_store(ws, encoder.model_key)
     hashes = sorted(set(got.requests[S.PROMPT_HASH]) | W.distinct_prompt_hashes(ws))
@@ -503,7 +516,8 @@ def embed_everything(engine: Engine, tx: W.Transaction, encoder: Encoder, got: N
     if refit and W.has_partitions(ws, "requests"):  # every stored request is assigned again
         stored = W.read_requests(ws, [S.CONTEXT_HASH, S.SYSTEM, S.TOOLS]).to_pandas()
         contexts = pd.concat([stored, contexts], ignore_index=True)
-    result.prompts_embedded += engine.embed(ws, f"{tx.run_id}-contexts", encoder, store, *context_texts(contexts))
+    result.prompts_embedded += engine.embed(ws, f"{tx.run_id}-contexts", encoder, store,
+                                          *context_texts(contexts, encoder, pieces))
     return store, hashes, texts
 
 
@@ -551,7 +565,7 @@ def reassign_all(engine: Engine, tx: W.Transaction, result: RunResult, cmap: Cap
         part = W.read_partitions(ws, "requests", day, day).to_pandas()
         if part.empty:
             continue
-        ctx_hashes, ctx_texts = context_texts(part)
+        ctx_hashes, ctx_texts = context_texts(part, encoder, context_pieces(cmap))
         hashes = part[S.PROMPT_HASH].to_numpy().astype(str)
         store = nightly.load_vectors(ws, encoder.model_key, set(hashes) | set(ctx_hashes))
         engine.embed(ws, f"{tx.run_id}-{day}", encoder, store, list(hashes) + ctx_hashes,
