@@ -32,9 +32,9 @@ from targeting.capmap.assign import (
     TOOLS_DECLARED, assign_requests, context_area_probs, context_key, context_pieces, declares_tools, mix_context,
     with_tools_declared,
 )
-from targeting.capmap.fit import cluster_keywords
+from targeting.capmap.fit import AreaTeacher, cluster_keywords
 from targeting.capmap.labels import cluster_terms
-from targeting.capmap.model import ARRAYS
+from targeting.capmap.model import ARRAYS, OPTIONAL_ARRAYS
 from targeting.capmap.taxonomy import DEFAULT_TAXONOMY, tool_lines
 from targeting.config import MapConfig
 from targeting.errors import TaxonomyError
@@ -420,12 +420,47 @@ def test_a_declared_tool_set_weighs_more_than_a_system_prompt(data, cmap):
     assert assign_requests(cmap, mixed, store, DIM, config)[S.AREA].tolist() == [AREAS[3], AREAS[1], AREAS[3]]
 
 
+# --- an area teacher -------------------------------------------------------------------------
+def test_an_area_teacher_labels_the_anchors_a_fast_encoder_places_prompts_among(data, tmp_path):
+    """A fast encoder that keeps neighbourhoods but misreads the taxonomy's exemplars (a static
+    model sees their topic words) gets every blob's area wrong alone; with a teacher (another
+    space, here a rotation, reading the exemplars right) the anchors carry the teacher's areas
+    and new prompts take their nearest anchors'."""
+    rng = np.random.default_rng(11)
+    rotation = np.linalg.qr(rng.normal(size=(DIM, DIM)))[0].astype(np.float32)
+    wrong = np.concatenate([_near(data.centers[(b + 1) % N_BLOBS], 6, rng, spread=0.3) for b in range(N_BLOBS)])
+    fit = dict(vectors=data.vectors, hashes=data.hashes, texts=data.texts, exemplar_vectors=wrong,
+               exemplar_area=data.exemplar_area, context_vectors=data.context_vectors,
+               context_area=data.context_area, areas=AREAS, config=CONFIG, meta=META)
+    teacher = AreaTeacher(model_key="teacher", vectors=data.vectors @ rotation,
+                          exemplar_vectors=data.exemplar_vectors @ rotation)
+    alone, taught = fit_map(**fit), fit_map(**fit, teacher=teacher)
+    assert not alone.taught and taught.taught and taught.map_id != alone.map_id
+    assert taught.anchor_area_probs.shape == (len(taught.anchors), len(AREAS))
+    assert taught.meta["area_teacher"] == "teacher"
+    queries = np.concatenate([_near(data.centers[b], 20, rng) for b in range(N_BLOBS)])
+    truth = np.repeat(AREA_OF_BLOB, 20)
+    assert (assign(alone, queries).area == truth).mean() < 0.5  # the premise: alone it misreads
+    assert (assign(taught, queries).area == truth).mean() > 0.95
+    # the clusters (found in the teacher's space) carry its areas too
+    blob = data.blob_of_anchors(taught)
+    for c, cluster in enumerate(taught.clusters):
+        members = blob[taught.anchor_cluster == c]
+        assert cluster["area"] == AREAS[AREA_OF_BLOB[np.bincount(members[members >= 0]).argmax()]]
+    folder = tmp_path / taught.map_id
+    save_map(taught, folder)
+    again = load_map(folder)
+    np.testing.assert_array_equal(again.anchor_area_probs, taught.anchor_area_probs)
+    (folder / "anchor_area_probs.npy").unlink()  # a map saved before teachers
+    assert not load_map(folder).taught
+
+
 # --- save / load --------------------------------------------------------------------------
 def test_save_load_round_trip(cmap, tmp_path):
     folder = tmp_path / "maps" / cmap.map_id
     save_map(cmap, folder)
     names = {p.name for p in folder.iterdir()}
-    assert {f"{a}.npy" for a in ARRAYS} | {"map.json", "README.md"} == names
+    assert {f"{a}.npy" for a in ARRAYS + OPTIONAL_ARRAYS} | {"map.json", "README.md"} == names
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.pickle"))
     for path in folder.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -72,6 +72,16 @@ def _vote(sims: np.ndarray, ids: np.ndarray, anchor_cluster: np.ndarray, n_clust
     return cluster
 
 
+def taught_area_probs(sims: np.ndarray, ids: np.ndarray, anchor_area_probs: np.ndarray) -> np.ndarray:
+    """Area probabilities of prompts from their nearest anchors' (``ids``, cosine ``sims``,
+    -1 for none): the mean of those anchors' teacher probabilities, weighted by similarity."""
+    valid = ids >= 0
+    weights = np.where(valid, np.maximum(sims, 0.0) + 1e-3, 0.0).astype(np.float32)
+    rows = np.asarray(anchor_area_probs, dtype=np.float32)[np.where(valid, ids, 0)]  # (n, k, n_areas)
+    probs = (rows * weights[..., None]).sum(axis=1)
+    return (probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def assign(
     cmap: CapabilityMap,
     vectors: np.ndarray,
@@ -80,7 +90,10 @@ def assign(
     knn: int = 10,
     index: faiss.Index | None = None,
 ) -> Assignment:
-    """Assign unit ``vectors`` to clusters and areas.
+    """Assign unit ``vectors`` to clusters (their nearest anchors' vote) and areas: the
+    cluster's area distribution mixed with the prompt's own similarity to the taxonomy's
+    exemplars or, on a map whose anchors an area teacher labelled (``cmap.taught``), those
+    anchors' teacher probabilities.
 
     ``context_probs`` (n, n_areas), with NaN rows where a request has no system prompt or
     tools, mixes that evidence in with weight ``context_weight``.
@@ -101,6 +114,9 @@ def assign(
         c = _vote(sims, ids, cmap.anchor_cluster, cmap.n_clusters, block, centroids)
         cluster[start : start + len(block)] = c
         distance[start : start + len(block)] = 1.0 - sims[:, 0]
+        if cmap.taught:  # the teacher's areas of the nearest anchors (its clusters' part included)
+            probs[start : start + len(block)] = taught_area_probs(sims, ids, cmap.anchor_area_probs)
+            continue
         own = exemplar_area_probs(block, cmap.exemplar_vectors, cmap.exemplar_area, n_areas)
         probs[start : start + len(block)] = (
             CLUSTER_WEIGHT * cmap.cluster_area_probs[c] + (1 - CLUSTER_WEIGHT) * own

@@ -21,6 +21,7 @@ ARRAYS = (
     "context_area",
     "anchor_xy",
 )
+OPTIONAL_ARRAYS = ("anchor_area_probs",)  # absent from maps fitted before them: empty when loaded
 FORMAT_VERSION = 1
 
 
@@ -48,10 +49,19 @@ class CapabilityMap:
     context_vectors: np.ndarray  # (K, d) float16 exemplar contexts (system + tools)
     context_area: np.ndarray  # (K,) int32
     meta: dict[str, Any] = field(default_factory=dict)  # model id, weights sha, params, versions
+    # (A, n_areas) float16: each anchor's area probabilities as an area teacher (a slower, more
+    # accurate encoder: ``capmap.fit.AreaTeacher``) sees them; a prompt then takes its nearest
+    # anchors' instead of its own similarity to the exemplars. (0, 0) for a map without one.
+    anchor_area_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
 
     @property
     def cluster_ids(self) -> list[str]:
         return [c["cluster_id"] for c in self.clusters]
+
+    @property
+    def taught(self) -> bool:
+        """Whether an area teacher labelled the anchors (``anchor_area_probs``)."""
+        return len(self.anchor_area_probs) > 0 and len(self.anchor_area_probs) == len(self.anchors)
 
     @property
     def n_clusters(self) -> int:
@@ -65,7 +75,7 @@ def save_map(cmap: CapabilityMap, folder: Path) -> None:
     """Write the map as arrays + JSON (no pickle) with a short README beside it."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
-    for name in ARRAYS:
+    for name in ARRAYS + OPTIONAL_ARRAYS:
         np.save(folder / f"{name}.npy", getattr(cmap, name), allow_pickle=False)
     doc = {
         "format_version": FORMAT_VERSION,
@@ -99,6 +109,8 @@ def load_map(folder: Path) -> CapabilityMap:
     if doc.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{folder}: unsupported map format {doc.get('format_version')}")
     arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
+    arrays |= {name: np.load(folder / f"{name}.npy", allow_pickle=False)
+               for name in OPTIONAL_ARRAYS if (folder / f"{name}.npy").exists()}
     return CapabilityMap(
         map_id=doc["map_id"],
         areas=tuple(doc["areas"]),

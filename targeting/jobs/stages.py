@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import platform
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -24,14 +24,15 @@ from targeting import schema as S
 from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, context_text, fit_map, load_map, load_taxonomy, save_map
+from targeting.capmap.fit import AreaTeacher, sample_indices
 from targeting.capmap.assign import context_key, context_pieces, with_tools_declared
 from targeting.capmap.labels import candidate_phrases, choose_phrases, with_phrases
 from targeting.capmap.match import carry_ids, match_clusters
 from targeting.communities import size_distribution
-from targeting.config import Settings
+from targeting.config import DEFAULT_MODEL, Settings
 from targeting.drift import Drift, measure_drift
-from targeting.embed import (Encoder, VectorStore, embed_unique, is_int8, load_encoder, text_hash, text_heads,
-                             vectors_of)
+from targeting.embed import (Encoder, StaticEncoder, VectorStore, embed_unique, is_int8, load_encoder, text_hash,
+                             text_heads, vectors_of)
 from targeting.engines import Engine
 from targeting.errors import BadInputError
 from targeting.feedback import apply_feedback
@@ -353,8 +354,44 @@ def _versions() -> dict[str, str]:
     }
 
 
+def teacher_model(encoder: Encoder, setting: str) -> str | None:
+    """The model of the map's area teacher (``[map] area_teacher``): with "auto", the default
+    transformer when ``encoder`` is a static model (the fast path) and none otherwise."""
+    if setting == "auto":
+        return DEFAULT_MODEL if isinstance(encoder, StaticEncoder) else None
+    return setting or None
+
+
+def area_teacher(tx: W.Transaction, encoder: Encoder, hashes: Sequence[str], texts: Sequence[str],
+                 settings: Settings) -> AreaTeacher | None:
+    """The area teacher's vectors of ``hashes`` (the map's sample) and of the taxonomy's
+    exemplar prompts, cached in the workspace under the teacher's model key; None without a
+    teacher, or when it is ``encoder`` itself."""
+    model = teacher_model(encoder, settings.map.area_teacher)
+    if model is None:
+        return None
+    teacher = load_encoder(replace(settings.embed, model=model, int8=False))
+    if teacher.model_key == encoder.model_key:
+        return None
+    exemplars = [e.prompt for e in load_taxonomy(settings.map.taxonomy or None).exemplars]
+    ex_hashes = [text_hash(t) for t in exemplars]
+    store = nightly.load_vectors(tx.ws, teacher.model_key, set(hashes) | set(ex_hashes))
+    log.info("area teacher %s: embedding %s of the map's %s prompts not cached", teacher.model_id,
+             f"{sum(h not in store for h in hashes):,}", f"{len(hashes):,}")
+    embed_texts(tx, teacher, store, list(hashes) + ex_hashes, list(texts) + exemplars, "teacher")
+    return AreaTeacher(model_key=teacher.model_key, vectors=vectors_of(store, hashes, teacher.dim),
+                       exemplar_vectors=vectors_of(store, ex_hashes, teacher.dim))
+
+
 def fit_capability_map(tx, encoder, store, prompt_hashes, prompt_texts, settings) -> CapabilityMap:
+    """Fit the map on the prompts (their vectors in ``store``); with an area teacher, on the
+    map's sample only (the teacher embeds no more than that)."""
     taxonomy, ex_vec, ex_area, ctx_vec, ctx_area = _taxonomy_vectors(tx, encoder, store, settings)
+    fit_hashes, fit_texts = list(prompt_hashes), list(prompt_texts)
+    if teacher_model(encoder, settings.map.area_teacher) is not None:
+        take = sample_indices(fit_hashes, settings.map)
+        fit_hashes, fit_texts = [fit_hashes[i] for i in take], [fit_texts[i] for i in take]
+    teacher = area_teacher(tx, encoder, fit_hashes, fit_texts, settings)
     meta = {
         "model_id": encoder.model_id,
         "model_key": encoder.model_key,
@@ -363,9 +400,9 @@ def fit_capability_map(tx, encoder, store, prompt_hashes, prompt_texts, settings
         "versions": _versions(),
     }
     cmap = fit_map(
-        vectors=vectors_of(store, prompt_hashes, encoder.dim),
-        hashes=list(prompt_hashes),
-        texts=list(prompt_texts),
+        vectors=vectors_of(store, fit_hashes, encoder.dim),
+        hashes=fit_hashes,
+        texts=fit_texts,
         exemplar_vectors=ex_vec,
         exemplar_area=ex_area,
         context_vectors=ctx_vec,
@@ -373,8 +410,9 @@ def fit_capability_map(tx, encoder, store, prompt_hashes, prompt_texts, settings
         areas=taxonomy.areas,
         config=settings.map,
         meta=meta,
+        teacher=teacher,
     )
-    return label_clusters(cmap, prompt_hashes, prompt_texts, encoder.encode)
+    return label_clusters(cmap, fit_hashes, fit_texts, encoder.encode)
 
 
 def label_clusters(cmap: CapabilityMap, hashes: Sequence[str], texts: Sequence[str],
