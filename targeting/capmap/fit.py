@@ -154,6 +154,19 @@ def sample_indices(hashes: Sequence[str], config: MapConfig) -> np.ndarray:
     return order[np.sort(np.random.default_rng(config.seed).choice(n, config.sample_size, replace=False))]
 
 
+def _clusters(reduced: np.ndarray, sample_hashes: Sequence[str], min_size: int) -> tuple[np.ndarray, list[str]]:
+    """HDBSCAN's clusters of the reduced sample: each point's cluster index (-1 noise) and each
+    cluster's content-derived id, clusters ordered by id so indices are stable for the same sample."""
+    labels = HDBSCAN(min_cluster_size=min_size, min_samples=min(MIN_SAMPLES, min_size), copy=True).fit_predict(reduced)
+    if labels.max() < 0:  # everything noise: one cluster holds it all
+        labels = np.zeros(len(reduced), dtype=np.int64)
+    raw_ids = sorted(set(labels[labels >= 0].tolist()))
+    ids = {c: _content_id("c", [sample_hashes[i] for i in np.flatnonzero(labels == c)]) for c in raw_ids}
+    ordered = sorted(raw_ids, key=lambda c: ids[c])
+    remap = {c: i for i, c in enumerate(ordered)}
+    return np.array([remap.get(int(l), -1) for l in labels], dtype=np.int32), [ids[c] for c in ordered]
+
+
 def fit_map(
     *,
     vectors: np.ndarray,
@@ -181,17 +194,8 @@ def fit_map(
 
     reduced = _reduce(T, config.umap_dim, config.umap_neighbors, config.seed, metric="cosine", n_epochs=CLUSTER_EPOCHS)
     min_size = config.min_cluster_size or auto_min_cluster_size(len(X))
-    labels = HDBSCAN(min_cluster_size=min_size, min_samples=min(MIN_SAMPLES, min_size), copy=True).fit_predict(reduced)
-    if labels.max() < 0:  # everything noise: one cluster holds it all
-        labels = np.zeros(len(X), dtype=np.int64)
-    # Order clusters by content so indices are stable for the same sample.
-    raw_ids = sorted(set(labels[labels >= 0].tolist()))
-    members = {c: np.flatnonzero(labels == c) for c in raw_ids}
-    ids = {c: _content_id("c", [sample_hashes[i] for i in members[c]]) for c in raw_ids}
-    ordered = sorted(raw_ids, key=lambda c: ids[c])
-    remap = {c: i for i, c in enumerate(ordered)}
-    anchor_cluster = np.array([remap.get(int(l), -1) for l in labels], dtype=np.int32)
-    n_clusters = len(ordered)
+    anchor_cluster, cluster_ids = _clusters(reduced, sample_hashes, min_size)
+    n_clusters = len(cluster_ids)
 
     centroids = normalise(np.stack([X[anchor_cluster == i].mean(axis=0) for i in range(n_clusters)]))
     centres = centroids if teacher is None else normalise(
@@ -201,12 +205,12 @@ def fit_map(
     cluster_area_probs = np.stack([own_probs[anchor_cluster == i].mean(axis=0) for i in range(n_clusters)])
     keywords = cluster_keywords(sample_texts, anchor_cluster, n_clusters)
     clusters = []
-    for i, raw in enumerate(ordered):
+    for i, cluster_id in enumerate(cluster_ids):
         idx = np.flatnonzero(anchor_cluster == i)
         central = idx[np.argsort(-(T[idx] @ centres[i]))[:N_REPRESENTATIVES]]
         clusters.append(
             {
-                "cluster_id": ids[raw],
+                "cluster_id": cluster_id,
                 "size": int(len(idx)),
                 "keywords": keywords[i],
                 "area": areas[int(cluster_area_probs[i].argmax())],
