@@ -425,7 +425,7 @@ def test_an_area_teacher_labels_the_anchors_a_fast_encoder_places_prompts_among(
     """A fast encoder that keeps neighbourhoods but misreads the taxonomy's exemplars (a static
     model sees their topic words) gets every blob's area wrong alone; with a teacher (another
     space, here a rotation, reading the exemplars right) the anchors carry the teacher's areas
-    and new prompts take their nearest anchors'."""
+    and new prompts take their nearest anchors'. The clusters stay the fast encoder's own."""
     rng = np.random.default_rng(11)
     rotation = np.linalg.qr(rng.normal(size=(DIM, DIM)))[0].astype(np.float32)
     wrong = np.concatenate([_near(data.centers[(b + 1) % N_BLOBS], 6, rng, spread=0.3) for b in range(N_BLOBS)])
@@ -442,7 +442,8 @@ def test_an_area_teacher_labels_the_anchors_a_fast_encoder_places_prompts_among(
     truth = np.repeat(AREA_OF_BLOB, 20)
     assert (assign(alone, queries).area == truth).mean() < 0.5  # the premise: alone it misreads
     assert (assign(taught, queries).area == truth).mean() > 0.95
-    # the clusters (found in the teacher's space) carry its areas too
+    np.testing.assert_array_equal(taught.anchor_cluster, alone.anchor_cluster)
+    # the clusters carry the teacher's areas too
     blob = data.blob_of_anchors(taught)
     for c, cluster in enumerate(taught.clusters):
         members = blob[taught.anchor_cluster == c]

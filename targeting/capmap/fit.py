@@ -134,10 +134,10 @@ def _content_id(prefix: str, parts: Sequence[str]) -> str:
 @dataclass(frozen=True)
 class AreaTeacher:
     """A slower, more accurate encoder's view of the map's sample (a fast path's map: the map's
-    own encoder is a static model). Its vectors find the clusters and label each anchor's
-    areas; the map's own vectors only place new prompts among the anchors. A static model's
-    averaged word pieces see a prompt's topic, not what it asks for: alone they lost 0.16
-    request-area F1 on external traffic."""
+    own encoder is a static model). Its vectors label each anchor's areas; the clusters stay
+    the map's own, since the map's own encoder places every new prompt among the anchors.
+    A static model's averaged word pieces see a prompt's topic, not what it asks for: alone
+    they lost 0.20 request-area macro-F1 on external traffic; with a teacher, 0.003."""
 
     model_key: str
     vectors: np.ndarray  # (n, d_t) unit rows: the prompts of ``fit_map``'s ``vectors``, same order
@@ -182,24 +182,22 @@ def fit_map(
     teacher: AreaTeacher | None = None,
 ) -> CapabilityMap:
     """Fit the map on unique prompts (``vectors`` unit rows, one per distinct prompt); with a
-    ``teacher``, its vectors of the same prompts find the clusters and the anchors' areas."""
+    ``teacher``, its vectors of the same prompts give the clusters' and anchors' areas."""
     n = len(vectors)
     if n < 20:
         raise ValueError(f"at least 20 distinct prompts are needed to fit a map, got {n}")
     take = sample_indices(hashes, config)
     X = normalise(np.asarray(vectors, dtype=np.float32)[take])
-    T = normalise(np.asarray(teacher.vectors, dtype=np.float32)[take]) if teacher else X  # the clusters' space
+    T = normalise(np.asarray(teacher.vectors, dtype=np.float32)[take]) if teacher else X  # the areas' space
     sample_hashes = [hashes[i] for i in take]
     sample_texts = [texts[i] for i in take]
 
-    reduced = _reduce(T, config.umap_dim, config.umap_neighbors, config.seed, metric="cosine", n_epochs=CLUSTER_EPOCHS)
+    reduced = _reduce(X, config.umap_dim, config.umap_neighbors, config.seed, metric="cosine", n_epochs=CLUSTER_EPOCHS)
     min_size = config.min_cluster_size or auto_min_cluster_size(len(X))
     anchor_cluster, cluster_ids = _clusters(reduced, sample_hashes, min_size)
     n_clusters = len(cluster_ids)
 
     centroids = normalise(np.stack([X[anchor_cluster == i].mean(axis=0) for i in range(n_clusters)]))
-    centres = centroids if teacher is None else normalise(
-        np.stack([T[anchor_cluster == i].mean(axis=0) for i in range(n_clusters)]))
     own_probs = exemplar_area_probs(T, teacher.exemplar_vectors if teacher else exemplar_vectors, exemplar_area,
                                     len(areas))
     cluster_area_probs = np.stack([own_probs[anchor_cluster == i].mean(axis=0) for i in range(n_clusters)])
@@ -207,7 +205,7 @@ def fit_map(
     clusters = []
     for i, cluster_id in enumerate(cluster_ids):
         idx = np.flatnonzero(anchor_cluster == i)
-        central = idx[np.argsort(-(T[idx] @ centres[i]))[:N_REPRESENTATIVES]]
+        central = idx[np.argsort(-(X[idx] @ centroids[i]))[:N_REPRESENTATIVES]]
         clusters.append(
             {
                 "cluster_id": cluster_id,
