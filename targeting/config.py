@@ -52,9 +52,9 @@ class MapConfig:
     # were a quarter of the word pieces embedded on external traffic) and costs area
     # accuracy: at 32 pieces, request-area macro-F1 -0.027 there (README, "Contexts").
     context_pieces: int = 0
-    # a slower, more accurate model whose vectors of the map's sample find its clusters and
-    # label each anchor's areas, so a fast encoder's prompts take their nearest anchors'
-    # areas: "auto" is the default model when the configured one is static (targeting
+    # a slower, more accurate model whose vectors of the map's sample label each anchor's
+    # areas (the clusters stay the configured model's), so a fast encoder's prompts take their
+    # nearest anchors' areas: "auto" is the default model when the configured one is static (targeting
     # distill), none otherwise; "" none; or a model as [embed] model takes it
     area_teacher: str = "auto"
     taxonomy: str = ""  # path to a taxonomy JSON; "" is the shipped data/taxonomy.json

@@ -58,7 +58,7 @@ def text_heads(encoder: Encoder, texts: Sequence[str], pieces: int) -> list[str]
         return list(texts)
     tokenizer = getattr(encoder, "tokenizer", None)
     if tokenizer is None:
-        return [t if len(t.split()) <= pieces else " ".join(t.split()[:pieces]) for t in texts]
+        return [t if len(words := t.split()) <= pieces else " ".join(words[:pieces]) for t in texts]
     heads = []
     for start in range(0, len(texts), STATIC_BATCH):
         chunk = list(texts[start : start + STATIC_BATCH])

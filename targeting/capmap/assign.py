@@ -72,6 +72,11 @@ def _vote(sims: np.ndarray, ids: np.ndarray, anchor_cluster: np.ndarray, n_clust
     return cluster
 
 
+def mix_cluster(cluster_probs: np.ndarray, own_probs: np.ndarray) -> np.ndarray:
+    """A prompt's areas: its cluster's distribution mixed with its own evidence (``CLUSTER_WEIGHT``)."""
+    return CLUSTER_WEIGHT * cluster_probs + (1 - CLUSTER_WEIGHT) * own_probs
+
+
 def taught_area_probs(sims: np.ndarray, ids: np.ndarray, anchor_area_probs: np.ndarray) -> np.ndarray:
     """Area probabilities of prompts from their nearest anchors' (``ids``, cosine ``sims``,
     -1 for none): the mean of those anchors' teacher probabilities, weighted by similarity."""
@@ -114,13 +119,11 @@ def assign(
         c = _vote(sims, ids, cmap.anchor_cluster, cmap.n_clusters, block, centroids)
         cluster[start : start + len(block)] = c
         distance[start : start + len(block)] = 1.0 - sims[:, 0]
-        if cmap.taught:  # the teacher's areas of the nearest anchors (its clusters' part included)
+        if cmap.taught:  # the teacher's areas of the nearest anchors (their clusters' part included)
             probs[start : start + len(block)] = taught_area_probs(sims, ids, cmap.anchor_area_probs)
             continue
         own = exemplar_area_probs(block, cmap.exemplar_vectors, cmap.exemplar_area, n_areas)
-        probs[start : start + len(block)] = (
-            CLUSTER_WEIGHT * cmap.cluster_area_probs[c] + (1 - CLUSTER_WEIGHT) * own
-        )
+        probs[start : start + len(block)] = mix_cluster(cmap.cluster_area_probs[c], own)
     if context_probs is not None:
         probs = mix_context(probs, context_probs, context_weight)
     return Assignment(cluster, probs.argmax(axis=1).astype(np.int32), probs, distance)

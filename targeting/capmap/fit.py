@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.cluster import HDBSCAN
 from sklearn.feature_extraction.text import CountVectorizer
 
-from targeting.capmap.assign import CLUSTER_WEIGHT, exemplar_area_probs
+from targeting.capmap.assign import exemplar_area_probs, mix_cluster
 from targeting.capmap.model import CapabilityMap
 from targeting.config import MapConfig
 from targeting.embed import normalise
@@ -248,9 +248,9 @@ def fit_map(
 
 def _anchor_area_probs(own_probs: np.ndarray, cluster_area_probs: np.ndarray, anchor_cluster: np.ndarray) -> np.ndarray:
     """Each anchor's areas as the accurate path gives a prompt of its own: its cluster's
-    distribution mixed with its own exemplar similarity (``CLUSTER_WEIGHT``); a noise anchor,
-    in no cluster, by its own similarity alone."""
+    distribution mixed with its own exemplar similarity (``mix_cluster``); a noise anchor, in
+    no cluster, by its own similarity alone."""
     member = anchor_cluster >= 0
     probs = own_probs.copy()
-    probs[member] = CLUSTER_WEIGHT * cluster_area_probs[anchor_cluster[member]] + (1 - CLUSTER_WEIGHT) * own_probs[member]
+    probs[member] = mix_cluster(cluster_area_probs[anchor_cluster[member]], own_probs[member])
     return probs.astype(np.float16)

@@ -24,8 +24,8 @@ from targeting import schema as S
 from targeting import workspace as W
 from targeting.campaigns import ContextKeys, campaign_signals, link_accounts
 from targeting.capmap import CapabilityMap, context_text, fit_map, load_map, load_taxonomy, save_map
-from targeting.capmap.fit import AreaTeacher, sample_indices
 from targeting.capmap.assign import context_key, context_pieces, with_tools_declared
+from targeting.capmap.fit import AreaTeacher, sample_indices
 from targeting.capmap.labels import candidate_phrases, choose_phrases, with_phrases
 from targeting.capmap.match import carry_ids, match_clusters
 from targeting.communities import size_distribution
@@ -384,13 +384,11 @@ def area_teacher(tx: W.Transaction, encoder: Encoder, hashes: Sequence[str], tex
 
 
 def fit_capability_map(tx, encoder, store, prompt_hashes, prompt_texts, settings) -> CapabilityMap:
-    """Fit the map on the prompts (their vectors in ``store``); with an area teacher, on the
-    map's sample only (the teacher embeds no more than that)."""
+    """Fit the map on the map's sample of the prompts (their vectors in ``store``): taken here,
+    so an area teacher embeds no more than that (``fit_map`` keeps such a sample whole)."""
     taxonomy, ex_vec, ex_area, ctx_vec, ctx_area = _taxonomy_vectors(tx, encoder, store, settings)
-    fit_hashes, fit_texts = list(prompt_hashes), list(prompt_texts)
-    if teacher_model(encoder, settings.map.area_teacher) is not None:
-        take = sample_indices(fit_hashes, settings.map)
-        fit_hashes, fit_texts = [fit_hashes[i] for i in take], [fit_texts[i] for i in take]
+    take = sample_indices(prompt_hashes, settings.map)
+    fit_hashes, fit_texts = [prompt_hashes[i] for i in take], [prompt_texts[i] for i in take]
     teacher = area_teacher(tx, encoder, fit_hashes, fit_texts, settings)
     meta = {
         "model_id": encoder.model_id,
