@@ -277,6 +277,26 @@ def test_cot_probability_in_chunks_equals_one_pass(monkeypatch):
     assert len(detector.probability([])) == 0
 
 
+def test_cot_counts_by_word_are_the_vectorizers(monkeypatch):
+    """The word-at-a-time counts give exactly the vectorizer's matrix and probabilities, over
+    odd whitespace, case, scripts, words shorter than an n-gram and a memo started afresh."""
+    E = importlib.import_module("targeting.signals.elicitation")
+
+    detector = train_cot_detector(*load_cot_exemplars())
+    texts = ORGANIC + templated_prompts() + [
+        "", " ", "a", "İstanbul ΣΑΣ think\u2028step\u00a0by step", "x\x1cy\x1fz  \t\n show   your WORK",
+        "Think step by step. " * 80 + "What is 2 + 2?", "🙂" * 900, "ǅ ß ﬁ reason it out", "思考してください 一歩ずつ",
+    ]
+    docs = [E._ends(t) for t in texts]
+    want = detector.vectorizer.transform(docs)
+    monkeypatch.setattr(E, "WORD_CACHE", 7)  # the memo is dropped between chunks
+    monkeypatch.setattr(E, "CHUNK", 5)
+    got = E._tfidf(E.WordColumns(detector.vectorizer).counts(docs), detector.vectorizer)
+    assert (got != want).nnz == 0 and np.array_equal(got.indices, want.indices)
+    one_pass = detector.model.predict_proba(want)[:, 1]
+    assert np.array_equal(detector.probability(texts), one_pass) and (one_pass >= 0.5).any()
+
+
 def test_cot_detector_key_names_its_fit():
     texts, labels = load_cot_exemplars()
     key = train_cot_detector(texts, labels).key

@@ -16,8 +16,10 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 
 from targeting.signals.base import ACCOUNT, ROW, SignalContext
 
@@ -35,11 +37,19 @@ class CotDetector:
 
     def probability(self, texts: Sequence[str]) -> np.ndarray:
         """P(elicits reasoning) of each text, ``CHUNK`` texts at a time: each row's features and
-        score depend on its text alone, so the values are those of one call over everything."""
+        score depend on its text alone, so the values are those of one call over everything.
+
+        The n-gram counts are the vectorizer's own (``transform`` gives the same matrix), built
+        a word at a time: ``char_wb`` n-grams never cross a word boundary, so a text's counts
+        are the sum of its words' and each distinct word is analysed once per call
+        (``WordColumns``) instead of once per occurrence; the tf-idf weighting and the model
+        are then applied as ``transform`` and ``predict_proba`` do."""
         out = np.zeros(len(texts))
+        words = WordColumns(self.vectorizer)
         for start in range(0, len(texts), CHUNK):
             chunk = [_ends(t) for t in texts[start : start + CHUNK]]
-            out[start : start + len(chunk)] = self.model.predict_proba(self.vectorizer.transform(chunk))[:, 1]
+            X = _tfidf(words.counts(chunk), self.vectorizer)
+            out[start : start + len(chunk)] = self.model.predict_proba(X)[:, 1]
         return out
 
     @property
@@ -52,6 +62,66 @@ class CotDetector:
         for array in (self.vectorizer.idf_, self.model.coef_, self.model.intercept_, self.model.classes_):
             digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
         return digest.hexdigest()[:16]
+
+
+WORD_CACHE = 200_000  # distinct words whose columns one ``probability`` call keeps at once
+
+
+class WordColumns:
+    """The vocabulary columns of each word's ``char_wb`` n-grams (one entry per occurrence,
+    out-of-vocabulary n-grams dropped), kept for the words of one ``probability`` call: a
+    per-call memo of at most ``WORD_CACHE`` words (then started afresh), never shared."""
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self._analyse = vectorizer.build_analyzer()
+        self._vocabulary = vectorizer.vocabulary_
+        self._ids: dict[str, int] = {}
+        self._columns: list[np.ndarray] = []
+
+    def _add(self, word: str) -> int:
+        vocabulary = self._vocabulary
+        self._columns.append(
+            np.fromiter((vocabulary[g] for g in self._analyse(word) if g in vocabulary), dtype=np.int64))
+        self._ids[word] = len(self._columns) - 1
+        return len(self._columns) - 1
+
+    def counts(self, docs: Sequence[str]) -> sp.csr_matrix:
+        """(len(docs), vocabulary) n-gram counts, as ``CountVectorizer.transform`` gives them."""
+        if len(self._ids) >= WORD_CACHE:
+            self._ids, self._columns = {}, []
+        ids, get, add = [], self._ids.get, self._add
+        n_words = np.zeros(len(docs), dtype=np.int64)
+        for i, doc in enumerate(docs):
+            words = doc.split()  # the analyser's words: it splits on the same whitespace
+            n_words[i] = len(words)
+            for word in words:
+                got = get(word)
+                ids.append(add(word) if got is None else got)
+        word = np.asarray(ids, dtype=np.int64)
+        lengths = np.fromiter((len(c) for c in self._columns), dtype=np.int64, count=len(self._columns))
+        starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        flat = np.concatenate(self._columns) if self._columns else np.zeros(0, dtype=np.int64)
+        # every occurrence's columns, gathered: the word's run in ``flat``, one after another
+        per = lengths[word]
+        first = np.cumsum(per) - per
+        cols = flat[np.repeat(starts[word] - first, per) + np.arange(per.sum())]
+        rows = np.repeat(np.repeat(np.arange(len(docs)), n_words), per)
+        n_features = len(self._vocabulary)
+        keys, count = np.unique(rows * n_features + cols, return_counts=True)  # sorted: row, then column
+        indptr = np.r_[0, np.cumsum(np.bincount(keys // n_features, minlength=len(docs)))]
+        return sp.csr_matrix((count, keys % n_features, indptr), shape=(len(docs), n_features))
+
+
+def _tfidf(counts: sp.csr_matrix, vectorizer: TfidfVectorizer) -> sp.csr_matrix:
+    """``counts`` weighted as the fitted ``vectorizer``'s ``transform`` weights its counts
+    (sublinear tf, idf, row norm)."""
+    X = counts.astype(np.float64)
+    if vectorizer.sublinear_tf:
+        np.log(X.data, X.data)
+        X.data += 1.0
+    if vectorizer.use_idf:
+        X.data *= vectorizer.idf_[X.indices]
+    return normalize(X, norm=vectorizer.norm, copy=False) if vectorizer.norm else X
 
 
 def _ends(text: str) -> str:
