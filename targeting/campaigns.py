@@ -266,6 +266,42 @@ MIN_SUPPORT = 2  # distinct prompts of an account that must carry wording anothe
 
 
 @dataclass(frozen=True)
+class SharedKeys:
+    """The keys of one key matrix that two or more accounts carry, and where they occur: for
+    each distinct prompt, the positions in ``keys`` of its keys that are shared (a CSR row)."""
+
+    keys: np.ndarray  # (S,) sorted uint64 keys that two or more accounts carry
+    n_users: np.ndarray  # (S,) how many accounts carry each
+    indptr: np.ndarray  # (P + 1,) offsets of each prompt's shared keys in ``slots``
+    slots: np.ndarray  # (sum,) int64 position in ``keys`` of each shared key of each prompt
+
+    @classmethod
+    def of(cls, matrix: np.ndarray, keys: np.ndarray, n_users: np.ndarray) -> "SharedKeys":
+        counts, found = [], []
+        for start in range(0, len(matrix), SLOT_CHUNK):  # a (chunk, K) position matrix at a time
+            k = matrix[start : start + SLOT_CHUNK]
+            slot = np.minimum(np.searchsorted(keys, k), max(len(keys) - 1, 0))
+            known = (keys[slot] == k) & (k != 0) if len(keys) else np.zeros(k.shape, dtype=bool)
+            counts.append(known.sum(axis=1))
+            found.append(slot[known])
+        indptr = np.zeros(len(matrix) + 1, dtype=np.int64)
+        if counts:
+            np.cumsum(np.concatenate(counts), out=indptr[1:])
+        slots = np.concatenate(found).astype(np.int64, copy=False) if found else np.zeros(0, dtype=np.int64)
+        return cls(keys, n_users, indptr, slots)
+
+    def of_prompts(self, prompts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``prompts`` of each occurrence, its slot) of the prompts' shared keys."""
+        starts, counts = self.indptr[prompts], self.indptr[prompts + 1] - self.indptr[prompts]
+        item = np.repeat(np.arange(len(prompts)), counts)
+        within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return item, self.slots[np.repeat(starts, counts) + within]
+
+
+SLOT_CHUNK = 65536  # prompts whose key positions are looked up at once
+
+
+@dataclass(frozen=True)
 class KeyUse:
     """Which accounts carry which keys (``key_use``): each account's prompt support, and what
     ``recurring_members`` needs to judge a candidate campaign's members by their own wording."""
@@ -273,9 +309,7 @@ class KeyUse:
     support: np.ndarray  # (N,) distinct prompts of each account carrying a key another account carries too
     by_account: np.ndarray  # (N + 1,) offsets of each account's distinct prompts in ``item_row``
     item_row: np.ndarray  # (I,) the prompt row of each distinct (account, prompt) pair, sorted by account
-    key_matrices: tuple[np.ndarray, ...]  # (P, K_j) uint64 keys of each distinct prompt, 0 = none
-    shared_keys: tuple[np.ndarray, ...]  # per matrix: sorted keys that two or more accounts carry
-    n_users: tuple[np.ndarray, ...]  # ... and how many accounts carry each
+    shared: tuple[SharedKeys, ...]  # per key matrix: its shared keys and the prompts carrying them
 
 
 def _runs(key: np.ndarray, user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -314,9 +348,7 @@ def key_use(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrice
         support=np.bincount(pairs[carried, 0], minlength=n_accounts),
         by_account=np.searchsorted(pairs[:, 0], np.arange(n_accounts + 1)),
         item_row=pairs[:, 1],
-        key_matrices=matrices,
-        shared_keys=tuple(shared_keys),
-        n_users=tuple(n_users),
+        shared=tuple(SharedKeys.of(m, k, u) for m, k, u in zip(matrices, shared_keys, n_users)),
     )
 
 
@@ -359,14 +391,13 @@ def recurring_members(use: KeyUse, members: np.ndarray) -> np.ndarray:
     within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     prompt = use.item_row[np.repeat(starts, sizes) + within]
     hit = np.zeros(len(prompt), dtype=bool)
-    for keys, shared, users in zip(use.key_matrices, use.shared_keys, use.n_users):
-        k = keys[prompt]
-        slot = np.minimum(np.searchsorted(shared, k), max(len(shared) - 1, 0))
-        known = (shared[slot] == k) & (k != 0) if len(shared) else np.zeros(k.shape, dtype=bool)
-        inside, in_group = _users_per_key(k[known], np.broadcast_to(member_of[:, None], k.shape)[known])
-        total = users[np.searchsorted(shared, inside)]
-        own = inside[(in_group >= 2) & (in_group - 1 > total - in_group)]  # others inside > outside
-        hit |= (known & np.isin(k, own)).any(axis=1)
+    for shared in use.shared:
+        item, slot = shared.of_prompts(prompt)  # the items' shared keys, as positions in shared.keys
+        inside, in_group = _users_per_key(slot, member_of[item])
+        own = np.zeros(len(shared.keys), dtype=bool)
+        total = shared.n_users[inside]
+        own[inside[(in_group >= 2) & (in_group - 1 > total - in_group)]] = True  # others inside > outside
+        hit[item[own[slot]]] = True
     return np.bincount(member_of[hit], minlength=len(members)) >= MIN_SUPPORT
 
 
