@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import sparse
 
 from targeting.communities import (
-    account_centroids, affinity_reference, campaign_id, communities, content_affinity, pair_affinity,
+    account_centroids, affinity_reference, campaign_id, communities, content_affinity, distinct_pairs, pair_affinity,
 )
 from targeting.linking import Infrastructure
 from targeting.signals.areas import area_shares
@@ -75,7 +75,7 @@ MIN_VARIANTS = 2  # distinct skeletons of one system-prompt family an account mu
 
 def _prompt_tf(acc_idx, n_accounts, row_of_request, keys, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(account, key, tf) triples: the share of the account's distinct prompts carrying each key."""
-    pairs = np.unique(np.c_[acc_idx, row_of_request], axis=0)  # distinct (account, prompt)
+    pairs, _ = distinct_pairs(acc_idx, row_of_request)  # distinct (account, prompt)
     n_distinct = np.bincount(pairs[:, 0], minlength=n_accounts).astype(float)
     k = keys[pairs[:, 1]]  # (pairs, columns)
     cols = np.broadcast_to(np.arange(keys.shape[1]), k.shape)
@@ -109,7 +109,7 @@ def _family_tf(acc_idx, n_accounts, context: ContextKeys) -> tuple[np.ndarray, n
     has = context.of_request >= 0
     if not has.any():
         return empty
-    pairs, counts = np.unique(np.c_[acc_idx[has], context.of_request[has]], axis=0, return_counts=True)
+    pairs, counts = distinct_pairs(acc_idx[has], context.of_request[has])
     n_bands = context.families.shape[1]
     fam = context.families[pairs[:, 1]]  # (pairs, B)
     long = pd.DataFrame({
@@ -323,7 +323,7 @@ def _runs(key: np.ndarray, user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def key_use(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrices: np.ndarray | None) -> KeyUse:
     """``KeyUse`` of the accounts' distinct prompts (``rows``: each request's prompt row of the
     ``key_matrices``, whose rows are distinct prompts; a None or empty matrix is skipped)."""
-    pairs = np.unique(np.c_[acc_idx, rows], axis=0)  # distinct (account, prompt), sorted by account
+    pairs, _ = distinct_pairs(acc_idx, rows)  # distinct (account, prompt), sorted by account
     carried = np.zeros(len(pairs), dtype=bool)
     matrices = tuple(m for m in key_matrices if m is not None and m.shape[0])
     shared_keys, n_users = [], []

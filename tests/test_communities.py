@@ -180,3 +180,15 @@ def test_merging_parts_agrees_with_rereading_every_pair():
         fast, plain = _merge_parts(weights, size, mean), _merge_by_rereading(weights, size, mean)
         # the same partition of the proposed parts (labels may differ)
         assert len(set(zip(fast, plain))) == len(set(fast)) == len(set(plain))
+
+
+def test_distinct_pairs_are_numpys_row_unique():
+    from targeting.communities import distinct_pairs
+
+    rng = np.random.default_rng(0)
+    first, second = rng.integers(0, 50, 2000), rng.integers(0, 3000, 2000)
+    pairs, counts = distinct_pairs(first, second)
+    want, want_counts = np.unique(np.c_[first, second], axis=0, return_counts=True)
+    assert np.array_equal(pairs, want) and np.array_equal(counts, want_counts) and counts.sum() == 2000
+    empty, none = distinct_pairs(np.zeros(0, dtype=int), np.zeros(0, dtype=int))
+    assert empty.shape == (0, 2) and len(none) == 0
