@@ -88,6 +88,30 @@ def tail_probability(
     return pd.Series(np.clip(out, 1.0 / (k + 1.0), 1.0), index=values.index)
 
 
+def percentile_among(
+    values: pd.Series, volume: pd.Series, group: pd.Series, peer_values: pd.Series, peer_volume: pd.Series,
+    peer_group: pd.Series, k: int = PEERS,
+) -> pd.Series:
+    """Mid-rank percentile of each value among the ``k`` accounts of ``peer_*`` of the same
+    group nearest its volume (log scale), the whole population's nearest when the group has
+    fewer than ``MIN_AREA_PEERS``: the share of those peers below it, ties counting half.
+    For values that are not the peers' own, e.g. a campaign's pooled traffic against single
+    accounts sending as much. NaN where there are no peers."""
+    px = peer_values.astype(float).to_numpy()
+    plv = np.log1p(peer_volume.astype(float).to_numpy())
+    pg = peer_group.astype(str).to_numpy()
+    out = pd.Series(np.nan, index=values.index)
+    for key, x, v, g in zip(values.index, values.astype(float), np.log1p(volume.astype(float)), group.astype(str)):
+        pool = np.flatnonzero(pg == g)
+        if len(pool) < MIN_AREA_PEERS:
+            pool = np.arange(len(px))
+        if not len(pool) or np.isnan(x):
+            continue
+        near = pool[np.argsort(np.abs(plv[pool] - v), kind="stable")[:k]]
+        out[key] = float((px[near] < x).mean() + 0.5 * (px[near] == x).mean())
+    return out
+
+
 TYPICAL_POOL = 25  # accounts nearest in volume that a typical account is chosen from
 SHOWN_MEMBERS = 30  # a campaign's riskiest members drawn on the map beside as many typical accounts
 

@@ -35,7 +35,8 @@ member's tie, relative to the campaign's median tie, so a member with little tra
 own is judged with the operation it belongs to, and a benign group (a classroom, a company
 behind one gateway) whose members are each ordinary raises nobody::
 
-    E_final = E_own + min(1, tie / median tie) * [volume <= SPOKEN * median volume] * E_group
+    E_final = E_own + min(1, tie / median tie) * [volume <= SPOKEN * median volume]
+                    * min(1, breadth / BREADTH_TYPICAL) * E_group
 
 A member tied by less than half the median tie has left the campaign
 (``targeting.communities``), so every member takes at least half of it by its tie. The
@@ -47,6 +48,19 @@ edge of that operation's group; with three to four times the members' volume and
 unusual in it, it is not raised by the operation (it took a share in inverse proportion to
 its volume before: 2 of 33 hard negatives above the 1% threshold on external-s3, none now,
 every other figure on both sets unchanged or better).
+
+A campaign passes its group evidence on only as far as the group together fills its area
+(``campaign_breadth``): the clusters its pooled traffic reaches, as a percentile among the
+single accounts of its area that send as much as all its members together. From the median
+(``BREADTH_TYPICAL``) up it passes all of it, below in proportion, and a group narrower than
+every such account passes none. Strangers who run one public recipe (a nightly report, a
+ticket classifier, a load test) share its wording, so their accounts link, and each is
+unusual on its own (templated, round the clock, steady); but together they send the same
+task over and over, where an operation splits a capability between its accounts. On the
+simulator the scheduled scripts' groups reach 1 to 4 clusters (percentiles 0.09 to 0.28),
+every operation 15 to 29 (0.86 and up); on external-s3 its cron groups 1 and 2 (0.06, 0.14)
+and every operation but one split-off group of seven (0.14) 40 or more (1.00). Breadth is
+evidence *against* here only: as a family of its own it failed (see above).
 
 ``risk_score = 1 - exp(-E_final / J)`` maps it to [0, 1) (J = families in use), monotone.
 
@@ -60,7 +74,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from targeting.config import EVIDENCE_FAMILIES, ORDINARY_P, RiskConfig
-from targeting.peers import tail_probability
+from targeting.peers import percentile_among, tail_probability
 
 FAMILIES = EVIDENCE_FAMILIES
 SPOKEN = 2.0  # a member sending more than this many times its campaign's median volume speaks for itself
@@ -68,6 +82,7 @@ UNUSUAL_SHARE = 0.25  # a member is unusual when its own evidence is in the popu
 PRIOR_REQUESTS = 5  # pseudo-requests of typical behaviour added to every account's shares
 EPS = 1e-4
 UPPER_QUANTILE = 0.65  # with the median, describes the benign bulk (see calibrate_threshold)
+BREADTH_TYPICAL = 0.5  # a campaign whose pooled traffic reaches fewer clusters than this share of its peers is narrow
 SEVERITY_LEVELS = (("critical", 1.5), ("high", 1.3), ("medium", 1.15), ("low", 1.0))  # x threshold
 
 
@@ -169,14 +184,52 @@ def group_evidence(own: pd.Series, campaign: pd.Series) -> pd.Series:
     return pd.Series(-binom.logsf(above.to_numpy() - 1, size.to_numpy(), UNUSUAL_SHARE), index=above.index).clip(lower=0.0)
 
 
-def with_campaign(own: pd.Series, signals: pd.DataFrame) -> pd.Series:
-    """Each member's own evidence plus its campaign's group evidence, by its tie (see the doc)."""
-    campaign = signals["campaign_id"].fillna("").astype(str) if "campaign_id" in signals else pd.Series(
-        "", index=own.index)
+def _campaigns(signals: pd.DataFrame) -> pd.Series:
+    if "campaign_id" in signals:
+        return signals["campaign_id"].fillna("").astype(str)
+    return pd.Series("", index=signals.index)
+
+
+def campaign_breadth(signals: pd.DataFrame) -> pd.Series:
+    """Per campaign id: how many of its area's clusters the campaign's pooled traffic reaches
+    (``campaign_covered_clusters``), as a mid-rank percentile among the single accounts of the
+    area most of its members are about that send about as much as all members together
+    (``peers.percentile_among``). Near 1: the group together reaches more of its area than
+    almost any account of that volume, as an operation splitting a capability between its
+    accounts does; near 0: the group sends one task over and over (scheduled jobs of one
+    public recipe, a load test), however alike its members' wording. Empty without the
+    campaign columns."""
+    campaign = _campaigns(signals)
+    member = campaign != ""
+    if not member.any() or "campaign_covered_clusters" not in signals or "campaign_requests" not in signals:
+        return pd.Series(dtype=float)
+    area = _peer_area(signals)
+    area = area.astype(str) if area is not None else pd.Series("", index=signals.index)
+    by = campaign[member]
+    pooled = signals.loc[member, ["campaign_covered_clusters", "campaign_requests"]].groupby(by).first()
+    group_area = area[member].groupby(by).agg(lambda s: s.value_counts().sort_index(kind="stable").idxmax())
+    return percentile_among(pooled["campaign_covered_clusters"], pooled["campaign_requests"], group_area.reindex(
+        pooled.index), _col(signals, "covered_clusters"), signals["n_requests"], area).rename("campaign_breadth")
+
+
+def breadth_weight(breadth: pd.Series) -> pd.Series:
+    """The share of its group evidence a campaign passes on: all of it from ``BREADTH_TYPICAL``
+    up, in proportion below (a group narrower than every peer passes none); 1 where not
+    measured."""
+    return (breadth / BREADTH_TYPICAL).clip(0.0, 1.0).fillna(1.0)
+
+
+def with_campaign(own: pd.Series, signals: pd.DataFrame, breadth: pd.Series | None = None) -> pd.Series:
+    """Each member's own evidence plus its campaign's group evidence, by its tie and the
+    campaign's breadth (see the doc)."""
+    campaign = _campaigns(signals)
     member = campaign != ""
     if not member.any():
         return own.rename("evidence_final")
-    group = group_evidence(own, campaign).reindex(campaign[member].to_numpy()).to_numpy()
+    group = group_evidence(own, campaign)
+    if breadth is not None and len(breadth):
+        group = group * breadth_weight(breadth.reindex(group.index))
+    group = group.reindex(campaign[member].to_numpy()).to_numpy()
     tie = _col(signals, "campaign_tie")[member]
     ratio = tie / tie.groupby(campaign[member]).transform("median").clip(lower=EPS)
     pull = ratio.clip(0, 1)
@@ -248,9 +301,17 @@ def _family_text(family: str, s: pd.Series, p: float) -> str | None:
     return None
 
 
-def reasons(signals: pd.DataFrame, ev: pd.DataFrame, final: pd.Series, n_top: int = 3) -> pd.Series:
+def _narrow_text(s: pd.Series, breadth: float) -> str:
+    return (f"its campaign {s['campaign_id']}'s {int(s.get('campaign_size', 0))} accounts together reach "
+            f"{int(s.get('campaign_covered_clusters', 0))} clusters, fewer than {100 * (1 - breadth):.0f}% of "
+            f"accounts sending as much: group evidence x{breadth_weight(pd.Series([breadth])).iloc[0]:.2f}")
+
+
+def reasons(signals: pd.DataFrame, ev: pd.DataFrame, final: pd.Series, n_top: int = 3,
+            breadth: pd.Series | None = None) -> pd.Series:
     """Plain-words evidence, strongest first: each family the account is unusual on, with its
-    figures and how unusual it is among its peers, and what its campaign adds."""
+    figures and how unusual it is among its peers, and what its campaign adds (and, when its
+    campaign is narrow, how much of the group evidence it withheld: ``campaign_breadth``)."""
     own = own_evidence(ev)
     families = _families(ev)
     out = {}
@@ -269,6 +330,9 @@ def reasons(signals: pd.DataFrame, ev: pd.DataFrame, final: pd.Series, n_top: in
         if raised > 0.05:
             texts.append(f"raised by its campaign {s['campaign_id']} ({int(s.get('campaign_size', 0))} accounts, "
                          f"many of them unusual; its tie {s.get('campaign_tie', 0):.2f}): +{raised:.1f}")
+        narrow = breadth.get(s.get("campaign_id") or "", np.nan) if breadth is not None else np.nan
+        if narrow < BREADTH_TYPICAL:
+            texts.append(_narrow_text(s, float(narrow)))
         out[account] = "; ".join(texts) or "nothing unusual for its area and volume"
     return pd.Series(out, name="reasons")
 
@@ -278,7 +342,8 @@ def score_accounts(signals: pd.DataFrame, config: RiskConfig) -> tuple[pd.DataFr
     disable = config.disable
     ev = evidence(signals, disable)
     own = own_evidence(ev)
-    final = with_campaign(own, signals)
+    breadth = campaign_breadth(signals)
+    final = with_campaign(own, signals, breadth)
     n_families = len(_families(ev))
     risk = to_risk(final, n_families)
     # calibrated on the evidence scale, whose benign tail is exponential (a sum of -ln p)
@@ -293,5 +358,6 @@ def score_accounts(signals: pd.DataFrame, config: RiskConfig) -> tuple[pd.DataFr
     out["flagged"] = flagged
     out["severity"] = severity(risk, flagged, threshold)
     out["allowlisted"] = allowed
-    out["reasons"] = reasons(signals, ev, final)
+    out["campaign_breadth"] = _campaigns(signals).map(breadth).astype(float) if len(breadth) else np.nan
+    out["reasons"] = reasons(signals, ev, final, breadth=breadth)
     return out, threshold

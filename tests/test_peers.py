@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting.peers import TYPICAL_POOL, nearest_windows, tail_probability, typical_accounts
+from targeting.peers import TYPICAL_POOL, nearest_windows, percentile_among, tail_probability, typical_accounts
 
 
 @pytest.mark.parametrize("k", [1, 7, 50])
@@ -81,3 +81,19 @@ def test_typical_accounts_when_there_are_few_or_none():
     assert typical_accounts(scores, "reasoning", 10, k=0) == []
     older = scores.rename(columns={"content_area": "dominant_area"})  # tables before content_area
     assert typical_accounts(older, "reasoning", 10) == ["a1"]
+
+
+def test_percentile_among_peers_of_the_group_and_volume():
+    idx = [f"p{i}" for i in range(200)]
+    peers = pd.Series(np.r_[np.arange(100), np.arange(100) + 1000.0], index=idx)
+    volume = pd.Series(np.r_[np.full(100, 10.0), np.full(100, 1000.0)], index=idx)
+    group = pd.Series(["a"] * 200, index=idx)
+    q = pd.Series([50.0, 50.0, 1e9, np.nan], index=["light", "heavy", "top", "missing"])
+    got = percentile_among(q, pd.Series([10.0, 1000.0, 1000.0, 10.0], index=q.index), pd.Series("a", index=q.index),
+                           peers, volume, group, k=100)
+    assert got.loc["light"] == pytest.approx(0.505)  # 50 below, one tie counted half
+    assert got.loc["heavy"] == 0.0 and got.loc["top"] == 1.0  # judged against accounts of its volume
+    assert np.isnan(got.loc["missing"])
+    # a group with too few accounts of its own is judged against everyone
+    small = percentile_among(pd.Series([500.0]), pd.Series([10.0]), pd.Series(["b"]), peers, volume, group, k=100)
+    assert small.iloc[0] == 1.0

@@ -8,7 +8,8 @@ import pytest
 
 from targeting.config import RiskConfig
 from targeting.risk import (
-    FAMILIES, calibrate_threshold, evidence, family_values, group_evidence, own_evidence, score_accounts, with_campaign,
+    FAMILIES, calibrate_threshold, campaign_breadth, evidence, family_values, group_evidence, own_evidence,
+    score_accounts, with_campaign,
 )
 
 
@@ -198,3 +199,31 @@ def test_disabled_families_leave_the_evidence():
     s = signals_frame(100, rng, attackers=5)
     out, _ = score_accounts(s, RiskConfig(disable=("templates", "cadence")))
     assert "evidence_templates" not in out and "evidence_cadence" not in out and "evidence_focus" in out
+
+
+def test_a_campaign_narrower_than_its_peers_passes_on_less_of_its_group_evidence():
+    """Members alike in wording whose pooled traffic reaches one or two clusters (scheduled jobs
+    of one public recipe) are not an operation filling an area: their group evidence is
+    withheld in proportion; a group reaching more than the median account of its pooled
+    volume passes all of it on."""
+    s, members = one_campaign(9)
+    s["content_area"] = "reasoning"
+    s.loc[members, "campaign_requests"] = float(s.loc[members, "n_requests"].sum())
+    s["covered_clusters"] = np.random.default_rng(10).integers(5, 30, len(s))  # what single accounts reach
+    own = own_evidence(evidence(s))
+    s.loc[members, "campaign_covered_clusters"] = 40.0  # broader than any account sending as much
+    broad = campaign_breadth(s)
+    assert broad.loc["kA"] == 1.0
+    assert (with_campaign(own, s, broad) == with_campaign(own, s)).all()
+    s.loc[members, "campaign_covered_clusters"] = 2.0  # narrower than every one of them
+    narrow = campaign_breadth(s)
+    assert narrow.loc["kA"] == 0.0
+    assert (with_campaign(own, s, narrow) == own).all()  # nothing passed on
+    s.loc[members, "campaign_covered_clusters"] = float(s["covered_clusters"].quantile(0.25))
+    some = with_campaign(own, s, campaign_breadth(s)) - own
+    full = with_campaign(own, s) - own
+    assert (0 < some[members]).all() and (some[members] < full[members]).all()
+    out, _ = score_accounts(s, RiskConfig())
+    assert out.loc[members[0], "campaign_breadth"] == campaign_breadth(s).loc["kA"]
+    assert "fewer than" in out.loc[members[0], "reasons"] and "group evidence x" in out.loc[members[0], "reasons"]
+    assert out.drop(members)["campaign_breadth"].isna().all()
