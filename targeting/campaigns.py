@@ -328,14 +328,18 @@ def key_use(acc_idx: np.ndarray, n_accounts: int, rows: np.ndarray, *key_matrice
     matrices = tuple(m for m in key_matrices if m is not None and m.shape[0])
     shared_keys, n_users = [], []
     for keys in matrices:
+        # one (pairs, K) copy at a time and each key once: a million requests' phrase keys are
+        # 45 million, and the copies of each used to add up to 3 GB
         k = keys[pairs[:, 1]]
-        key = k.ravel()
-        present = key != 0
-        # stable: the accounts of one key stay in the pairs' (account) order
-        order = np.argsort(key[present], kind="stable")
-        key = key[present][order]
-        account = np.repeat(pairs[:, 0], k.shape[1])[present][order]
-        pair_of = np.repeat(np.arange(len(pairs)), k.shape[1])[present][order]
+        present = k != 0
+        per_pair = present.sum(axis=1)
+        key = k[present]  # row-major: the pairs' order
+        del k, present
+        order = np.argsort(key, kind="stable")  # stable: one key's accounts stay in the pairs' (account) order
+        key = key[order]
+        pair_of = np.repeat(np.arange(len(pairs), dtype=np.int32 if len(pairs) < 2**31 else np.int64), per_pair)[order]
+        del order
+        account = pairs[pair_of, 0]
         if not len(key):
             shared_keys.append(np.zeros(0, np.uint64))
             n_users.append(np.zeros(0, np.int64))
