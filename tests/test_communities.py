@@ -192,3 +192,14 @@ def test_distinct_pairs_are_numpys_row_unique():
     assert np.array_equal(pairs, want) and np.array_equal(counts, want_counts) and counts.sum() == 2000
     empty, none = distinct_pairs(np.zeros(0, dtype=int), np.zeros(0, dtype=int))
     assert empty.shape == (0, 2) and len(none) == 0
+
+
+def test_leiden_sees_the_same_graph_whatever_the_edge_chunks(monkeypatch):
+    import targeting.communities as C
+
+    rng = np.random.default_rng(3)
+    dense = rng.uniform(size=(60, 60)) * (rng.uniform(size=(60, 60)) < 0.2)
+    graph = sparse.csr_matrix(np.maximum(dense, dense.T))
+    whole = C._leiden(graph, seed=0, resolution=0.05)
+    monkeypatch.setattr(C, "EDGE_CHUNK", 7)
+    assert np.array_equal(C._leiden(graph, seed=0, resolution=0.05), whole) and len(np.unique(whole)) > 1
