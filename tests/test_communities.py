@@ -198,8 +198,9 @@ def test_leiden_sees_the_same_graph_whatever_the_edge_chunks(monkeypatch):
     import targeting.communities as C
 
     rng = np.random.default_rng(3)
-    dense = rng.uniform(size=(60, 60)) * (rng.uniform(size=(60, 60)) < 0.2)
-    graph = sparse.csr_matrix(np.maximum(dense, dense.T))
-    whole = C._leiden(graph, seed=0, resolution=0.05)
+    block = np.kron(np.eye(3), np.ones((20, 20)))  # three groups of 20, faint ties across
+    dense = np.where(block > 0, rng.uniform(0.5, 1.0, (60, 60)), rng.uniform(0, 0.05, (60, 60)))
+    graph = sparse.csr_matrix(np.triu(dense, 1) + np.triu(dense, 1).T)
+    whole = C._leiden(graph, seed=0, resolution=0.3)
     monkeypatch.setattr(C, "EDGE_CHUNK", 7)
-    assert np.array_equal(C._leiden(graph, seed=0, resolution=0.05), whole) and len(np.unique(whole)) > 1
+    assert np.array_equal(C._leiden(graph, seed=0, resolution=0.3), whole) and len(np.unique(whole)) == 3
